@@ -1,0 +1,3 @@
+from ht_dash.cli import main
+
+raise SystemExit(main())

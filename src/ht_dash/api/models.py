@@ -1,0 +1,176 @@
+"""Typed models of the account API. Any data source (the API client, the local meter) yields these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from ht_dash.api.secret import Secret
+
+TIMEFRAMES: tuple[str, ...] = ("today", "week", "month", "30d", "90d")
+TIMEFRAME_LABELS: dict[str, str] = {
+    "today": "Today",
+    "week": "This week",
+    "month": "This month",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+}
+HISTORY_KINDS: tuple[str, ...] = ("payment", "invoice", "plan_change", "refund", "support")
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    id: str
+    email: str
+    name: str
+    organization: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    token_id: str
+    masked: str
+    issued_at: datetime
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RegeneratedToken:
+    info: TokenInfo
+    token: Secret
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    id: str
+    name: str
+    price_cents: int | None
+    currency: str
+    quota: int
+    quota_period: str  # "day" | "month"
+    rate_limit_per_minute: int | None
+    streams_included: bool
+    stream_connection_limit: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    plan: Plan
+    status: str
+    tokens_used: int
+    period_start: datetime
+    resets_at: datetime
+
+    @property
+    def quota_fraction(self) -> float:
+        return self.tokens_used / self.plan.quota if self.plan.quota else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LiveBucket:
+    at: datetime
+    requests: int
+    throttled: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamUsage:
+    connections_open: int
+    connection_limit: int
+    messages_per_minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveUsage:
+    at: datetime
+    requests_per_minute: int
+    limit_per_minute: int | None
+    interval_seconds: int
+    series: tuple[LiveBucket, ...]
+    throttled_in_window: int
+    streams: StreamUsage | None
+
+    def per_minute_series(self) -> list[float]:
+        """The series as a req/min rate per bucket, for sparklines."""
+        scale = 60 / self.interval_seconds if self.interval_seconds else 1
+        return [b.requests * scale for b in self.series]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSummary:
+    avg_daily_requests: float
+    avg_latency_ms: float
+    error_rate: float
+    rate_limit_hits: int
+
+
+@dataclass(frozen=True, slots=True)
+class DailyMetric:
+    date: date
+    requests: int
+    avg_latency_ms: float
+    errors: int
+    rate_limited: int
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    days: int
+    start: date
+    end: date
+    summary: MetricsSummary
+    previous_summary: MetricsSummary | None
+    daily: tuple[DailyMetric, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointUsage:
+    method: str
+    path: str
+    requests: int
+    errors: int
+    throttled: int
+    avg_latency_ms: float
+    calls_per_hour: float
+    mean_interval_s: float | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointUsageReport:
+    timeframe: str
+    start: datetime
+    end: datetime
+    endpoints: tuple[EndpointUsage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NextBilling:
+    invoice_date: date | None
+    amount_cents: int
+    currency: str
+    plan_id: str
+    plan_name: str
+    payment_method: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    id: str
+    at: datetime
+    kind: str
+    description: str
+    status: str
+    amount_cents: int | None
+    currency: str | None
+    reference: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    items: tuple[HistoryEntry, ...]
+    next_cursor: str | None

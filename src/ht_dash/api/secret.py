@@ -1,0 +1,43 @@
+"""A wrapper that keeps the API token out of reprs, logs and tracebacks."""
+
+from __future__ import annotations
+
+
+def mask(token: str) -> str:
+    """Recognisable but useless: first 6 and last 4 characters."""
+    if len(token) <= 12:
+        return "•" * len(token)
+    return f"{token[:6]}…{token[-4:]}"
+
+
+class Secret:
+    """Holds a token; only `.reveal()` gives it back. `str`/`repr` show the masked form."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        value = value.strip()
+        if not value:
+            raise ValueError("empty token")
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    @property
+    def masked(self) -> str:
+        return mask(self._value)
+
+    def __repr__(self) -> str:
+        return f"Secret({self.masked!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self):  # never pickle a token into a cache by accident
+        raise TypeError("Secret cannot be pickled")

@@ -1,0 +1,39 @@
+"""The interface every data source implements: the account API client, and later the local meter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from ht_dash.api.models import (
+    EndpointUsageReport,
+    HistoryEntry,
+    HistoryPage,
+    LiveUsage,
+    Metrics,
+    NextBilling,
+    Profile,
+    RegeneratedToken,
+    Subscription,
+    TokenInfo,
+)
+
+
+class AccountSource(Protocol):
+    """A source raises `ht_dash.api.errors.NotAvailable` for what it cannot know."""
+
+    name: str
+
+    async def profile(self) -> Profile: ...
+    async def token_info(self) -> TokenInfo: ...
+    async def regenerate_token(self) -> RegeneratedToken: ...
+    async def subscription(self) -> Subscription: ...
+    async def live(self, window_minutes: int = 15) -> LiveUsage: ...
+    async def metrics(self, days: int = 90) -> Metrics: ...
+    async def endpoint_usage(self, timeframe: str = "30d") -> EndpointUsageReport: ...
+    async def next_billing(self) -> NextBilling: ...
+    async def history(
+        self, *, kind: str | None = None, cursor: str | None = None, limit: int = 50
+    ) -> HistoryPage: ...
+    def iter_history(self, *, kind: str | None = None, limit: int = 200) -> AsyncIterator[HistoryEntry]: ...
+    async def aclose(self) -> None: ...

@@ -1,0 +1,112 @@
+"""Command line: `ht-dash [global options] [command]`. Without a command it opens the dashboard.
+
+Subcommands live in `ht_dash.commands.<name>`; each module has `register(subparsers)` that adds
+its parser and sets `handler=` to a function `(args, runtime) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ht_dash import __version__
+from ht_dash.api.errors import HtError
+
+# Modules in ht_dash.commands that add subcommands, in the order --help lists them.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
+
+EPILOG = """\
+token (first found wins):
+  1. HT_DASH_TOKEN or HYPERTRACKER_API_TOKEN environment variable (never saved)
+  2. the OS keyring (service "ht-dash", one entry per API host)
+  3. a plain-text file, only if you chose it with `ht-dash login --insecure-storage`
+  With --demo the embedded demo backend supplies its own token; your keyring is never touched.
+
+settings (later wins):
+  defaults < config.toml in the config directory < HT_DASH_* environment variables < options
+  config.toml keys: base_url, clipboard (auto|osc52|native), bell (true|false),
+  live_interval (1-60 s), source (api|meter), theme
+  environment: HT_DASH_BASE_URL, HT_DASH_CLIPBOARD, HT_DASH_BELL, HT_DASH_LIVE_INTERVAL,
+  HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_HOME (keep all files under one directory)
+
+exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 authentication problem,
+  4 network or server problem, 5 quota spent or still rate-limited
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ht-dash",
+        description="Terminal dashboard for HyperTracker API accounts.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ht-dash {__version__}")
+    parser.add_argument("--demo", action="store_true", help="use the embedded simulated backend (no account needed)")
+    parser.add_argument("--base-url", metavar="URL", help="account API base URL (default: the public API)")
+    parser.add_argument("--source", choices=("api", "meter"), help="where usage data comes from (default: api)")
+    parser.add_argument("--debug", action="store_true", help="write a redacted debug log to the log directory")
+    parser.add_argument("--demo-seed", type=int, default=None, help=argparse.SUPPRESS)
+    subparsers = parser.add_subparsers(dest="command", metavar="command")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"ht_dash.commands.{name}").register(subparsers)
+    return parser
+
+
+def make_runtime(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from ht_dash.api.client import check_base_url
+    from ht_dash.config import load_settings
+    from ht_dash.runtime import Runtime
+
+    settings = load_settings()
+    overrides = {}
+    if args.base_url:
+        overrides["base_url"] = args.base_url
+    if args.source:
+        overrides["source"] = args.source
+    settings = replace(settings, **overrides)
+    check_base_url(settings.base_url)
+    return Runtime(settings=settings, demo=args.demo, debug=args.debug, demo_seed=args.demo_seed)
+
+
+def error_exit_code(exc: BaseException) -> int:
+    from ht_dash.api import errors
+
+    if isinstance(exc, errors.AuthError):
+        return EXIT_AUTH
+    if isinstance(exc, errors.QuotaExhausted | errors.RateLimited):
+        return EXIT_QUOTA
+    if isinstance(exc, errors.NetworkError | errors.ServerError | errors.BadPayload | errors.BadRequest):
+        return EXIT_NETWORK
+    if isinstance(exc, errors.ConfigError):
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
+def print_error(exc: HtError) -> None:
+    print(f"ht-dash: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"  hint: {exc.hint}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        runtime = make_runtime(args)
+        handler = getattr(args, "handler", None)
+        if handler is not None:
+            return handler(args, runtime)
+        from ht_dash.app import run_app
+
+        return run_app(runtime)
+    except HtError as exc:
+        print_error(exc)
+        return error_exit_code(exc)
+    except KeyboardInterrupt:
+        return EXIT_OK

@@ -1,0 +1,101 @@
+"""Settings: defaults < config.toml (platformdirs config dir) < HT_DASH_* env vars < command line.
+
+Secrets never live here: the token has its own storage (ht_dash.auth).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ht_dash.api.contract import DEFAULT_BASE_URL
+from ht_dash.api.errors import ConfigError
+
+CLIPBOARD_MODES = ("auto", "osc52", "native")
+SOURCES = ("api", "meter")
+LIVE_INTERVAL_RANGE = (1.0, 60.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    base_url: str = DEFAULT_BASE_URL
+    clipboard: str = "auto"
+    bell: bool = True
+    live_interval: float = 2.0
+    source: str = "api"
+    theme: str = "textual-dark"
+
+    def __repr__(self) -> str:  # explicit: nothing secret here, and nothing secret ever added
+        inner = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        return f"Settings({inner})"
+
+
+_ENV = {
+    "base_url": "HT_DASH_BASE_URL",
+    "clipboard": "HT_DASH_CLIPBOARD",
+    "bell": "HT_DASH_BELL",
+    "live_interval": "HT_DASH_LIVE_INTERVAL",
+    "source": "HT_DASH_SOURCE",
+    "theme": "HT_DASH_THEME",
+}
+
+
+def _coerce(key: str, value: Any, origin: str) -> Any:
+    default = getattr(Settings(), key)
+    where = f"{origin}: '{key}'"
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if isinstance(default, float):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be a number, got {value!r}") from None
+        low, high = LIVE_INTERVAL_RANGE
+        if not low <= number <= high:
+            raise ConfigError(f"{where} must be between {low:g} and {high:g} seconds, got {number:g}")
+        return number
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    if key == "clipboard" and value not in CLIPBOARD_MODES:
+        raise ConfigError(f"{where} must be one of {', '.join(CLIPBOARD_MODES)}, got {value!r}")
+    if key == "source" and value not in SOURCES:
+        raise ConfigError(f"{where} must be one of {', '.join(SOURCES)}, got {value!r}")
+    return value
+
+
+def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read config.toml (if any) then the environment. Raises ConfigError naming the line or key."""
+    from ht_dash.paths import config_file
+
+    env = os.environ if env is None else env
+    path = path or config_file()
+    values: dict[str, Any] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    if text:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix or delete the file") from None
+        known = {f.name for f in fields(Settings)}
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(
+                    f"{path}: unknown setting '{key}'", hint=f"known settings: {', '.join(sorted(known))}"
+                )
+            values[key] = _coerce(key, value, str(path))
+    for key, name in _ENV.items():
+        if name in env and env[name] != "":
+            values[key] = _coerce(key, env[name], f"environment {name}")
+    return replace(Settings(), **values)

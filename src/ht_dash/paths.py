@@ -1,0 +1,61 @@
+"""Where ht-dash keeps files: platformdirs, or everything under $HT_DASH_HOME when set (tests, portable use)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "ht-dash"
+
+
+def _home() -> Path | None:
+    home = os.environ.get("HT_DASH_HOME")
+    return Path(home) if home else None
+
+
+def config_dir() -> Path:
+    if home := _home():
+        return home / "config"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def cache_dir() -> Path:
+    if home := _home():
+        return home / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def data_dir() -> Path:
+    if home := _home():
+        return home / "data"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def log_dir() -> Path:
+    if home := _home():
+        return home / "log"
+    import platformdirs
+
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def export_dir() -> Path:
+    """Where CSV exports go by default: Downloads, else Documents, else the data dir."""
+    if home := _home():
+        return home / "exports"
+    import platformdirs
+
+    for candidate in (platformdirs.user_downloads_dir(), platformdirs.user_documents_dir()):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return data_dir() / "exports"
+
+
+def config_file() -> Path:
+    return config_dir() / "config.toml"

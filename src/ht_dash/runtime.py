@@ -1,0 +1,44 @@
+"""What one run of ht-dash works with: settings, clock, and where data comes from (demo or real API).
+
+Shared by the app and the CLI subcommands; never imports Textual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ht_dash.api.client import AccountClient
+from ht_dash.api.secret import Secret
+from ht_dash.clock import Clock, SystemClock
+from ht_dash.config import Settings
+
+if TYPE_CHECKING:
+    from ht_dash.demo import DemoBackend
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    demo: bool = False
+    clock: Clock = field(default_factory=SystemClock)
+    debug: bool = False
+    demo_seed: int | None = None
+    _backend: DemoBackend | None = field(default=None, repr=False)
+
+    @property
+    def demo_backend(self) -> DemoBackend:
+        if self._backend is None:
+            from ht_dash.demo import DemoBackend
+
+            self._backend = DemoBackend(seed=self.demo_seed, clock=self.clock)
+        return self._backend
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
+
+    def make_client(self, token: Secret | None) -> AccountClient:
+        """One AccountClient; in demo mode it talks to the embedded backend through its transport."""
+        transport = self.demo_backend.transport() if self.demo else None
+        return AccountClient(self.base_url, token, transport=transport, clock=self.clock)
