@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ht_dash.api.client import AccountClient
 from ht_dash.api.secret import Secret
+from ht_dash.api.source import AccountSource
 from ht_dash.clock import Clock, SystemClock
 from ht_dash.config import Settings
 
@@ -37,6 +38,14 @@ class Runtime:
     @property
     def base_url(self) -> str:
         return self.settings.base_url
+
+    def make_source(self, token: Secret | None) -> AccountSource:
+        """The data source the settings ask for: the account API (or demo), or the local meter."""
+        if self.settings.source == "meter":
+            from ht_dash.meter.source import MeterSource
+
+            return MeterSource.open_default(clock=self.clock)
+        return self.make_client(token)
 
     def make_client(self, token: Secret | None) -> AccountClient:
         """One AccountClient; in demo mode it talks to the embedded backend through its transport."""

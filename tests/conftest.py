@@ -1,0 +1,58 @@
+"""Every test runs isolated: its own HT_DASH_HOME, an in-memory keyring, no token in the env."""
+
+from __future__ import annotations
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
+        if (service, username) not in self.entries:
+            raise PasswordDeleteError("not found")
+        del self.entries[(service, username)]
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """No test reads or writes the developer's config, cache, keyring or token env vars."""
+    home = tmp_path / "ht-dash-home"
+    monkeypatch.setenv("HT_DASH_HOME", str(home))
+    for name in (
+        "HT_DASH_TOKEN",
+        "HYPERTRACKER_API_TOKEN",
+        "HYPERTRACKER_API_KEY",
+        "HT_DASH_BASE_URL",
+        "HT_DASH_CLIPBOARD",
+        "HT_DASH_BELL",
+        "HT_DASH_LIVE_INTERVAL",
+        "HT_DASH_SOURCE",
+        "HT_DASH_THEME",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+    return home
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring():
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
