@@ -1,0 +1,226 @@
+"""The Textual app: six screens as modes, global keys, the command palette, and the scheduler."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from ht_dash.api.errors import AuthError
+from ht_dash.api.secret import Secret
+from ht_dash.api.source import AccountSource
+from ht_dash.config import LIVE_INTERVAL_RANGE
+from ht_dash.refresh import FeedState, Scheduler
+from ht_dash.runtime import Runtime
+from ht_dash.screens import SCREENS
+
+SLOW_INTERVAL_S = 300.0
+SUBSCRIPTION_INTERVAL_S = 30.0
+LIVE_STEPS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
+
+
+def _screen_factory(module: str, cls: str):
+    def build() -> Screen:
+        return getattr(importlib.import_module(module), cls)()
+
+    return build
+
+
+class HtDashApp(App[int]):
+    TITLE = "ht-dash"
+    CSS_PATH = "app.tcss"
+    MODES = {mode: _screen_factory(module, cls) for mode, _, _, module, cls in SCREENS}
+    BINDINGS = [
+        *(
+            Binding(key, f"show_screen('{mode}')", label, show=False, id=f"screen.{mode}")
+            for mode, key, label, _, _ in SCREENS
+        ),
+        Binding("r", "refresh", "Refresh", id="refresh"),
+        Binding("p", "toggle_pause", "Pause live", id="pause"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(self, runtime: Runtime, source: AccountSource, *, live: bool = True, token: Secret | None = None) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.source = source
+        self.token = token
+        self.clock = runtime.clock
+        self.live = live
+        self.live_interval = runtime.settings.live_interval
+        self.metrics_days = 90
+        self.usage_timeframe = "30d"
+        self.history_kind: str | None = None
+        self.theme = runtime.settings.theme if runtime.settings.theme in self.available_themes else "textual-dark"
+        self.scheduler = Scheduler(self.clock, self._on_feed_update, on_auth_failed=self._on_auth_failed)
+        src = self.source
+        self.scheduler.add("profile", src.profile, SLOW_INTERVAL_S)
+        self.scheduler.add("token", src.token_info, SLOW_INTERVAL_S)
+        self.scheduler.add("subscription", src.subscription, SUBSCRIPTION_INTERVAL_S)
+        self.scheduler.add("live", src.live, self.live_interval, pausable=True)
+        self.scheduler.add("metrics", lambda: src.metrics(self.metrics_days), SLOW_INTERVAL_S)
+        self.scheduler.add("usage", lambda: src.endpoint_usage(self.usage_timeframe), SLOW_INTERVAL_S)
+        self.scheduler.add("billing", src.next_billing, SLOW_INTERVAL_S)
+        self.scheduler.add("history", lambda: src.history(kind=self.history_kind, limit=100), SLOW_INTERVAL_S)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.live:
+            self.run_worker(self.scheduler.run(), name="scheduler", group="scheduler", exit_on_error=False)
+            self.set_interval(1.0, self._tick, name="freshness")
+        self.switch_mode("token")
+
+    async def on_unmount(self) -> None:
+        self.scheduler.stop()
+        await self.source.aclose()
+
+    def _tick(self) -> None:
+        screen = self.screen
+        if hasattr(screen, "tick"):
+            screen.tick()
+
+    # ---- feeds -------------------------------------------------------------------------------
+
+    def feed_state(self, kind: str) -> FeedState:
+        return self.scheduler.state(kind)
+
+    def screen_shown(self, screen: Any) -> None:
+        kinds = set(screen.FEEDS)
+        if self.live:
+            self.scheduler.set_active(kinds)
+        else:
+            self.run_worker(self._poll_once(kinds), group="manual-poll", exit_on_error=False)
+
+    async def _poll_once(self, kinds: set[str]) -> None:
+        for kind in sorted(kinds):
+            if self.feed_state(kind).data is None:
+                await self.scheduler.poll(kind)
+
+    def refresh_feeds(self, kinds: set[str] | None = None) -> None:
+        if self.live:
+            self.scheduler.refresh(kinds)
+        else:
+            current = kinds if kinds is not None else set(getattr(self.screen, "FEEDS", ()))
+            self.run_worker(self._poll_all(current), group="manual-poll", exit_on_error=False)
+
+    async def _poll_all(self, kinds: set[str]) -> None:
+        for kind in sorted(kinds):
+            await self.scheduler.poll(kind)
+
+    def _on_feed_update(self, state: FeedState) -> None:
+        from ht_dash.screens.base import FeedUpdated
+
+        if state.kind in ("profile", "subscription") and state.data is not None:
+            self.refresh_context()
+        screen = self.screen
+        if state.kind in getattr(screen, "FEEDS", ()):
+            screen.post_message(FeedUpdated(state))
+
+    def _on_auth_failed(self, error: AuthError) -> None:
+        self.notify(
+            f"{error.message}. Live polling stopped. {error.hint}.",
+            title=error.title,
+            severity="error",
+            timeout=15,
+        )
+
+    def context_line(self) -> str:
+        parts = []
+        if self.runtime.demo:
+            parts.append("[b $warning]DEMO[/]")
+        if self.runtime.settings.source == "meter":
+            parts.append("local meter")
+        profile = self.feed_state("profile").data
+        if profile is not None:
+            parts.append(profile.email)
+        sub = self.feed_state("subscription").data
+        if sub is not None:
+            parts.append(f"{sub.plan.name} plan")
+        if self.scheduler.paused:
+            parts.append("[b $accent]⏸ live paused[/]")
+        return " · ".join(parts)
+
+    def refresh_context(self) -> None:
+        from ht_dash.widgets.nav import NavBar
+
+        for nav in self.screen.query(NavBar):
+            nav.refresh_context()
+
+    # ---- actions -----------------------------------------------------------------------------
+
+    def action_show_screen(self, mode: str) -> None:
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def action_refresh(self) -> None:
+        self.refresh_feeds()
+        self.notify("Refreshing…", timeout=1.5)
+
+    def action_toggle_pause(self) -> None:
+        paused = not self.scheduler.paused
+        self.scheduler.set_paused(paused)
+        self.refresh_context()
+        self.notify("Live polling paused — press p to resume" if paused else "Live polling resumed", timeout=3)
+
+    def set_live_interval(self, seconds: float) -> None:
+        low, high = LIVE_INTERVAL_RANGE
+        self.live_interval = min(high, max(low, seconds))
+        self.scheduler.set_interval("live", self.live_interval)
+
+    def action_faster(self) -> None:
+        slower = [s for s in LIVE_STEPS if s < self.live_interval]
+        self.set_live_interval(slower[-1] if slower else LIVE_STEPS[0])
+        self.notify(f"Live refresh every {self.live_interval:g} s", timeout=2)
+
+    def action_slower(self) -> None:
+        faster = [s for s in LIVE_STEPS if s > self.live_interval]
+        self.set_live_interval(faster[0] if faster else LIVE_STEPS[-1])
+        self.notify(f"Live refresh every {self.live_interval:g} s", timeout=2)
+
+    def action_help(self) -> None:
+        from ht_dash.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for mode, key, label, _, _ in SCREENS:
+            yield SystemCommand(f"Go to {label}", f"Screen {key}", partial(self.action_show_screen, mode))
+        yield SystemCommand("Refresh", "Fetch this screen's data now (r)", self.action_refresh)
+        yield SystemCommand("Pause / resume live polling", "Stop or restart live requests (p)", self.action_toggle_pause)
+        yield SystemCommand("Live refresh faster", "Shorter live interval (+)", self.action_faster)
+        yield SystemCommand("Live refresh slower", "Longer live interval (-)", self.action_slower)
+        yield SystemCommand("Help", "Keys and screens (?)", self.action_help)
+        yield from getattr(screen, "palette_commands", lambda: ())()
+        yield from super().get_system_commands(screen)
+
+
+def make_app(runtime: Runtime, *, token: Secret | None = None, live: bool = True) -> HtDashApp:
+    """The one factory: the CLI and the tests build the app here."""
+    if token is None and runtime.demo:
+        token = runtime.demo_backend.token
+    return HtDashApp(runtime, runtime.make_source(token), live=live, token=token)
+
+
+def run_app(runtime: Runtime) -> int:
+    app = make_app(runtime, token=_startup_token(runtime))
+    result = app.run()
+    return result or 0
+
+
+def _startup_token(runtime: Runtime) -> Secret | None:
+    if runtime.demo:
+        return runtime.demo_backend.token
+    import os
+
+    for name in ("HT_DASH_TOKEN", "HYPERTRACKER_API_TOKEN"):
+        if value := os.environ.get(name, "").strip():
+            return Secret(value)
+    return None

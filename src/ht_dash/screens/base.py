@@ -1,0 +1,62 @@
+"""What every dashboard screen shares: the nav bar, the footer, its feeds and their panels."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from ht_dash.refresh import FeedState
+from ht_dash.widgets.nav import NavBar
+from ht_dash.widgets.panel import DataPanel
+
+
+class FeedUpdated(Message):
+    def __init__(self, state: FeedState) -> None:
+        super().__init__()
+        self.state = state
+
+
+class DashScreen(Screen):
+    """A screen fed by some of the scheduler's feeds; subclasses render one feed at a time."""
+
+    MODE: ClassVar[str] = ""
+    FEEDS: ClassVar[tuple[str, ...]] = ()
+    # feed kind -> id of the DataPanel that shows its freshness
+    PANELS: ClassVar[dict[str, str]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield NavBar(self.MODE)
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def on_screen_resume(self) -> None:
+        self.app.screen_shown(self)
+        for kind in self.FEEDS:
+            self.show_feed(self.app.feed_state(kind))
+        self.query_one(NavBar).refresh_context()
+
+    def on_feed_updated(self, message: FeedUpdated) -> None:
+        if message.state.kind in self.FEEDS:
+            self.show_feed(message.state)
+
+    def show_feed(self, state: FeedState) -> None:
+        if (panel_id := self.PANELS.get(state.kind)) is not None:
+            self.query_one(f"#{panel_id}", DataPanel).show_state(state, self.app.clock.now())
+        if state.data is not None:
+            self.render_data(state.kind, state.data)
+
+    def tick(self) -> None:
+        """Once a second while shown: age texts move on."""
+        now = self.app.clock.now()
+        for kind, panel_id in self.PANELS.items():
+            self.query_one(f"#{panel_id}", DataPanel).show_state(self.app.feed_state(kind), now)
+
+    def render_data(self, kind: str, data: object) -> None:
+        raise NotImplementedError

@@ -1,0 +1,62 @@
+"""How old a panel's data is and what went wrong, in words a user reads at a glance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ht_dash.api.errors import QuotaExhausted, RateLimited
+from ht_dash.refresh import FeedState
+
+
+def ago(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min ago"
+    return f"{seconds // 86400} d ago"
+
+
+def describe_problem(state: FeedState, now: datetime) -> str | None:
+    error = state.error
+    if error is None:
+        return None
+    retry = state.retry_in_s(now)
+    if isinstance(error, RateLimited):
+        return f"rate-limited, retrying in {retry:.0f} s" if retry is not None else "rate-limited"
+    if isinstance(error, QuotaExhausted):
+        when = f"resets at {error.resets_at:%b %d %H:%M} UTC" if error.resets_at else "until the reset"
+        return f"usage quota spent — {when}"
+    text = error.message
+    if retry is not None:
+        text += f", retrying in {retry:.0f} s"
+    return text
+
+
+def freshness(state: FeedState, now: datetime) -> tuple[str, str]:
+    """(text, level) for a panel's subtitle; level is ok | stale | error | loading | paused."""
+    problem = describe_problem(state, now)
+    age = state.age_s(now)
+    if age is None:
+        if problem:
+            return f"⚠ {problem}", "error"
+        return ("paused" if state.paused else "loading…"), "loading"
+    parts = [f"updated {ago(age)}"]
+    level = "ok"
+    if state.from_cache:
+        parts.insert(0, "offline copy")
+        level = "stale"
+    elif state.is_stale(now):
+        parts.insert(0, "stale")
+        level = "stale"
+    if state.paused:
+        parts.insert(0, "⏸ paused")
+        level = "paused"
+    if problem:
+        parts.append(f"⚠ {problem}")
+        level = "error"
+    elif state.loading:
+        parts.append("refreshing…")
+    return " · ".join(parts), level
