@@ -14,7 +14,7 @@ from ht_dash import __version__
 from ht_dash.api.errors import HtError
 
 # Modules in ht_dash.commands that add subcommands, in the order --help lists them.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("status", "usage", "metrics", "billing", "history", "watch")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
 
@@ -83,7 +83,7 @@ def error_exit_code(exc: BaseException) -> int:
         return EXIT_QUOTA
     if isinstance(exc, errors.NetworkError | errors.ServerError | errors.BadPayload | errors.BadRequest):
         return EXIT_NETWORK
-    if isinstance(exc, errors.ConfigError):
+    if isinstance(exc, errors.ConfigError | errors.NotAvailable):
         return EXIT_USAGE
     return EXIT_ERROR
 
@@ -107,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_app(runtime)
     except HtError as exc:
         print_error(exc)
+        if getattr(args, "json", False):  # scripts asked for JSON: errors are JSON too
+            from ht_dash.commands._common import error_document, write_json
+
+            write_json(error_document(exc, error_exit_code(exc)))
         return error_exit_code(exc)
     except KeyboardInterrupt:
         return EXIT_OK

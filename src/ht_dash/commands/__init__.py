@@ -1,0 +1,1 @@
+"""Subcommands of `ht-dash`; each module has `register(subparsers)` (see ht_dash.cli)."""

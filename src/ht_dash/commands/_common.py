@@ -1,0 +1,388 @@
+"""Shared plumbing of the scriptable commands: token lookup, retries, JSON/CSV/table output, errors.
+
+Kept light on purpose: nothing here imports rich or textual at module level, so that
+`ht-dash status --json` starts fast. Rich is imported only to draw a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+
+from ht_dash import cli
+from ht_dash.api.errors import (
+    AuthError,
+    BadPayload,
+    BadRequest,
+    ConfigError,
+    HtError,
+    NetworkError,
+    NotAvailable,
+    QuotaExhausted,
+    RateLimited,
+    ServerError,
+)
+from ht_dash.api.secret import Secret
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ht_dash.api.source import AccountSource
+    from ht_dash.runtime import Runtime
+
+T = TypeVar("T")
+
+TOKEN_ENV_VARS = ("HT_DASH_TOKEN", "HYPERTRACKER_API_TOKEN")
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0 ok                      3 authentication problem (no token, 401/403)
+  1 unexpected error        4 network or server problem after retries, or a bad payload
+  2 usage error             5 usage quota spent (402), or still rate-limited after retries
+With --json, an error is also printed on stdout as {"error": {"type", "message", "hint",
+"exit_code"}}. Schemas: docs/cli.md."""
+
+# Stable names of the "type" field of a JSON error (documented in docs/cli.md).
+ERROR_TYPES: tuple[tuple[type[BaseException], str], ...] = (
+    (AuthError, "auth"),
+    (QuotaExhausted, "quota_exhausted"),
+    (RateLimited, "rate_limited"),
+    (NetworkError, "network"),
+    (ServerError, "server"),
+    (BadPayload, "bad_payload"),
+    (BadRequest, "bad_request"),
+    (NotAvailable, "not_available"),
+    (ConfigError, "config"),
+)
+
+
+# ---- token ---------------------------------------------------------------------------------------
+
+
+def get_token(runtime: Runtime) -> Secret | None:
+    """The token for this run, or None. THE seam to token storage: switch to ht_dash.auth here.
+
+    Demo: the demo backend's own token (the keyring is never touched). Otherwise the environment
+    (HT_DASH_TOKEN, then HYPERTRACKER_API_TOKEN), then `ht_dash.auth.resolve_token` when present.
+    Never prompts.
+    """
+    if runtime.demo:
+        return runtime.demo_backend.token
+    for name in TOKEN_ENV_VARS:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return Secret(value)
+    import importlib.util
+
+    if importlib.util.find_spec("ht_dash.auth") is not None:
+        from ht_dash import auth
+
+        resolve = getattr(auth, "resolve_token", None)
+        if resolve is not None:
+            return resolve(runtime)
+    return None
+
+
+def open_source(runtime: Runtime) -> AccountSource:
+    """The source for a command (API, demo or local meter); AuthError when there is no token."""
+    token = get_token(runtime)
+    if token is None and runtime.settings.source != "meter":
+        raise AuthError(
+            "no API token found",
+            hint="set HT_DASH_TOKEN or run `ht-dash login` (`ht-dash --demo status` needs none)",
+        )
+    return runtime.make_source(token)
+
+
+def source_label(runtime: Runtime) -> str:
+    if runtime.demo and runtime.settings.source != "meter":
+        return "demo"
+    return runtime.settings.source
+
+
+# ---- retries -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RetryPolicy:
+    """Bounded retries for one-shot commands: 429 waits `retry_after`, 5xx/network back off.
+
+    A 429 asking for more than `max_rate_wait` seconds is not waited for (exit 5 at once).
+    `sleep` is injectable so tests never sleep.
+    """
+
+    attempts: int = 3
+    backoff: Sequence[float] = (0.5, 1.5)
+    max_rate_wait: float = 10.0
+    sleep: Callable[[float], Awaitable[Any]] = field(default=asyncio.sleep)
+
+    def delay(self, attempt: int) -> float:
+        return self.backoff[min(attempt - 1, len(self.backoff) - 1)]
+
+    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return await fn()
+            except RateLimited as exc:
+                wait = exc.retry_after if exc.retry_after is not None else self.delay(attempt)
+                if wait > self.max_rate_wait:
+                    raise
+                if attempt == self.attempts:
+                    exc.message = f"still rate-limited after {attempt} attempts: {exc.message}"
+                    raise
+            except (NetworkError, ServerError) as exc:
+                if attempt == self.attempts:
+                    exc.message = f"{exc.message} (gave up after {attempt} attempts)"
+                    raise
+                wait = self.delay(attempt)
+            await self.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+# Tests replace this with a RetryPolicy whose sleep records instead of sleeping.
+RETRY = RetryPolicy()
+
+
+async def retried(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run one API call under the current retry policy."""
+    return await RETRY.call(fn)
+
+
+async def optional(fn: Callable[[], Awaitable[T]]) -> T | None:
+    """Run a retried call; None when the source cannot provide it (NotAvailable)."""
+    try:
+        return await RETRY.call(fn)
+    except NotAvailable:
+        return None
+
+
+# ---- formatting ----------------------------------------------------------------------------------
+
+_CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def iso(at: datetime | None) -> str | None:
+    """ISO 8601 UTC with a Z suffix, to the second."""
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_date(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def money(cents: int | None, currency: str | None) -> str | None:
+    """`$179.00`, `-€12.50`, `1,234.00 CHF`; None when there is no amount."""
+    if cents is None:
+        return None
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    number = f"{whole:,}.{frac:02d}"
+    code = (currency or "").upper()
+    symbol = _CURRENCY_SYMBOLS.get(code)
+    if symbol:
+        return f"{sign}{symbol}{number}"
+    return f"{sign}{number} {code}".rstrip()
+
+
+def when(at: datetime | None) -> str:
+    """Human form of an instant for tables: `2026-12-01 00:00 UTC`."""
+    return "—" if at is None else f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def duration(seconds: float) -> str:
+    """`5 d 9 h`, `3 h 12 min`, `45 s`."""
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min"
+    return f"{secs} s"
+
+
+def percent(fraction: float | None) -> str:
+    return "—" if fraction is None else f"{fraction * 100:.1f} %"
+
+
+SPARK_CHARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float], top: float | None = None) -> str:
+    """One character per value, scaled to `top` (default: the largest value)."""
+    if not values:
+        return ""
+    top = max([top or 0.0, *values])
+    if top <= 0:
+        return SPARK_CHARS[0] * len(values)
+    last = len(SPARK_CHARS) - 1
+    return "".join(SPARK_CHARS[min(last, max(0, round(v / top * last)))] for v in values)
+
+
+# ---- output --------------------------------------------------------------------------------------
+
+
+def add_format_options(parser: argparse.ArgumentParser, *, csv_too: bool = False) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--json", action="store_true", help="print one JSON object (schema: docs/cli.md)"
+    )
+    if csv_too:
+        group.add_argument("--csv", action="store_true", help="print CSV with a header row")
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction, name: str, *, help: str, description: str
+) -> argparse.ArgumentParser:
+    return subparsers.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def output_format(args: argparse.Namespace) -> str:
+    if getattr(args, "json", False):
+        return "json"
+    if getattr(args, "csv", False):
+        return "csv"
+    return "table"
+
+
+def write_json(document: Any, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    out.write(json.dumps(document, indent=2, ensure_ascii=False))
+    out.write("\n")
+    out.flush()
+
+
+def write_csv(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO | None = None
+) -> None:
+    """RFC 4180 quoting, UTF-8, LF line ends; None becomes an empty cell."""
+    out = out or sys.stdout
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if cell is None else cell for cell in row])
+    out.flush()
+
+
+def make_console() -> Console:
+    """A rich console for tables; rich itself honours NO_COLOR and plain (non-TTY) output."""
+    from rich.console import Console
+
+    return Console(highlight=False, markup=False)
+
+
+def error_type(exc: BaseException) -> str:
+    for cls, name in ERROR_TYPES:
+        if isinstance(exc, cls):
+            return name
+    return "unexpected"
+
+
+def error_document(exc: BaseException, exit_code: int) -> dict[str, Any]:
+    if isinstance(exc, HtError):
+        message, hint = exc.message, exc.hint
+    else:
+        message, hint = _unexpected_message(exc), _UNEXPECTED_HINT
+    return {
+        "error": {"type": error_type(exc), "message": message, "hint": hint, "exit_code": exit_code}
+    }
+
+
+_UNEXPECTED_HINT = "this is a bug in ht-dash; please report it (--debug shows the traceback)"
+
+
+def _unexpected_message(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")
+
+
+def report_error(exc: BaseException, *, as_json: bool, debug: bool = False) -> int:
+    """Print the error (stderr, plus a JSON error on stdout with --json); return the exit code."""
+    if isinstance(exc, HtError):
+        code = cli.error_exit_code(exc)
+        cli.print_error(exc)
+    else:
+        code = cli.EXIT_ERROR
+        if debug:
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+        print(f"ht-dash: {_unexpected_message(exc)}", file=sys.stderr)
+        print(f"  hint: {_UNEXPECTED_HINT}", file=sys.stderr)
+    if as_json:
+        try:
+            write_json(error_document(exc, code))
+        except BrokenPipeError:
+            silence_stdout()
+    return code
+
+
+def silence_stdout() -> None:
+    """After a broken pipe (`| head`), point stdout at /dev/null so Python's exit flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run_command(
+    args: argparse.Namespace,
+    runtime: Runtime,
+    fetch: Callable[[AccountSource], Awaitable[T]],
+    *,
+    to_json: Callable[[T], Any],
+    to_table: Callable[[T, Console], None],
+    to_csv: Callable[[T], tuple[Sequence[str], Iterable[Sequence[Any]]]] | None = None,
+) -> int:
+    """Fetch with retries, then print in the format asked for. Returns the exit code."""
+    fmt = output_format(args)
+
+    async def fetch_and_close() -> T:
+        source = open_source(runtime)
+        try:
+            return await fetch(source)
+        finally:
+            await source.aclose()
+
+    try:
+        data = asyncio.run(fetch_and_close())
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        return report_error(exc, as_json=fmt == "json", debug=runtime.debug)
+    try:
+        if fmt == "json":
+            document = to_json(data)
+            if isinstance(document, dict):
+                document = {"source": source_label(runtime), **document}
+            write_json(document)
+        elif fmt == "csv" and to_csv is not None:
+            header, rows = to_csv(data)
+            write_csv(header, rows)
+        else:
+            to_table(data, make_console())
+    except BrokenPipeError:
+        silence_stdout()
+    return cli.EXIT_OK

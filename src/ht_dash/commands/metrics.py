@@ -1,0 +1,124 @@
+"""`ht-dash metrics`: daily requests, latency, error rate and rate-limit hits over N days."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from ht_dash.commands import _common as common
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ht_dash.api.models import Metrics, MetricsSummary
+    from ht_dash.api.source import AccountSource
+    from ht_dash.runtime import Runtime
+
+DAYS_RANGE = (1, 365)
+
+
+def days_arg(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    low, high = DAYS_RANGE
+    if not low <= days <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {days}")
+    return days
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = common.add_command(
+        subparsers,
+        "metrics",
+        help="requests, latency, error rate and 429s over N days",
+        description="Average daily requests, average latency, error rate and rate-limit hits over "
+        "the last N UTC days (ending today), against the N days before, and the daily series.",
+    )
+    parser.add_argument(
+        "--days", type=days_arg, default=90, metavar="N", help="number of days, 1-365 (default: 90)"
+    )
+    common.add_format_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, runtime: Runtime) -> int:
+    async def fetch(source: AccountSource) -> Metrics:
+        return await common.retried(lambda: source.metrics(days=args.days))
+
+    return common.run_command(args, runtime, fetch, to_json=to_json, to_table=to_table)
+
+
+def _summary(s: MetricsSummary | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {
+        "avg_daily_requests": round(s.avg_daily_requests, 2),
+        "avg_latency_ms": round(s.avg_latency_ms, 2),
+        "error_rate": round(s.error_rate, 6),
+        "rate_limit_hits": s.rate_limit_hits,
+    }
+
+
+def to_json(m: Metrics) -> dict[str, Any]:
+    return {
+        "days": m.days,
+        "from": common.iso_date(m.start),
+        "to": common.iso_date(m.end),
+        "summary": _summary(m.summary),
+        "previous_summary": _summary(m.previous_summary),
+        "daily": [
+            {
+                "date": d.date.isoformat(),
+                "requests": d.requests,
+                "avg_latency_ms": round(d.avg_latency_ms, 2),
+                "errors": d.errors,
+                "rate_limited": d.rate_limited,
+            }
+            for d in m.daily
+        ],
+    }
+
+
+def _change(now: float, before: float | None) -> str:
+    if before is None:
+        return ""
+    if before == 0:
+        return "new" if now else "±0 %"
+    change = (now - before) / before * 100
+    return f"{change:+.1f} %"
+
+
+def to_table(m: Metrics, console: Console) -> None:
+    from rich.table import Table
+
+    s, p = m.summary, m.previous_summary
+    table = Table(title=f"Metrics · last {m.days} days ({m.start} → {m.end})", title_justify="left")
+    table.add_column("Metric")
+    table.add_column("Value", justify="right")
+    table.add_column(f"Previous {m.days} d", justify="right")
+    table.add_column("Change", justify="right")
+    rows = (
+        ("Avg daily requests", s.avg_daily_requests, p and p.avg_daily_requests, "{:,.0f}"),
+        ("Avg latency", s.avg_latency_ms, p and p.avg_latency_ms, "{:,.0f} ms"),
+        ("Error rate", s.error_rate, p and p.error_rate, "{:.2%}"),
+        ("Rate-limit hits", s.rate_limit_hits, p and p.rate_limit_hits, "{:,}"),
+    )
+    for label, now, before, fmt in rows:
+        table.add_row(
+            label,
+            fmt.format(now),
+            "—" if before is None else fmt.format(before),
+            _change(now, before),
+        )
+    console.print(table)
+    if m.daily:
+        requests = [d.requests for d in m.daily]
+        console.print(f"Daily requests  {common.sparkline(requests)}  (peak {max(requests):,})")
+        worst = max(m.daily, key=lambda d: (d.errors + d.rate_limited, d.date))
+        if worst.errors or worst.rate_limited:
+            console.print(
+                f"Worst day       {worst.date}: {worst.errors:,} errors, "
+                f"{worst.rate_limited:,} rate-limited"
+            )

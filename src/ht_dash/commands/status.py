@@ -1,0 +1,175 @@
+"""`ht-dash status`: plan, quota, reset time, live req/min, throttling and streams at a glance."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ht_dash.commands import _common as common
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ht_dash.api.models import LiveUsage, Subscription
+    from ht_dash.api.source import AccountSource
+    from ht_dash.runtime import Runtime
+
+WINDOW_MINUTES = 15
+
+
+@dataclass(frozen=True)
+class Status:
+    at: datetime
+    subscription: Subscription | None
+    live: LiveUsage | None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = common.add_command(
+        subparsers,
+        "status",
+        help="plan, quota, req/min and throttling at a glance",
+        description="Show the plan, usage tokens spent against the quota, when the quota resets, "
+        "the current requests per minute against the limit, requests throttled (429) in the "
+        "last 15 minutes and live-stream usage.",
+    )
+    common.add_format_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, runtime: Runtime) -> int:
+    async def fetch(source: AccountSource) -> Status:
+        results = await asyncio.gather(
+            common.optional(source.subscription),
+            common.optional(lambda: source.live(window_minutes=WINDOW_MINUTES)),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        subscription, live = results
+        if subscription is None and live is None:
+            from ht_dash.api.errors import NotAvailable
+
+            raise NotAvailable(
+                f"the {source.name} source has neither subscription nor live usage",
+                hint="use --source api (the default) for status",
+            )
+        at = live.at if live is not None else runtime.clock.now()
+        return Status(at=at, subscription=subscription, live=live)  # type: ignore[arg-type]
+
+    return common.run_command(args, runtime, fetch, to_json=to_json, to_table=to_table)
+
+
+def to_json(status: Status) -> dict[str, Any]:
+    sub, live = status.subscription, status.live
+    plan = tokens = rate = streams = None
+    if sub is not None:
+        p = sub.plan
+        plan = {
+            "id": p.id,
+            "name": p.name,
+            "price_cents": p.price_cents,
+            "currency": p.currency,
+            "price": common.money(p.price_cents, p.currency),
+            "quota": p.quota,
+            "quota_period": p.quota_period,
+            "rate_limit_per_minute": p.rate_limit_per_minute,
+            "streams_included": p.streams_included,
+        }
+        tokens = {
+            "used": sub.tokens_used,
+            "quota": p.quota,
+            "remaining": max(0, p.quota - sub.tokens_used),
+            "used_fraction": round(sub.quota_fraction, 6),
+            "period": p.quota_period,
+            "period_start": common.iso(sub.period_start),
+            "resets_at": common.iso(sub.resets_at),
+        }
+    if live is not None:
+        rate = {
+            "requests_per_minute": live.requests_per_minute,
+            "limit_per_minute": live.limit_per_minute,
+            "used_fraction": None
+            if not live.limit_per_minute
+            else round(live.requests_per_minute / live.limit_per_minute, 6),
+            "throttled_last_15m": live.throttled_in_window,
+            "window_minutes": WINDOW_MINUTES,
+        }
+        if live.streams is not None:
+            streams = {
+                "connections_open": live.streams.connections_open,
+                "connection_limit": live.streams.connection_limit,
+                "messages_per_minute": live.streams.messages_per_minute,
+            }
+    return {
+        "at": common.iso(status.at),
+        "plan": plan,
+        "subscription_status": None if sub is None else sub.status,
+        "tokens": tokens,
+        "rate": rate,
+        "streams": streams,
+    }
+
+
+def _level(fraction: float) -> str:
+    return "red" if fraction >= 0.95 else "yellow" if fraction >= 0.8 else "green"
+
+
+def to_table(status: Status, console: Console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    sub, live = status.subscription, status.live
+    table = Table(
+        title=f"HyperTracker status · {common.when(status.at)}",
+        show_header=False,
+        box=None,
+        padding=(0, 2, 0, 0),
+        title_justify="left",
+    )
+    table.add_column(style="bold")
+    table.add_column()
+    if sub is not None:
+        p = sub.plan
+        price = common.money(p.price_cents, p.currency) or "custom price"
+        table.add_row("Plan", f"{p.name} ({price}/month) · {sub.status}")
+        fraction = sub.quota_fraction
+        period = "today" if p.quota_period == "day" else "this month"
+        tokens = Text(f"{sub.tokens_used:,} / {p.quota:,} {period} (")
+        tokens.append(common.percent(fraction), style=_level(fraction))
+        tokens.append(f") · {max(0, p.quota - sub.tokens_used):,} left")
+        table.add_row("Usage tokens", tokens)
+        left = (sub.resets_at - status.at).total_seconds()
+        table.add_row("Resets at", f"{common.when(sub.resets_at)} (in {common.duration(left)})")
+    else:
+        table.add_row("Plan", "not available from this source")
+    if live is not None:
+        if live.limit_per_minute:
+            fraction = live.requests_per_minute / live.limit_per_minute
+            rate = Text(f"{live.requests_per_minute:,} / {live.limit_per_minute:,} (")
+            rate.append(f"{fraction * 100:.0f} %", style=_level(fraction))
+            rate.append(")")
+        else:
+            rate = Text(f"{live.requests_per_minute:,} (no per-minute limit)")
+        table.add_row("Requests/min", rate)
+        throttled = Text(
+            f"{live.throttled_in_window:,}", style="red" if live.throttled_in_window else ""
+        )
+        throttled.append(f" in the last {WINDOW_MINUTES} min", style="")
+        table.add_row("Throttled (429)", throttled)
+        if live.streams is not None:
+            s = live.streams
+            table.add_row(
+                "Streams",
+                f"{s.connections_open} / {s.connection_limit} connections · "
+                f"{s.messages_per_minute:,} messages/min",
+            )
+        elif sub is not None and not sub.plan.streams_included:
+            table.add_row("Streams", "not in this plan")
+    else:
+        table.add_row("Requests/min", "not available from this source")
+    console.print(table)

@@ -1,0 +1,131 @@
+"""`ht-dash usage`: requests, errors, throttling and latency per data-API endpoint."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ht_dash.api.models import TIMEFRAME_LABELS, TIMEFRAMES
+from ht_dash.commands import _common as common
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ht_dash.api.models import EndpointUsageReport
+    from ht_dash.api.source import AccountSource
+    from ht_dash.runtime import Runtime
+
+CSV_HEADER = (
+    "method",
+    "path",
+    "requests",
+    "errors",
+    "throttled",
+    "avg_latency_ms",
+    "calls_per_hour",
+    "mean_interval_s",
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = common.add_command(
+        subparsers,
+        "usage",
+        help="usage per endpoint (JSON or CSV for spreadsheets)",
+        description="Requests, errors, throttled requests, latency and call frequency for each "
+        "data-API endpoint in a timeframe, most requested first.",
+    )
+    parser.add_argument(
+        "--timeframe",
+        choices=TIMEFRAMES,
+        default="30d",
+        help="today (since 00:00 UTC), week (since Monday), month (since the 1st), "
+        "30d or 90d rolling (default: 30d)",
+    )
+    common.add_format_options(parser, csv_too=True)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, runtime: Runtime) -> int:
+    async def fetch(source: AccountSource) -> EndpointUsageReport:
+        return await common.retried(lambda: source.endpoint_usage(timeframe=args.timeframe))
+
+    return common.run_command(
+        args, runtime, fetch, to_json=to_json, to_csv=to_csv, to_table=to_table
+    )
+
+
+def to_json(report: EndpointUsageReport) -> dict[str, Any]:
+    endpoints = [
+        {
+            "method": e.method,
+            "path": e.path,
+            "requests": e.requests,
+            "errors": e.errors,
+            "throttled": e.throttled,
+            "avg_latency_ms": round(e.avg_latency_ms, 2),
+            "calls_per_hour": round(e.calls_per_hour, 3),
+            "mean_interval_s": None if e.mean_interval_s is None else round(e.mean_interval_s, 2),
+        }
+        for e in report.endpoints
+    ]
+    return {
+        "timeframe": report.timeframe,
+        "from": common.iso(report.start),
+        "to": common.iso(report.end),
+        "totals": {
+            "requests": sum(e.requests for e in report.endpoints),
+            "errors": sum(e.errors for e in report.endpoints),
+            "throttled": sum(e.throttled for e in report.endpoints),
+        },
+        "endpoints": endpoints,
+    }
+
+
+def to_csv(report: EndpointUsageReport) -> tuple[Sequence[str], Iterable[Sequence[Any]]]:
+    rows = (
+        (
+            e.method,
+            e.path,
+            e.requests,
+            e.errors,
+            e.throttled,
+            f"{e.avg_latency_ms:.2f}",
+            f"{e.calls_per_hour:.3f}",
+            None if e.mean_interval_s is None else f"{e.mean_interval_s:.2f}",
+        )
+        for e in report.endpoints
+    )
+    return CSV_HEADER, rows
+
+
+def to_table(report: EndpointUsageReport, console: Console) -> None:
+    from rich.table import Table
+
+    label = TIMEFRAME_LABELS.get(report.timeframe, report.timeframe)
+    table = Table(
+        title=f"Endpoint usage · {label} ({common.when(report.start)} → {common.when(report.end)})",
+        title_justify="left",
+    )
+    table.add_column("Endpoint", overflow="fold")
+    table.add_column("Requests", justify="right")
+    table.add_column("Errors", justify="right")
+    table.add_column("429", justify="right")
+    table.add_column("Latency", justify="right")
+    table.add_column("Calls/h", justify="right")
+    table.add_column("Every", justify="right")
+    for e in report.endpoints:
+        table.add_row(
+            f"{e.method} {e.path}",
+            f"{e.requests:,}",
+            f"{e.errors:,}",
+            f"{e.throttled:,}",
+            f"{e.avg_latency_ms:,.0f} ms",
+            f"{e.calls_per_hour:,.1f}",
+            "—" if e.mean_interval_s is None else common.duration(e.mean_interval_s),
+        )
+    if not report.endpoints:
+        console.print(f"No data-API requests in this timeframe ({label.lower()}).")
+        return
+    console.print(table)
