@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
+import socket
+import ssl
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -38,12 +42,14 @@ from ht_dash.api.models import (
 )
 from ht_dash.api.secret import Secret
 from ht_dash.clock import Clock, SystemClock
+from ht_dash.logs import redact, register_secret
 
 USER_AGENT = f"ht-dash/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -106,6 +112,7 @@ class AccountClient:
         clock: Clock | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
+        register_secret(token)
         self._token = token
         self._clock = clock or SystemClock()
         self._http = httpx.AsyncClient(
@@ -125,6 +132,7 @@ class AccountClient:
         return urlsplit(self.base_url).hostname or ""
 
     def set_token(self, token: Secret | None) -> None:
+        register_secret(token)
         self._token = token
 
     @property
@@ -145,9 +153,15 @@ class AccountClient:
     async def _request(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
         if self._token is None:
             raise AuthError("no API token is configured")
+        if not _sendable_token(self._token.reveal()):
+            raise AuthError(
+                "the token contains characters a token cannot have (spaces, line breaks or '…')",
+                hint="paste the full token, not its masked form (`ht-dash login`)",
+            )
         headers = {"Authorization": f"Bearer {self._token.reveal()}"}
         params = {k: v for k, v in (params or {}).items() if v is not None}
         self.requests_sent += 1
+        started = time.perf_counter()
         try:
             request = self._http.build_request(method, path, params=params, headers=headers)
             response = await self._http.send(request, stream=True)
@@ -155,14 +169,15 @@ class AccountClient:
                 body = await self._read_capped(response)
             finally:
                 await response.aclose()
-        except httpx.TimeoutException as exc:
-            raise NetworkError(f"{_timeout_kind(exc)} talking to {self.host}") from None
-        except httpx.ConnectError as exc:
-            raise NetworkError(_connect_message(self.host, exc)) from None
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            raise NetworkError(f"connection to {self.host} broke off ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
-            raise NetworkError(f"could not reach {self.host} ({type(exc).__name__})") from None
+            elapsed = _ms(started)
+            log.debug("%s %s failed after %.0f ms: %s", method, path, elapsed, type(exc).__name__)
+            raise NetworkError(_transport_message(self.host, exc)) from None
+        except BadPayload:
+            log.debug("%s %s -> body over %d bytes, refused", method, path, MAX_BODY_BYTES)
+            raise
+        status, elapsed = response.status_code, _ms(started)
+        log.debug("%s %s -> %s in %.0f ms (%d bytes)", method, path, status, elapsed, len(body))
         return self._decode(response, body)
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
@@ -227,7 +242,10 @@ class AccountClient:
         return await self._get(contract.TOKEN, contract.parse_token_info)
 
     async def regenerate_token(self) -> RegeneratedToken:
-        return contract.parse_regenerated(await self._request("POST", contract.TOKEN_REGENERATE))
+        data = await self._request("POST", contract.TOKEN_REGENERATE)
+        regenerated = contract.parse_regenerated(data)
+        register_secret(regenerated.token)
+        return regenerated
 
     async def subscription(self) -> Subscription:
         return await self._get(contract.SUBSCRIPTION, contract.parse_subscription)
@@ -276,29 +294,78 @@ def _json_or_none(body: bytes) -> Any:
 
 
 def _server_message(data: Any) -> str | None:
+    """The body's `message`, shortened and redacted (a server may echo the token back)."""
     if isinstance(data, dict):
         message = data.get("message")
         if isinstance(message, str) and message.strip():
-            return message.strip()[:200]
+            return redact(message.strip())[:200]
         if isinstance(message, list) and message and all(isinstance(m, str) for m in message):
-            return "; ".join(message)[:200]
+            return redact("; ".join(message))[:200]
     return None
 
 
-def _timeout_kind(exc: httpx.TimeoutException) -> str:
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _sendable_token(token: str) -> bool:
+    return token.isascii() and token.isprintable() and not any(c.isspace() for c in token)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes and contexts, and members of exception groups, each once."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo and len(found) < 50:
+        current = todo.pop(0)
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        todo += [e for e in (current.__cause__, current.__context__) if e is not None]
+        todo += list(getattr(current, "exceptions", ()) or ())
+    return found
+
+
+def _transport_message(host: str, exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.ConnectTimeout):
-        return "timed out connecting"
+        return f"timed out connecting to {host}"
     if isinstance(exc, httpx.ReadTimeout):
-        return "timed out waiting for an answer"
-    return "timed out"
+        return f"{host} did not answer in time"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out talking to {host}"
+    if isinstance(exc, httpx.ConnectError):
+        return _connect_message(host, exc)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        text = str(exc).lower()
+        if "peer closed" in text or "incomplete" in text:
+            return f"connection to {host} broke off in the middle of the answer"
+        if "without sending a response" not in text:
+            return f"{host} answered with something that is not HTTP"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return f"connection to {host} broke off (closed or reset)"
+    return f"could not reach {host} ({type(exc).__name__})"
 
 
 def _connect_message(host: str, exc: httpx.ConnectError) -> str:
-    text = str(exc).lower()
-    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+    chain = _causes(exc)
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, socket.gaierror) for e in chain) or any(
+        phrase in text
+        for phrase in (
+            "name or service not known",
+            "nodename nor servname",
+            "getaddrinfo",
+            "temporary failure in name resolution",
+            "no address associated",
+        )
+    ):
         return f"cannot resolve {host} (DNS)"
-    if "certificate" in text or "ssl" in text or "tls" in text:
+    if any(isinstance(e, ssl.SSLError) for e in chain) or any(
+        word in text for word in ("certificate", "ssl", "tls")
+    ):
         return f"TLS handshake with {host} failed (certificate or proxy problem)"
-    if "refused" in text:
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
         return f"connection to {host} refused"
+    if any(isinstance(e, TimeoutError) for e in chain):
+        return f"timed out connecting to {host}"
     return f"cannot connect to {host}"
