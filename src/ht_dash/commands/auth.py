@@ -1,0 +1,526 @@
+"""`ht-dash login | logout | token show|copy|regenerate | auth status`: the token, scriptable.
+
+stdout carries results (and the full token only for `token show --reveal`, or a regenerated token
+that could not be stored); stderr carries prompts, warnings and errors. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
+
+from ht_dash import cli
+from ht_dash.api.errors import AuthError, HtError, NetworkError, ServerError
+from ht_dash.api.secret import Secret
+from ht_dash.auth import clipboard
+from ht_dash.auth.errors import INSTALL_HINT, TokenStoreError
+from ht_dash.auth.flows import regenerate, validate_and_store
+from ht_dash.auth.jwt import token_times
+from ht_dash.auth.storage import (
+    DemoTokenStore,
+    ResolvedToken,
+    TokenStore,
+    Where,
+    display_path,
+    store_for,
+)
+
+if TYPE_CHECKING:
+    from ht_dash.api.client import AccountClient
+    from ht_dash.runtime import Runtime
+
+T = TypeVar("T")
+
+WEB_DASHBOARD = "https://app.coinmarketman.com/hypertracker/api-dashboard"
+
+EXIT_CODES = """\
+exit codes:
+  0 ok
+  1 cancelled, or the token could not be copied
+  2 usage error (bad input, or a confirmation that cannot be asked without a terminal)
+  3 authentication problem: no token, token rejected (401/403), or it could not be stored/removed
+  4 network or server problem"""
+
+NO_TOKEN_HINT = "run `ht-dash login`, or set HT_DASH_TOKEN; `ht-dash --demo …` works without one"
+
+# Replaced in tests: where the OSC 52 sequence goes (the controlling terminal, never stdout).
+terminal_writer: Callable[[str], bool] = clipboard.write_to_tty
+
+
+# ---- plumbing --------------------------------------------------------------------------------
+
+
+def exit_code(exc: HtError) -> int:
+    if isinstance(exc, TokenStoreError):
+        return cli.EXIT_AUTH
+    return cli.error_exit_code(exc)
+
+
+def fail(exc: HtError) -> int:
+    cli.print_error(exc)
+    return exit_code(exc)
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def warn(text: str) -> None:
+    print(f"ht-dash: warning: {text}", file=sys.stderr, flush=True)
+
+
+def note(text: str) -> None:
+    print(f"ht-dash: {text}", file=sys.stderr, flush=True)
+
+
+def is_interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def ask(prompt: str) -> str | None:
+    """One line from the user on the terminal; None on end of input."""
+    print(prompt, end="", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    return line.strip() if line else None
+
+
+def with_client(
+    runtime: Runtime, token: Secret | None, work: Callable[[AccountClient], Awaitable[T]]
+) -> T:
+    async def run() -> T:
+        client = runtime.make_client(token)
+        try:
+            return await work(client)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def when(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "—"
+    seconds = (now - at).total_seconds()
+    ago = abs(seconds)
+    if ago < 90:
+        rel = "just now"
+    elif ago < 5400:
+        rel = f"{ago / 60:.0f} min"
+    elif ago < 2 * 86400:
+        rel = f"{ago / 3600:.0f} h"
+    else:
+        rel = f"{ago / 86400:.0f} days"
+    if rel != "just now":
+        rel = f"{rel} ago" if seconds >= 0 else f"in {rel}"
+    return f"{at:%Y-%m-%d %H:%M} UTC ({rel})"
+
+
+def no_token(resolved: ResolvedToken) -> int:
+    for text in resolved.warnings:
+        warn(text)
+    problem = resolved.problem
+    if problem is not None:
+        return fail(AuthError(f"no API token could be read: {problem.message}", hint=problem.hint))
+    return fail(AuthError("no API token found", hint=NO_TOKEN_HINT))
+
+
+# ---- login -----------------------------------------------------------------------------------
+
+
+def read_token(from_stdin: bool) -> Secret | None:
+    """The token from a hidden prompt or from stdin. ValueError for input that is not a token."""
+    if from_stdin:
+        text = sys.stdin.read()
+    else:
+        try:
+            text = getpass.getpass("Paste your HyperTracker API token (input is hidden): ")
+        except EOFError:
+            return None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return None
+    if len(lines) > 1:
+        raise ValueError("expected the token on one line, got several lines")
+    value = lines[0]
+    if value.lower().startswith("bearer "):
+        value = value[7:].strip()
+    if any(c.isspace() for c in value) or not value.isprintable():
+        raise ValueError(
+            "that does not look like a token (it contains spaces or control characters)"
+        )
+    return Secret(value)
+
+
+def choose_plain_file(store: TokenStore, problem: TokenStoreError) -> bool:
+    """Explain why the keyring cannot be used and let the user pick. True: use the plain file."""
+    note(problem.message)
+    print(
+        "How should ht-dash keep your token?\n"
+        "  1) in a plain-text file only you can read (mode 0600):\n"
+        f"     {display_path(store.file_path)}\n"
+        "  2) nowhere: cancel, and set HT_DASH_TOKEN in your shell instead\n"
+        f"(Or {INSTALL_HINT}, then run `ht-dash login` again.)",
+        file=sys.stderr,
+        flush=True,
+    )
+    while True:
+        answer = ask("Choose 1 or 2 [2]: ")
+        if answer is None or answer in ("", "2"):
+            return False
+        if answer == "1":
+            return True
+
+
+def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
+    if runtime.demo:
+        say("Demo mode uses the demo backend's own token: there is nothing to log in to.")
+        say("Run `ht-dash login` without --demo to log in to your account.")
+        return cli.EXIT_OK
+    store = TokenStore.for_base_url(runtime.base_url)
+    interactive = is_interactive()
+    from_stdin = args.with_token or not sys.stdin.isatty()
+    insecure = bool(args.insecure_storage)
+
+    if not insecure:
+        probe = store.probe_keyring()
+        if not probe.usable and probe.problem is not None:
+            if not (interactive and not from_stdin):
+                return fail(probe.problem)
+            if not choose_plain_file(store, probe.problem):
+                note("nothing stored. To use a token without storing it: export HT_DASH_TOKEN=…")
+                return cli.EXIT_ERROR
+            insecure = True
+
+    try:
+        secret = read_token(from_stdin)
+    except ValueError as exc:
+        note(f"{exc}; nothing stored")
+        return cli.EXIT_USAGE
+    if secret is None:
+        note("no token given; nothing stored")
+        return cli.EXIT_USAGE
+
+    try:
+        outcome = with_client(
+            runtime,
+            None,
+            lambda client: validate_and_store(client, store, secret, insecure=insecure),
+        )
+    except AuthError as exc:
+        return fail(
+            AuthError(
+                f"{exc.message}; nothing was stored",
+                status=exc.status,
+                hint=f"check the token (copy it again from {WEB_DASHBOARD})",
+            )
+        )
+    except HtError as exc:
+        cli.print_error(exc)
+        note("the token could not be checked, so nothing was stored")
+        return exit_code(exc)
+
+    saved = outcome.saved
+    if saved is None and outcome.store_error is not None:
+        if not (interactive and not from_stdin) or not choose_plain_file(
+            store, outcome.store_error
+        ):
+            return fail(outcome.store_error)
+        try:
+            saved = store.save(secret, insecure=True)
+        except TokenStoreError as exc:
+            return fail(exc)
+    assert saved is not None
+    who = outcome.profile
+    say(f"Logged in to {store.host} as {who.name} <{who.email}>.")
+    say(f"Token stored in the {saved.location.label}.")
+    for text in saved.warnings:
+        warn(text)
+    if saved.location.insecure:
+        warn("the token is stored in plain text; `ht-dash auth status` will keep saying so")
+    if env := store.from_env():
+        warn(f"{env[1].label} is set and is used instead of the stored token while it is set")
+    return cli.EXIT_OK
+
+
+# ---- logout ----------------------------------------------------------------------------------
+
+
+def cmd_logout(args: argparse.Namespace, runtime: Runtime) -> int:
+    if runtime.demo:
+        say("Demo mode stores nothing: there is nothing to log out of.")
+        return cli.EXIT_OK
+    store = TokenStore.for_base_url(runtime.base_url)
+    result = store.delete()
+    for location in result.removed:
+        say(f"Removed the token for {store.host} from the {location.label}.")
+    if not result.removed and not result.problems:
+        say(f"No token stored for {store.host}.")
+    if env := store.from_env():
+        warn(f"{env[1].label} is still set; unset it to stop using that token")
+    for problem in result.problems:
+        cli.print_error(problem)
+    return exit_code(result.problems[0]) if result.problems else cli.EXIT_OK
+
+
+# ---- token show / copy / regenerate ----------------------------------------------------------
+
+
+def cmd_token_show(args: argparse.Namespace, runtime: Runtime) -> int:
+    store = store_for(runtime)
+    resolved = store.load()
+    if resolved.secret is None:
+        return no_token(resolved)
+    secret = resolved.secret
+    now = runtime.clock.now()
+    times = token_times(secret)
+    error: HtError | None = None
+    try:
+        info = with_client(runtime, secret, lambda client: client.token_info())
+    except HtError as exc:
+        info, error = None, exc
+
+    issued = times.issued_at or (info.issued_at if info else None)
+    if times.expires_at is None:
+        expires = "no expiry in the token" if times.issued_at else "unknown (not a JWT)"
+    else:
+        expires = when(times.expires_at, now)
+        if times.expired(now):
+            expires += " — EXPIRED"
+    if info is not None:
+        last_used = when(info.last_used_at, now) if info.last_used_at else "never"
+    else:
+        last_used = "unknown (the API could not be asked)"
+
+    say(f"Token for {runtime.base_url}")
+    say(f"  token:      {secret.reveal() if args.reveal else secret.masked}")
+    say(f"  issued at:  {when(issued, now)}")
+    say(f"  expires:    {expires}")
+    say(f"  last used:  {last_used}")
+    say(f"  stored in:  {resolved.location}")
+    for text in resolved.warnings:
+        warn(text)
+    if error is not None:
+        if isinstance(error, AuthError):
+            error = AuthError(
+                f"the API rejects this token ({error.status}): it was regenerated or revoked",
+                status=error.status,
+            )
+        return fail(error)
+    return cli.EXIT_OK
+
+
+def cmd_token_copy(args: argparse.Namespace, runtime: Runtime) -> int:
+    resolved = store_for(runtime).load()
+    if resolved.secret is None:
+        return no_token(resolved)
+    result = clipboard.copy_text(
+        resolved.secret.reveal(), runtime.settings.clipboard, terminal_writer
+    )
+    message = result.message("run `ht-dash token show --reveal` to select it by hand")
+    if result.severity == "error":
+        note(message)
+        return cli.EXIT_ERROR
+    say(message)
+    return cli.EXIT_OK
+
+
+def confirm_regenerate(host: str) -> bool | None:
+    """True/False from the user; None when there is no terminal to ask on."""
+    if not is_interactive():
+        return None
+    print(
+        f"Regenerate the API token for {host}?\n"
+        "The current token stops working at once: bots and scripts using it will get 401\n"
+        "until you give them the new one.",
+        file=sys.stderr,
+    )
+    return (ask("Type 'yes' to regenerate: ") or "").lower() == "yes"
+
+
+def cmd_token_regenerate(args: argparse.Namespace, runtime: Runtime) -> int:
+    store = store_for(runtime)
+    resolved = store.load()
+    if resolved.secret is None:
+        return no_token(resolved)
+    host = "the demo backend" if isinstance(store, DemoTokenStore) else store.host
+    if not args.yes:
+        answer = confirm_regenerate(host)
+        if answer is None:
+            note("refusing to regenerate without confirmation: no terminal to ask on")
+            print("  hint: pass --yes (the current token stops working at once)", file=sys.stderr)
+            return cli.EXIT_USAGE
+        if not answer:
+            note("cancelled; nothing changed")
+            return cli.EXIT_ERROR
+
+    try:
+        outcome = with_client(runtime, resolved.secret, lambda c: regenerate(c, store, resolved))
+    except AuthError as exc:
+        return fail(AuthError(f"{exc.message}; nothing was regenerated", status=exc.status))
+    except (NetworkError, ServerError) as exc:
+        exc.hint = (
+            "it is unknown whether the token was regenerated: run `ht-dash token show`; if it "
+            f"reports 401, get the new token from {WEB_DASHBOARD} and run `ht-dash login`"
+        )
+        return fail(exc)
+    except HtError as exc:
+        return fail(exc)
+
+    code = cli.EXIT_OK
+    if outcome.saved is not None:
+        say(f"New token {outcome.token.masked} stored in the {outcome.saved.location.label}.")
+        for text in outcome.saved.warnings:
+            warn(text)
+    else:
+        if outcome.store_error is not None:
+            cli.print_error(outcome.store_error)
+            code = cli.EXIT_AUTH
+        else:
+            note(outcome.not_saved_reason or "the new token was not stored")
+        note("the new token is stored nowhere else: copy it now. Here it is, on stdout:")
+        say(outcome.token.reveal())
+    if outcome.verified:
+        say("Checked with the API: the new token works.")
+    elif outcome.verify_error is not None:
+        warn(f"could not check the new token with the API: {outcome.verify_error.message}")
+        if code == cli.EXIT_OK:
+            code = exit_code(outcome.verify_error)
+    say("The old token no longer works: give bots and scripts the new one (`ht-dash token copy`).")
+    return code
+
+
+# ---- auth status -----------------------------------------------------------------------------
+
+
+def cmd_auth_status(args: argparse.Namespace, runtime: Runtime) -> int:
+    store = store_for(runtime)
+    resolved = store.load()
+    say(f"API:      {runtime.base_url}" + (" (demo backend)" if runtime.demo else ""))
+    if isinstance(store, TokenStore):
+        probe = store.probe_keyring()
+        keyring_text = (
+            f"{probe.backend} (usable)" if probe.usable else f"not usable — {probe.problem.message}"
+        )
+    else:
+        keyring_text = "not used in demo mode"
+    say(f"Keyring:  {keyring_text}")
+    if resolved.secret is None:
+        say("Token:    none found")
+        return no_token(resolved)
+    say(f"Token:    {resolved.secret.masked} from the {resolved.location}")
+    if resolved.location is not None and resolved.location.where is Where.ENV:
+        shadowed = _stored_elsewhere(store)
+        if shadowed:
+            say(f"          (a token stored in the {shadowed} is not used while it is set)")
+    for text in resolved.warnings:
+        warn(text)
+    try:
+        profile = with_client(runtime, resolved.secret, lambda client: client.profile())
+    except HtError as exc:
+        say("Account:  unknown")
+        return fail(exc)
+    org = f", {profile.organization}" if profile.organization else ""
+    say(f"Account:  {profile.name} <{profile.email}>{org}")
+    return cli.EXIT_OK
+
+
+def _stored_elsewhere(store: TokenStore | DemoTokenStore) -> str | None:
+    if not isinstance(store, TokenStore):
+        return None
+    try:
+        if store.read_keyring() is not None:
+            return store.keyring_location.label
+    except TokenStoreError:
+        pass
+    return store.file_location.label if store.file_path.exists() else None
+
+
+# ---- registration ----------------------------------------------------------------------------
+
+
+def _parser(subparsers: argparse._SubParsersAction, name: str, help: str, description: str):
+    return subparsers.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    login = _parser(
+        subparsers,
+        "login",
+        "store your API token (validated first) in the OS keyring",
+        "Store your API token for the API host. On a terminal you paste it at a hidden prompt; "
+        "piped input (or --with-token) is read from stdin. The token is checked against the API "
+        "before it is stored. It goes to the OS keyring; a plain-text file is used only if you "
+        "choose it (--insecure-storage, or when asked because no keyring is available).",
+    )
+    login.add_argument("--with-token", action="store_true", help="read the token from stdin")
+    login.add_argument(
+        "--insecure-storage",
+        action="store_true",
+        help="store the token in a plain-text file (mode 0600) instead of the OS keyring",
+    )
+    login.set_defaults(handler=cmd_login)
+
+    logout = _parser(
+        subparsers,
+        "logout",
+        "remove the stored token (keyring entry and plain-text file)",
+        "Remove the token stored for the API host from the OS keyring and the plain-text file.",
+    )
+    logout.set_defaults(handler=cmd_logout)
+
+    token = _parser(
+        subparsers,
+        "token",
+        "show, copy or regenerate the API token",
+        "Show, copy or regenerate the API token.",
+    )
+    actions = token.add_subparsers(dest="token_action", metavar="action", required=True)
+    show = _parser(
+        actions,
+        "show",
+        "masked token, issued at, expiry, last used, where it is stored",
+        "Show the token (masked unless --reveal), when it was issued, its expiry if it has one, "
+        "when it was last used (asks the API) and where it is stored.",
+    )
+    show.add_argument("--reveal", action="store_true", help="print the whole token")
+    show.set_defaults(handler=cmd_token_show)
+    copy = _parser(
+        actions,
+        "copy",
+        "copy the token to the clipboard",
+        "Copy the token: through the terminal (OSC 52, works over SSH) and, on a local session, "
+        "the system clipboard tool. The `clipboard` setting (auto|osc52|native) chooses.",
+    )
+    copy.set_defaults(handler=cmd_token_copy)
+    regen = _parser(
+        actions,
+        "regenerate",
+        "revoke the token and issue a new one",
+        "Revoke the current token and issue a new one. The old token stops working at once. The "
+        "new one is stored where the old one was, read back and checked with the API; if it "
+        "cannot be stored it is printed so that it is never lost.",
+    )
+    regen.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    regen.set_defaults(handler=cmd_token_regenerate)
+
+    auth = _parser(subparsers, "auth", "authentication status", "Authentication status.")
+    auth_actions = auth.add_subparsers(dest="auth_action", metavar="action", required=True)
+    status = _parser(
+        auth_actions,
+        "status",
+        "where the token comes from, whether the keyring works, who it belongs to",
+        "Show the API, the keyring backend, where the token comes from (warning when it is in "
+        "plain text) and the account it belongs to.",
+    )
+    status.set_defaults(handler=cmd_auth_status)
