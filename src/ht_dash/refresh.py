@@ -1,26 +1,57 @@
 """The refresh engine: one scheduler, one polling loop per kind of data, never overlapping.
 
 Each feed (live, subscription, metrics, …) runs its own loop: fetch, report, then wait for its
-interval — or for the back-off a failure asks for — or until woken by a refresh request. A
-slow server therefore delays the next poll instead of piling requests up, and `Retry-After`
-falls out naturally. No Textual here: the app hands in a callback and runs `Scheduler.run()`.
+interval — or for what a failure asks for — or until woken by a change (pause, interval,
+refresh). Decisions are made from the scheduler's state, never from the wake-up itself, so a
+slow server delays the next poll instead of piling requests up, and an in-flight request is
+never cancelled by a timer.
+
+Failures:
+- generic (network, 5xx, bad payload): exponential back-off with jitter;
+- 429 (`RateLimited`): every feed holds until `retry_after` has passed (the limit is per token);
+- 402 (`QuotaExhausted`): the feed is probed again at the reset, at most every
+  `QUOTA_PROBE_S` — so fast polling stops;
+- 401/403 (`AuthError`): all polling stops until `reauthorized()`.
+
+No Textual here: the app hands in callbacks and runs `Scheduler.run()` in a worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from ht_dash.api.errors import AuthError, HtError, QuotaExhausted, RateLimited
+from ht_dash.api.errors import AuthError, HtError, NotAvailable, QuotaExhausted, RateLimited
 from ht_dash.clock import Clock
 
-BACKOFF_BASE_S = 2.0
+log = logging.getLogger(__name__)
+
+BACKOFF_FIRST_MAX_S = 10.0  # the first retry after a failure comes after at most this
+BACKOFF_MIN_S = 2.0
 BACKOFF_MAX_S = 120.0
+BACKOFF_JITTER = 0.2  # ±20 %
+QUOTA_PROBE_S = 300.0  # after a 402, look again at most this often
+NOT_AVAILABLE_RETRY_S = 300.0
 STALE_AFTER_INTERVALS = 3
+
+
+class InternalError(HtError):
+    """A fetch failed with something that is not an `HtError`: a bug, reported, not fatal."""
+
+    title = "Internal error"
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(
+            f"{type(exc).__name__} while fetching",
+            hint="ht-dash will retry; run with --debug and report it if it persists",
+        )
 
 
 @dataclass
@@ -53,6 +84,25 @@ class FeedState:
         return None if self.retry_at is None else max(0.0, (self.retry_at - now).total_seconds())
 
 
+class Waiter(Protocol):
+    async def wait(self, event: asyncio.Event, timeout: float | None) -> bool:
+        """Wait until `event` is set (→ True) or `timeout` seconds pass (→ False)."""
+        ...
+
+
+class AsyncioWaiter:
+    """Real time, through the running event loop."""
+
+    async def wait(self, event: asyncio.Event, timeout: float | None) -> bool:
+        if timeout is None:
+            await event.wait()
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+            return True
+        return False
+
+
 @dataclass
 class Feed:
     kind: str
@@ -80,19 +130,28 @@ class Scheduler:
         *,
         on_auth_failed: Callable[[AuthError], None] | None = None,
         rng: random.Random | None = None,
+        waiter: Waiter | None = None,
     ) -> None:
         self.clock = clock
         self.on_update = on_update
         self.on_auth_failed = on_auth_failed
         self.rng = rng or random.Random()
+        self.waiter: Waiter = waiter or AsyncioWaiter()
         self.feeds: dict[str, Feed] = {}
         self.paused = False
         self.stopped = False
+        self.auth_failed: AuthError | None = None
+        self.hold_until: datetime | None = None  # a 429 holds every feed until then
+        self.quota_resets_at: datetime | None = None  # last 402's reset instant, for display
+        # polls started per feed kind, over the scheduler's life (the benchmark reads it)
+        self.requests_started: Counter[str] = Counter()
         self._tasks: list[asyncio.Task[None]] = []
 
     # ---- configuration -----------------------------------------------------------------------
 
-    def add(self, kind: str, fetch: Callable[[], Awaitable[Any]], interval: float, *, pausable: bool = False) -> Feed:
+    def add(
+        self, kind: str, fetch: Callable[[], Awaitable[Any]], interval: float, *, pausable: bool = False
+    ) -> Feed:
         feed = Feed(kind=kind, fetch=fetch, interval=interval, pausable=pausable)
         self.feeds[kind] = feed
         return feed
@@ -100,25 +159,28 @@ class Scheduler:
     def state(self, kind: str) -> FeedState:
         return self.feeds[kind].state
 
-    def set_active(self, kinds: set[str]) -> None:
-        """Poll exactly these kinds; a kind becoming active fetches at once if it has no fresh data."""
+    def set_active(self, kinds: Iterable[str]) -> None:
+        """Poll exactly these kinds; a kind becoming active fetches at once if it is due."""
+        wanted = set(kinds)
         for kind, feed in self.feeds.items():
-            was, feed.active = feed.active, kind in kinds
-            if feed.active and not was:
-                feed.wake.set()  # the loop fetches at once if due, else waits the remainder
+            was, feed.active = feed.active, kind in wanted
+            if feed.active != was:
+                feed.wake.set()
 
     def set_interval(self, kind: str, seconds: float) -> None:
         feed = self.feeds[kind]
         feed.interval = feed.state.interval = seconds
         feed.wake.set()
 
-    def refresh(self, kinds: set[str] | None = None) -> None:
-        """Poll now (the active feeds, or the given ones); an in-flight poll is not duplicated."""
+    def refresh(self, kinds: Iterable[str] | None = None) -> None:
+        """Poll now (the active feeds, or the given ones). A poll in flight is not duplicated,
+        a back-off is skipped, but a 429 hold is respected (another request would only extend it)."""
+        wanted = None if kinds is None else set(kinds)
         for kind, feed in self.feeds.items():
-            if (kinds is None and feed.active) or (kinds is not None and kind in kinds):
-                feed.state.retry_at = None
-                feed.forced = True
-                feed.wake.set()
+            if (wanted is None and feed.active) or (wanted is not None and kind in wanted):
+                if not feed.in_flight:
+                    feed.forced = True
+                    feed.wake.set()
 
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
@@ -128,15 +190,40 @@ class Scheduler:
                 self.on_update(feed.state)
                 feed.wake.set()
 
+    def reauthorized(self) -> None:
+        """After a new token is in place: clear the 401 stop and poll the active feeds now."""
+        self.auth_failed = None
+        for feed in self.feeds.values():
+            feed.forced = True
+            feed.wake.set()
+
     def stop(self) -> None:
         self.stopped = True
+        for feed in self.feeds.values():
+            feed.wake.set()
         for task in self._tasks:
             task.cancel()
+
+    def planned_requests_per_minute(self, kinds: Iterable[str]) -> dict[str, float]:
+        """Requests per minute these feeds send at their current intervals, if nothing fails."""
+        rates = {}
+        for kind in kinds:
+            feed = self.feeds[kind]
+            if feed.pausable and self.paused:
+                rates[kind] = 0.0
+            else:
+                rates[kind] = 60.0 / feed.interval if feed.interval > 0 else 0.0
+        return rates
 
     # ---- running -----------------------------------------------------------------------------
 
     def _runnable(self, feed: Feed) -> bool:
-        return feed.active and not self.stopped and not (feed.pausable and self.paused)
+        return (
+            feed.active
+            and not self.stopped
+            and self.auth_failed is None
+            and not (feed.pausable and self.paused)
+        )
 
     async def run(self) -> None:
         self._tasks = [asyncio.create_task(self._loop(feed)) for feed in self.feeds.values()]
@@ -154,82 +241,112 @@ class Scheduler:
         return feed.state
 
     async def _loop(self, feed: Feed) -> None:
-        delay = 0.0
         while not self.stopped:
+            feed.wake.clear()  # every decision below reads state, so a lost wake-up loses nothing
             if not self._runnable(feed):
-                feed.wake.clear()
-                await feed.wake.wait()
-                delay = self._remaining(feed)
+                await self.waiter.wait(feed.wake, None)
                 continue
+            delay = self.due_in(feed)
             if delay > 0:
-                feed.wake.clear()
-                try:
-                    await asyncio.wait_for(feed.wake.wait(), timeout=delay)
-                except TimeoutError:
-                    pass
-                else:
-                    if feed.forced:
-                        feed.forced = False
-                    else:
-                        delay = self._remaining(feed)
-                        continue
-                if not self._runnable(feed):
+                if await self.waiter.wait(feed.wake, delay):
+                    continue  # woken: something changed, decide again
+                if not self._runnable(feed) or self._hold_s() > 0:
                     continue
-            delay = await self._poll(feed)
+            feed.forced = False
+            await self._poll(feed)
 
-    def _remaining(self, feed: Feed) -> float:
-        """Seconds until the feed is due, from its last success or its retry instant."""
-        now = self.clock.now()
-        if feed.state.retry_at is not None:
-            return max(0.0, (feed.state.retry_at - now).total_seconds())
-        age = feed.state.age_s(now)
-        if age is None:
+    def _hold_s(self) -> float:
+        if self.hold_until is None:
             return 0.0
-        return max(0.0, feed.interval - age)
+        return max(0.0, (self.hold_until - self.clock.now()).total_seconds())
 
-    async def _poll(self, feed: Feed) -> float:
+    def due_in(self, feed: Feed) -> float:
+        """Seconds until the feed should be polled: 0 when due now."""
+        now = self.clock.now()
+        state = feed.state
+        waits = [0.0, self._hold_s()]
+        if not feed.forced:
+            if state.retry_at is not None:
+                waits.append((state.retry_at - now).total_seconds())
+            elif state.updated_at is not None:
+                waits.append(feed.interval - (now - state.updated_at).total_seconds())
+        return max(waits)
+
+    async def _poll(self, feed: Feed) -> None:
         if feed.in_flight:
-            return feed.interval
+            return
         state = feed.state
         feed.in_flight = True
         state.loading = True
+        self.requests_started[feed.kind] += 1
         self.on_update(state)
         try:
             data = await feed.fetch()
         except AuthError as exc:
-            state.error, state.loading = exc, False
-            state.failures += 1
-            self.on_update(state)
-            self.stopped = True
+            self._failed(feed, exc, None)
+            self.auth_failed = exc
+            for other in self.feeds.values():
+                other.wake.set()
             if self.on_auth_failed:
                 self.on_auth_failed(exc)
-            return feed.interval
+            return
         except HtError as exc:
-            delay = self._failure_delay(feed, exc)
-            state.error, state.loading = exc, False
-            state.failures += 1
-            state.retry_at = self.clock.now() + timedelta(seconds=delay)
-            self.on_update(state)
-            return delay
+            self._failed(feed, exc, self._failure_delay(feed, exc))
+            return
+        except asyncio.CancelledError:
+            state.loading = False
+            raise
+        except Exception as exc:  # a bug must not kill the loop: report, back off, go on
+            log.exception("fetching %s failed", feed.kind)
+            error = InternalError(exc)
+            self._failed(feed, error, self._failure_delay(feed, error))
+            return
         finally:
             feed.in_flight = False
         state.data, state.error, state.failures = data, None, 0
         state.updated_at, state.retry_at = self.clock.now(), None
         state.loading = state.from_cache = False
         self.on_update(state)
-        return feed.interval
+
+    def _failed(self, feed: Feed, exc: HtError, delay: float | None) -> None:
+        state = feed.state
+        state.error, state.loading = exc, False
+        state.failures += 1
+        now = self.clock.now()
+        state.retry_at = None if delay is None else now + timedelta(seconds=delay)
+        if isinstance(exc, RateLimited):
+            self.hold_until = state.retry_at
+            for other in self.feeds.values():
+                if other is not feed:
+                    other.wake.set()  # re-plan around the hold
+        if isinstance(exc, QuotaExhausted):
+            self.quota_resets_at = exc.resets_at
+        self.on_update(state)
 
     def _failure_delay(self, feed: Feed, exc: HtError) -> float:
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             return max(1.0, exc.retry_after)
-        if isinstance(exc, QuotaExhausted) and exc.resets_at is not None:
-            wait = (exc.resets_at - self.clock.now()).total_seconds()
-            return max(feed.interval, min(wait, 6 * 3600))
+        if isinstance(exc, QuotaExhausted):
+            probe = max(feed.interval, QUOTA_PROBE_S)
+            until_reset = None if exc.resets_at is None else (exc.resets_at - self.clock.now())
+            if until_reset is None:
+                return probe
+            if until_reset.total_seconds() <= 0:  # reset passed yet still spent: clock skew
+                return backoff_delay(feed.state.failures, feed.interval, self.rng)
+            return min(until_reset.total_seconds(), probe)
+        if isinstance(exc, NotAvailable):
+            return max(feed.interval, NOT_AVAILABLE_RETRY_S)
+        # `failures` counts earlier failures: the first retry uses 2 ** 0
         return backoff_delay(feed.state.failures, feed.interval, self.rng)
 
 
 def backoff_delay(failures: int, interval: float, rng: random.Random) -> float:
-    """Exponential back-off from the feed's interval, capped, with ±20 % jitter."""
-    base = max(interval, BACKOFF_BASE_S) * (2 ** min(failures, 8))
-    capped = min(base, max(BACKOFF_MAX_S, interval))
-    return capped * rng.uniform(0.8, 1.2)
+    """Exponential back-off after `failures` earlier failures, capped, with ±20 % jitter.
+
+    It starts near the feed's interval (2 s for live, 10 s at most for slow feeds so an error
+    clears quickly) and doubles up to 2 minutes, or the feed's own interval if that is longer.
+    """
+    first = min(max(interval, BACKOFF_MIN_S), BACKOFF_FIRST_MAX_S)
+    cap = max(BACKOFF_MAX_S, interval)
+    base = min(first * 2 ** min(failures, 16), cap)
+    return base * rng.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
