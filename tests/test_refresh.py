@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.virtual_time import VirtualTime
 
 from ht_dash.api.client import AccountClient
 from ht_dash.api.errors import AuthError, QuotaExhausted, ServerError
@@ -24,7 +25,6 @@ from ht_dash.refresh import (
     backoff_delay,
 )
 from ht_dash.widgets.freshness import describe_problem, freshness
-from tests.virtual_time import VirtualTime
 
 BASE_URL = "https://ht-api.example.test/api/external"
 
@@ -264,7 +264,8 @@ async def test_data_older_than_three_intervals_is_stale():
 async def test_429_waits_for_retry_after_and_says_so(respond, wait):
     async with Harness(live_interval=2.0) as h:
         if respond == "http-date":
-            respond = rate_limited(header=format_datetime(h.vt.now() + timedelta(seconds=90), usegmt=True))
+            when = h.vt.now() + timedelta(seconds=90)
+            respond = rate_limited(header=format_datetime(when, usegmt=True))
         h.scheduler.add("subscription", h.client.subscription, 30.0)
         h.scheduler.set_active({"live", "subscription"})
         h.server.script = [respond]
@@ -285,8 +286,14 @@ async def test_402_stops_fast_polling_until_the_reset():
     async with Harness(live_interval=2.0) as h:
         resets = h.vt.now() + timedelta(hours=2)
         h.server.script = [
-            status(402, {"error": "quota_exhausted", "message": "Monthly usage quota spent",
-                         "resets_at": iso(resets)})
+            status(
+                402,
+                {
+                    "error": "quota_exhausted",
+                    "message": "Monthly usage quota spent",
+                    "resets_at": iso(resets),
+                },
+            )
         ] * 50
         h.scheduler.set_active({"live"})
         await h.vt.advance(0)
@@ -304,8 +311,9 @@ async def test_402_stops_fast_polling_until_the_reset():
 async def test_402_with_a_near_reset_polls_right_after_it():
     async with Harness(live_interval=2.0) as h:
         resets = h.vt.now() + timedelta(seconds=40)
-        h.server.script = [status(402, {"error": "quota_exhausted", "message": "spent",
-                                        "resets_at": iso(resets)})]
+        h.server.script = [
+            status(402, {"error": "quota_exhausted", "message": "spent", "resets_at": iso(resets)})
+        ]
         h.scheduler.set_active({"live"})
         await h.vt.advance(39)
         assert h.server.count() == 1

@@ -70,7 +70,9 @@ class FeedState:
     interval: float = 0.0
 
     def age_s(self, now: datetime) -> float | None:
-        return None if self.updated_at is None else max(0.0, (now - self.updated_at).total_seconds())
+        if self.updated_at is None:
+            return None
+        return max(0.0, (now - self.updated_at).total_seconds())
 
     def is_stale(self, now: datetime) -> bool:
         if self.data is None:
@@ -150,7 +152,12 @@ class Scheduler:
     # ---- configuration -----------------------------------------------------------------------
 
     def add(
-        self, kind: str, fetch: Callable[[], Awaitable[Any]], interval: float, *, pausable: bool = False
+        self,
+        kind: str,
+        fetch: Callable[[], Awaitable[Any]],
+        interval: float,
+        *,
+        pausable: bool = False,
     ) -> Feed:
         feed = Feed(kind=kind, fetch=fetch, interval=interval, pausable=pausable)
         self.feeds[kind] = feed
@@ -174,13 +181,13 @@ class Scheduler:
 
     def refresh(self, kinds: Iterable[str] | None = None) -> None:
         """Poll now (the active feeds, or the given ones). A poll in flight is not duplicated,
-        a back-off is skipped, but a 429 hold is respected (another request would only extend it)."""
+        a back-off is skipped, but a 429 hold is respected (a request would only extend it)."""
         wanted = None if kinds is None else set(kinds)
         for kind, feed in self.feeds.items():
-            if (wanted is None and feed.active) or (wanted is not None and kind in wanted):
-                if not feed.in_flight:
-                    feed.forced = True
-                    feed.wake.set()
+            chosen = feed.active if wanted is None else kind in wanted
+            if chosen and not feed.in_flight:
+                feed.forced = True
+                feed.wake.set()
 
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
