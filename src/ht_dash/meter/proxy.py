@@ -35,6 +35,7 @@ DEFAULT_LISTEN = "127.0.0.1:8787"
 READ_CHUNK = 65536
 MAX_REQUEST_BODY = 32 * 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
+LISTEN_BACKLOG = 1024  # a burst of new bot connections must not wait for SYN retries
 
 # RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
 HOP_BY_HOP = frozenset(
@@ -262,7 +263,7 @@ class MeterProxy:
 
     async def start(self) -> tuple[str, int]:
         self._server = await asyncio.start_server(
-            self._serve_client, self.host, self.port, limit=READ_CHUNK
+            self._serve_client, self.host, self.port, limit=READ_CHUNK, backlog=LISTEN_BACKLOG
         )
         sockname = self._server.sockets[0].getsockname()
         self.port = sockname[1]
