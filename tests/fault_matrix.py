@@ -2,7 +2,8 @@
 
     fault matrix: 58 cases, 58 handled
 
-A case is handled when its test passed; failed, errored or skipped cases are listed by name.
+A case is handled when its test passed; failed or errored cases are listed by name, and cases
+skipped on this machine (e.g. permission tests run as root) are counted apart.
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
     if not _outcomes:
         return
+    skipped = sum(1 for outcome in _outcomes.values() if outcome == "skipped")
+    cases = len(_outcomes) - skipped
     handled = sum(1 for outcome in _outcomes.values() if outcome == "passed")
-    line = f"fault matrix: {len(_outcomes)} cases, {handled} handled"
-    terminalreporter.write_sep("=", line, bold=True, green=handled == len(_outcomes))
+    line = f"fault matrix: {cases} cases, {handled} handled"
+    if skipped:
+        line += f" ({skipped} skipped on this machine)"
+    terminalreporter.write_sep("=", line, bold=True, green=handled == cases, red=handled != cases)
     for nodeid, outcome in sorted(_outcomes.items()):
-        if outcome != "passed":
+        if outcome not in ("passed", "skipped"):
             terminalreporter.write_line(f"  not handled ({outcome}): {nodeid}")
