@@ -1,0 +1,206 @@
+"""Arithmetic behind screen 4, free of Textual: quota projection, gauge levels, threshold alerts.
+
+- `project_quota` answers "at the current pace, will the quota run out before the reset, and when?"
+  The pace is the period's average: tokens used / time elapsed since the period started.
+- `gauge_level` colours a fraction of a limit: ok under 70 %, warn under 90 %, bad from 90 %.
+- `AlertMonitor` turns a stream of fractions into alerts, once per upward crossing of 80 % and
+  100 %, re-armed when the value falls back below the threshold (minus a small hysteresis so a
+  value hovering at the line does not ring every tick).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ht_dash.api.models import LiveUsage, Subscription
+
+WARN_AT = 0.70
+BAD_AT = 0.90
+ALERT_THRESHOLDS = (0.80, 1.00)
+REARM_MARGIN = 0.05
+# Before this much of the period has passed, an average pace says little.
+MIN_ELAPSED_FOR_PROJECTION = timedelta(minutes=30)
+
+
+def gauge_level(fraction: float | None) -> str:
+    """'ok' (< 70 %), 'warn' (< 90 %), 'bad' (>= 90 %); 'none' when there is no limit."""
+    if fraction is None:
+        return "none"
+    if fraction < WARN_AT:
+        return "ok"
+    if fraction < BAD_AT:
+        return "warn"
+    return "bad"
+
+
+def span(delta: timedelta) -> str:
+    """A duration in the two largest units a user cares about: '5 d 3 h', '2 h 10 min', '40 s'."""
+    seconds = max(0, int(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min"
+    return f"{secs} s"
+
+
+def span_words(delta: timedelta) -> str:
+    """'9 days', '1 day', '5 hours', '40 minutes' — for sentences."""
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = round(seconds / size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return "moments"
+
+
+def short_date(at: datetime, now: datetime) -> str:
+    """'Dec 18' (or 'Dec 18 14:05 UTC' when within two days of now, where the hour matters)."""
+    day = f"{at:%b} {at.day}"
+    if abs(at - now) < timedelta(days=2):
+        return f"{day} {at:%H:%M} UTC"
+    return day
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaProjection:
+    used: int
+    quota: int
+    resets_in: timedelta
+    pace_per_hour: float | None  # tokens per hour, average over the period so far
+    runs_out_at: datetime | None  # when the quota is spent at this pace, if before the reset
+    projected_fraction: float | None  # share of the quota used by the reset at this pace
+    spent: bool
+    sentence: str
+
+    @property
+    def fraction(self) -> float:
+        return self.used / self.quota if self.quota else 0.0
+
+
+def project_quota(sub: Subscription, now: datetime) -> QuotaProjection:
+    quota, used = sub.plan.quota, sub.tokens_used
+    resets_in = max(timedelta(0), sub.resets_at - now)
+    elapsed = now - sub.period_start
+    if quota > 0 and used >= quota:
+        return QuotaProjection(
+            used,
+            quota,
+            resets_in,
+            None,
+            None,
+            None,
+            True,
+            f"quota spent — requests fail until the reset in {span(resets_in)}",
+        )
+    if elapsed < MIN_ELAPSED_FOR_PROJECTION or quota <= 0:
+        return QuotaProjection(
+            used,
+            quota,
+            resets_in,
+            None,
+            None,
+            None,
+            False,
+            "too early in the period to project the pace",
+        )
+    pace_per_s = used / elapsed.total_seconds()
+    pace_per_hour = pace_per_s * 3600
+    if pace_per_s == 0:
+        return QuotaProjection(
+            used, quota, resets_in, 0.0, None, 0.0, False, "no usage yet this period"
+        )
+    runs_out_at = now + timedelta(seconds=(quota - used) / pace_per_s)
+    if runs_out_at < sub.resets_at:
+        early = sub.resets_at - runs_out_at
+        sentence = (
+            f"on pace to run out {short_date(runs_out_at, now)}, {span_words(early)} before reset"
+        )
+        return QuotaProjection(
+            used, quota, resets_in, pace_per_hour, runs_out_at, None, False, sentence
+        )
+    projected = (used + pace_per_s * resets_in.total_seconds()) / quota
+    sentence = f"on pace to use {projected * 100:.0f} % by the reset"
+    return QuotaProjection(used, quota, resets_in, pace_per_hour, None, projected, False, sentence)
+
+
+@dataclass(frozen=True, slots=True)
+class LivePeak:
+    per_minute: float
+    at: datetime | None
+
+
+def live_peak(live: LiveUsage) -> LivePeak:
+    """The highest req/min rate of one series bucket in the window, and when it happened."""
+    rates = live.per_minute_series()
+    if not rates:
+        return LivePeak(float(live.requests_per_minute), None)
+    index = max(range(len(rates)), key=rates.__getitem__)
+    return LivePeak(rates[index], live.series[index].at)
+
+
+def rate_fraction(live: LiveUsage) -> float | None:
+    if not live.limit_per_minute:
+        return None
+    return live.requests_per_minute / live.limit_per_minute
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    metric: str  # "rate" | "quota"
+    threshold: float
+    value: float
+    title: str
+    message: str
+    severity: str  # "warning" | "error"
+
+
+_NAMES = {"rate": "Requests per minute", "quota": "Usage quota"}
+
+
+@dataclass
+class AlertMonitor:
+    """Remembers which thresholds have fired; `observe` returns the alerts a new value triggers."""
+
+    thresholds: tuple[float, ...] = ALERT_THRESHOLDS
+    rearm_margin: float = REARM_MARGIN
+    _fired: dict[str, set[float]] = field(default_factory=dict)
+
+    def observe(self, metric: str, fraction: float | None, detail: str = "") -> list[Alert]:
+        """At most one alert per call: for the highest threshold newly crossed."""
+        fired = self._fired.setdefault(metric, set())
+        if fraction is None:
+            fired.clear()
+            return []
+        for threshold in list(fired):
+            if fraction < threshold - self.rearm_margin:
+                fired.discard(threshold)
+        crossed = [t for t in self.thresholds if fraction >= t and t not in fired]
+        if not crossed:
+            return []
+        fired.update(crossed)
+        top = max(crossed)
+        name = _NAMES.get(metric, metric)
+        at_limit = top >= 1.0
+        title = f"{name} {'at the limit' if at_limit else f'above {top * 100:.0f} %'}"
+        share = "spent" if metric == "quota" else "of the limit"
+        message = f"{name}: {fraction * 100:.0f} % {share}" + (f" ({detail})" if detail else "")
+        return [Alert(metric, top, fraction, title, message, "error" if at_limit else "warning")]
+
+    def observe_live(self, live: LiveUsage) -> list[Alert]:
+        detail = (
+            f"{live.requests_per_minute} of {live.limit_per_minute} req/min"
+            if live.limit_per_minute
+            else ""
+        )
+        return self.observe("rate", rate_fraction(live), detail)
+
+    def observe_subscription(self, sub: Subscription) -> list[Alert]:
+        period = "today" if sub.plan.quota_period == "day" else "this month"
+        detail = f"{sub.tokens_used:,} of {sub.plan.quota:,} tokens {period}"
+        return self.observe("quota", sub.quota_fraction if sub.plan.quota else None, detail)
