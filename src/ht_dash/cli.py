@@ -99,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         runtime = make_runtime(args)
+        from ht_dash.logs import setup_logging
+
+        if (log_path := setup_logging(runtime.debug)) is not None:
+            print(f"ht-dash: writing a redacted debug log to {log_path}", file=sys.stderr)
         handler = getattr(args, "handler", None)
         if handler is not None:
             return handler(args, runtime)
