@@ -56,28 +56,28 @@ class EndpointSpec:
 
 # Drawn from the real data API's documented paths. Three are polled far faster than their data
 # changes (heatmap every ~20 s vs 15-30 min, position-metrics/general every ~30 s vs 10 min,
-# perp-pnl leaderboard every ~60 s vs 15-30 min); /fills/liquidation backfills in bursts and
-# collects a large share of 429s.
+# perp-pnl leaderboard every ~60 s vs 15-30 min); the other cadence-bound ones are polled about
+# as often as their data changes. /fills/liquidation backfills in bursts and collects 429s.
 ENDPOINTS: tuple[EndpointSpec, ...] = (
     EndpointSpec("GET", "/closed-trades", 900, 0.95, 165, 1.0, 0.6),
     EndpointSpec("POST", "/info", 900, 1.0, 38, 0.6, 0.8),
     EndpointSpec("GET", "/fills", 1200, 0.6, 210, 1.4, 1.2),
-    EndpointSpec("GET", "/position-metrics/coin/{coin}", 240, 0.8, 110, 0.8, 0.7),
+    EndpointSpec("GET", "/position-metrics/coin/{coin}", 4, 1.0, 110, 0.8, 0.7),
     EndpointSpec("GET", "/positions/heatmap", 180, 1.0, 240, 0.9, 0.7),
     EndpointSpec("GET", "/position-metrics/general", 120, 1.0, 95, 0.7, 0.6),
     EndpointSpec("GET", "/hypertracker/state/status", 60, 1.0, 22, 0.3, 0.4),
     EndpointSpec("GET", "/fills/liquidation", 120, 0.5, 190, 1.3, 12.0),
     EndpointSpec("GET", "/leaderboards/perp-pnl", 60, 0.9, 310, 1.1, 0.8),
-    EndpointSpec("GET", "/orders/5m-snapshots/{coin}", 48, 1.0, 120, 0.8, 0.5),
-    EndpointSpec("GET", "/segments/{id}/bias-history", 36, 0.7, 140, 0.9, 0.6),
+    EndpointSpec("GET", "/orders/5m-snapshots/{coin}", 12, 1.0, 120, 0.8, 0.5),
+    EndpointSpec("GET", "/segments/{id}/bias-history", 1.5, 1.0, 140, 0.9, 0.6),
     EndpointSpec("GET", "/fundings", 40, 0.4, 150, 1.0, 0.9),
     EndpointSpec("GET", "/wallets", 30, 0.5, 85, 0.8, 0.5),
     EndpointSpec("GET", "/events", 30, 0.5, 60, 0.6, 0.5),
     EndpointSpec("GET", "/{segmentId}/assets/liquidation-risk", 24, 0.6, 180, 1.2, 0.6),
     EndpointSpec("GET", "/segments", 12, 0.6, 70, 0.5, 0.3),
-    EndpointSpec("GET", "/leaderboards/biggest-positions", 12, 0.5, 260, 1.0, 0.7),
+    EndpointSpec("GET", "/leaderboards/biggest-positions", 3, 0.8, 260, 1.0, 0.7),
     EndpointSpec("GET", "/closed-trades/summary", 12, 0.5, 130, 0.8, 0.5),
-    EndpointSpec("GET", "/state/summary", 8, 0.5, 55, 0.5, 0.4),
+    EndpointSpec("GET", "/state/summary", 3, 0.8, 55, 0.5, 0.4),
     EndpointSpec("GET", "/metrics/perp-volume", 6, 0.4, 75, 0.6, 0.4),
     EndpointSpec("GET", "/leaderboards/all-pnl", 6, 0.3, 290, 1.0, 0.6),
     EndpointSpec("GET", "/builders/all-time-revenue", 1, 0.2, 95, 0.5, 0.3),
