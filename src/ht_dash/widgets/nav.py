@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static, Tab, Tabs
@@ -13,8 +14,8 @@ class NavBar(Horizontal):
     DEFAULT_CSS = """
     NavBar { height: 2; dock: top; background: $panel; }
     NavBar Tabs { width: 1fr; height: 2; }
-    NavBar #nav-context { width: auto; max-width: 50%; padding: 0 1; content-align: right middle;
-                          height: 1; color: $text-muted; }
+    NavBar #nav-context { max-width: 50%; padding: 0 1; height: 1; color: $text-muted;
+                          text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, active: str) -> None:
@@ -24,10 +25,17 @@ class NavBar(Horizontal):
     def compose(self) -> ComposeResult:
         tabs = [Tab(f"{key} {label}", id=f"nav-{mode}") for mode, key, label, _, _ in SCREENS]
         yield Tabs(*tabs, active=f"nav-{self.active}")
-        yield Static(self.app.context_line(), id="nav-context")
+        yield Static(id="nav-context")
+
+    def on_mount(self) -> None:
+        self.refresh_context()
 
     def refresh_context(self) -> None:
-        self.query_one("#nav-context", Static).update(self.app.context_line())
+        # Sized to its text: an auto-width Static beside a 1fr Tabs does not re-measure on update.
+        context = self.query_one("#nav-context", Static)
+        text = self.app.context_line()
+        context.update(text)
+        context.styles.width = Text.from_markup(text).cell_len + 2
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         event.stop()
