@@ -1,0 +1,1 @@
+"""From numbers to insight: arithmetic behind the screens, free of Textual (testable on its own)."""

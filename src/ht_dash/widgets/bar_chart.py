@@ -1,0 +1,222 @@
+"""A daily bar chart in block characters: y-axis labels, dates along the bottom, one marked day.
+
+Chosen over textual-plotext (pins plotext < 6, one release in a year, global plot state) and over
+Textual's Sparkline (no axes, no labels): a user needs to read "how many, which day" at 80x24.
+The layout arithmetic (`bucket_columns`, `nice_ceiling`, `bar_column`) has no Textual in it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from rich.text import Text
+from textual.widget import Widget
+
+EIGHTHS = " ▁▂▃▄▅▆▇█"
+MAX_BAR_WIDTH = 6
+DATE_FORMAT = "%b %d"
+DATE_LABEL_WIDTH = 6
+GRID = "┈"
+
+
+NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest "round" number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k) not below value."""
+    if value <= 0:
+        return 1.0
+    exponent = math.floor(math.log10(value))
+    for step in NICE_STEPS:
+        candidate = step * 10**exponent
+        if candidate >= value * (1 - 1e-9):
+            return candidate
+    return 10.0 ** (exponent + 1)
+
+
+def axis_scale(values: Sequence[float], rows: int, *, zero_based: bool) -> tuple[float, float]:
+    """(low, per_row): each of `rows` rows covers a round `per_row`, the axis starts at `low`
+    (0, or a multiple of per_row below the data when not zero-based), and the top covers the max."""
+    top = max(values, default=0.0)
+    bottom = min(values, default=0.0)
+    guess = 0.0 if zero_based else max(0.0, bottom - (top - bottom) * 0.5)
+    per_row = nice_ceiling(max(top - guess, 1e-9) / rows)
+    while True:
+        low = math.floor(guess / per_row) * per_row
+        if low + per_row * rows >= top * (1 - 1e-9):
+            return low, per_row
+        per_row = nice_ceiling(per_row * 1.0001)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One drawn column: the days it covers (indices into the data) and the value it shows."""
+
+    first: int
+    last: int
+    value: float
+
+
+def bucket_columns(values: Sequence[float], slots: int) -> list[Column]:
+    """One column per value, or, when there are more values than slots, `slots` columns each
+    showing the max of its days (so a one-day spike stays visible when 90 days share 40 columns)."""
+    n = len(values)
+    if n == 0 or slots <= 0:
+        return []
+    if n <= slots:
+        return [Column(i, i, v) for i, v in enumerate(values)]
+    bounds = [i * n // slots for i in range(slots + 1)]
+    return [Column(a, b - 1, max(values[a:b])) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def bar_column(value: float, low: float, high: float, rows: int) -> list[str]:
+    """The cells of one bar, top row first, in 1/8 cells; a non-zero value shows at least 1/8."""
+    span = high - low
+    eighths = 0 if span <= 0 else round((value - low) / span * rows * 8)
+    eighths = max(0, min(rows * 8, eighths))
+    if eighths == 0 and value > low and value > 0:
+        eighths = 1
+    cells = []
+    for row in range(rows):
+        floor = (rows - 1 - row) * 8
+        cells.append(EIGHTHS[max(0, min(8, eighths - floor))])
+    return cells
+
+
+def date_axis(dates: Sequence[date], columns: Sequence[Column], slot: int, bar_width: int) -> str:
+    """Dates under their columns: the first and the last always, more between when there is room."""
+    if not columns:
+        return ""
+    width = slot * (len(columns) - 1) + bar_width
+    width = max(width, DATE_LABEL_WIDTH * 2 + 1)
+    line = [" "] * width
+
+    def place(at: int, text: str) -> bool:
+        at = max(0, min(width - len(text), at))
+        lo, hi = max(0, at - 1), min(width, at + len(text) + 1)
+        if any(c != " " for c in line[lo:hi]):
+            return False
+        line[at : at + len(text)] = text
+        return True
+
+    place(0, f"{dates[columns[0].first]:{DATE_FORMAT}}")
+    place(width - DATE_LABEL_WIDTH, f"{dates[columns[-1].last]:{DATE_FORMAT}}")
+    spacing = DATE_LABEL_WIDTH * 2 + 2
+    next_free = spacing
+    for i, column in enumerate(columns):
+        pos = i * slot
+        if pos >= next_free and place(pos, f"{dates[column.first]:{DATE_FORMAT}}"):
+            next_free = pos + spacing
+    return "".join(line).rstrip()
+
+
+class BarChart(Widget):
+    """Set data with `show(...)`; the chart redraws to whatever size it is given: more axis labels,
+    grid lines and dates when it is larger, one column per day when there is room."""
+
+    COMPONENT_CLASSES = {
+        "bar-chart--title",
+        "bar-chart--caption",
+        "bar-chart--bar",
+        "bar-chart--mark",
+        "bar-chart--axis",
+        "bar-chart--grid",
+    }
+    DEFAULT_CSS = """
+    BarChart { height: 1fr; min-height: 4; }
+    BarChart > .bar-chart--title { text-style: bold; }
+    BarChart > .bar-chart--caption { color: $text-muted; }
+    BarChart > .bar-chart--bar { color: $primary; }
+    BarChart > .bar-chart--mark { color: $error; }
+    BarChart > .bar-chart--axis { color: $text-muted; }
+    BarChart > .bar-chart--grid { color: $foreground 25%; }
+    """
+
+    def __init__(self, title: str, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.title = title
+        self.values: list[float] = []
+        self.dates: list[date] = []
+        self.mark: int | None = None
+        self.notes: list[str] = []
+        self.zero_based = True
+        self.fmt: Callable[[float], str] = lambda v: f"{v:,.0f}"
+
+    def show(
+        self,
+        values: Sequence[float],
+        dates: Sequence[date],
+        *,
+        notes: Sequence[str] = (),
+        mark: int | None = None,
+        fmt: Callable[[float], str] | None = None,
+        zero_based: bool = True,
+    ) -> None:
+        """Draw these daily values. `notes` follow the title, most important first, as many as
+        fit; `mark` is the index of a day drawn in the alert colour."""
+        if len(values) != len(dates):
+            raise ValueError("values and dates differ in length")
+        self.values, self.dates = list(values), list(dates)
+        self.notes, self.mark, self.zero_based = list(notes), mark, zero_based
+        if fmt is not None:
+            self.fmt = fmt
+        self.refresh()
+
+    def _title(self, width: int) -> Text:
+        style = self.get_component_rich_style
+        title = Text(self.title, style=style("bar-chart--title"))
+        for i, note in enumerate(self.notes):
+            separator = "  " if i == 0 else " · "
+            if title.cell_len + len(separator) + len(note) > width:
+                break
+            title.append(separator, style=style("bar-chart--caption"))
+            title.append(note, style=style("bar-chart--caption"))
+        title.truncate(width, overflow="ellipsis")
+        return title
+
+    def _labels(self, rows: int, low: float, per_row: float) -> dict[int, str]:
+        """Axis labels by row: the top and the baseline; when taller, one about every 4 rows."""
+        labels = {0: self.fmt(low + per_row * rows), rows - 1: self.fmt(low)}
+        if rows >= 7:
+            for row in range(4, rows - 2, 4):
+                labels[row] = self.fmt(low + per_row * (rows - row))
+        return labels
+
+    def render(self) -> Text:
+        width, height = self.size.width, self.size.height
+        title = self._title(width)
+        if not self.values or height < 3 or width < 12:
+            return title
+        rows = height - 2
+        low, per_row = axis_scale(self.values, rows, zero_based=self.zero_based)
+        high = low + per_row * rows
+        labels = self._labels(rows, low, per_row)
+        label_width = max(len(text) for text in labels.values()) + 1
+        plot_width = width - label_width
+        columns = bucket_columns(self.values, plot_width)
+        slot = max(1, min(MAX_BAR_WIDTH, plot_width // len(columns)))
+        bar_width = slot - 1 if slot >= 3 else slot
+        cells = [bar_column(c.value, low, high, rows) for c in columns]
+        style = self.get_component_rich_style
+        axis, bar, mark, grid = (style(f"bar-chart--{n}") for n in ("axis", "bar", "mark", "grid"))
+        out = Text(no_wrap=True, overflow="crop")
+        out.append_text(title)
+        for row in range(rows):
+            out.append("\n")
+            out.append(f"{labels.get(row, ''):>{label_width - 1}} ", style=axis)
+            gridline = row in labels and 0 < row < rows - 1
+            gap = slot - bar_width
+            for column, cell in zip(columns, cells, strict=True):
+                marked = self.mark is not None and column.first <= self.mark <= column.last
+                char = cell[row]
+                if char == " " and gridline:
+                    out.append(GRID * slot, style=grid)
+                    continue
+                out.append(char * bar_width, style=mark if marked else bar)
+                out.append((GRID if gridline else " ") * gap, style=grid)
+        out.append("\n" + " " * label_width)
+        out.append(date_axis(self.dates, columns, slot, bar_width), style=axis)
+        return out
