@@ -219,8 +219,7 @@ class ScriptedBackend:
         return {"statusCode": 404, "message": "not found"}
 
 
-@pytest.fixture
-def scripted(monkeypatch) -> ScriptedBackend:
+def install_scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedBackend:
     """`--demo` talks to a ScriptedBackend; retries never sleep (waits are recorded)."""
     from ht_dash.commands import _common
     from ht_dash.runtime import Runtime

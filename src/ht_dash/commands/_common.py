@@ -68,27 +68,32 @@ ERROR_TYPES: tuple[tuple[type[BaseException], str], ...] = (
 
 
 def get_token(runtime: Runtime) -> Secret | None:
-    """The token for this run, or None. THE seam to token storage: switch to ht_dash.auth here.
+    """The token for this run, or None; never prompts. THE seam to token storage.
 
-    Demo: the demo backend's own token (the keyring is never touched). Otherwise the environment
-    (HT_DASH_TOKEN, then HYPERTRACKER_API_TOKEN), then `ht_dash.auth.resolve_token` when present.
-    Never prompts.
+    `ht_dash.auth.resolve_token` decides (demo token under --demo, else env > keyring > file).
+    Without that package (older trees) only the demo token and the environment are consulted.
+    A storage problem (locked keyring, unreadable file) with no token found is an AuthError.
     """
-    if runtime.demo:
-        return runtime.demo_backend.token
-    for name in TOKEN_ENV_VARS:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return Secret(value)
     import importlib.util
 
-    if importlib.util.find_spec("ht_dash.auth") is not None:
-        from ht_dash import auth
+    if importlib.util.find_spec("ht_dash.auth") is None:
+        if runtime.demo:
+            return runtime.demo_backend.token
+        for name in TOKEN_ENV_VARS:
+            value = os.environ.get(name, "").strip()
+            if value:
+                return Secret(value)
+        return None
+    from ht_dash.auth import resolve_token
 
-        resolve = getattr(auth, "resolve_token", None)
-        if resolve is not None:
-            return resolve(runtime)
-    return None
+    resolved = resolve_token(runtime)
+    if resolved.secret is None and resolved.problem is not None:
+        problem = resolved.problem
+        raise AuthError(f"no API token: {problem.message}", hint=problem.hint)
+    if resolved.warnings and sys.stderr.isatty():
+        for warning in resolved.warnings:
+            print(f"ht-dash: warning: {warning}", file=sys.stderr)
+    return resolved.secret
 
 
 def open_source(runtime: Runtime) -> AccountSource:
@@ -141,6 +146,11 @@ class RetryPolicy:
             except (NetworkError, ServerError) as exc:
                 if attempt == self.attempts:
                     exc.message = f"{exc.message} (gave up after {attempt} attempts)"
+                    exc.hint = (
+                        "check your connection and the base URL (--base-url, HT_DASH_BASE_URL)"
+                        if isinstance(exc, NetworkError)
+                        else "the service is having trouble; try again in a few minutes"
+                    )
                     raise
                 wait = self.delay(attempt)
             await self.sleep(wait)

@@ -137,14 +137,11 @@ class LineWriter:
         room = max(10, self._width() - 1)
         rendered, visible = [], 0
         for index, (text, style) in enumerate(parts):
-            text = ("  " if index else "") + text
-            if visible + len(text) > room:
-                text = text[: room - visible]
-            if not text:
-                break
-            visible += len(text)
-            code = _STYLES.get(style) if self.color else None
-            rendered.append(f"\x1b[{code}m{text}\x1b[0m" if code else text)
+            for piece, piece_style in (("  " if index else "", ""), (text, style)):
+                piece = piece[: max(0, room - visible)]
+                visible += len(piece)
+                code = _STYLES.get(piece_style) if self.color and piece else None
+                rendered.append(f"\x1b[{code}m{piece}\x1b[0m" if code else piece)
         padding = " " * max(0, self._shown - visible)
         self.out.write("\r" + "".join(rendered) + padding)
         self.out.flush()
