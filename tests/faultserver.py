@@ -352,7 +352,8 @@ def mode_raw(x: _Exchange) -> None:
 
 
 def mode_redirect(x: _Exchange) -> None:
-    x.respond(302, b"", headers={"Location": x.options.location})
+    status = x.options.status if 300 <= x.options.status < 400 else 302
+    x.respond(status, b"", headers={"Location": x.options.location})
 
 
 def mode_flaky(x: _Exchange) -> None:
@@ -382,7 +383,7 @@ MODES: dict[str, tuple[Callable[[_Exchange], None], str]] = {
     "unauthorized": (mode_unauthorized, "401 for every request"),
     "forbidden": (mode_forbidden, "403 for every request"),
     "status": (mode_status, "answer --status with a JSON body"),
-    "redirect": (mode_redirect, "302 to --location"),
+    "redirect": (mode_redirect, "302 (or a 3xx --status) to --location"),
     "flaky": (mode_flaky, "alternate valid answers and 503"),
 }
 

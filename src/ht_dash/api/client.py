@@ -65,7 +65,19 @@ def is_loopback_host(host: str) -> bool:
 def check_base_url(url: str) -> str:
     """Return the normalised base URL, or raise InsecureBaseURL / ConfigError-like messages."""
     url = url.strip().rstrip("/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 — raises ValueError on a port that is not a number
+    except ValueError as exc:
+        raise InsecureBaseURL(
+            f"base URL {url!r} is not a valid URL ({exc})",
+            hint="use e.g. https://ht-api.coinmarketman.com/api/external",
+        ) from None
+    if parts.username is not None or parts.password is not None:
+        raise InsecureBaseURL(
+            "the base URL must not contain a user name or password",
+            hint="the token is the only credential ht-dash sends; remove the part before '@'",
+        )
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise InsecureBaseURL(
             f"base URL {url!r} is not an http(s) URL",
