@@ -58,3 +58,73 @@ def memory_keyring():
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+# ---- keyring backends that misbehave (token storage tests; also for app tests) -------------------
+
+
+class HangingKeyring(KeyringBackend):
+    """Every call blocks until `release` is set: a locked Secret Service waiting for a prompt."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.release = threading.Event()
+        self.calls = 0
+
+    def _block(self, *args: object) -> None:
+        self.calls += 1
+        self.release.wait(30)
+
+    get_password = set_password = delete_password = _block  # type: ignore[assignment]
+
+
+class RefusingKeyring(MemoryKeyring):
+    """Reads work, writes fail: e.g. a locked collection whose unlock prompt was dismissed."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        from keyring.errors import PasswordSetError
+
+        raise PasswordSetError("Failed to unlock the collection!")
+
+
+@pytest.fixture
+def fail_keyring():
+    """keyring's own 'no backend available' backend, as on a machine without Secret Service."""
+    from keyring.backends import fail
+
+    backend = fail.Keyring()
+    keyring.set_keyring(backend)
+    return backend
+
+
+@pytest.fixture
+def null_keyring():
+    """keyring's null backend: accepts writes, keeps nothing."""
+    from keyring.backends import null
+
+    backend = null.Keyring()
+    keyring.set_keyring(backend)
+    return backend
+
+
+@pytest.fixture
+def hanging_keyring(monkeypatch):
+    """A keyring that never answers; the storage timeout is cut to 0.2 s. Released at teardown."""
+    from ht_dash.auth import storage
+
+    monkeypatch.setattr(storage, "DEFAULT_KEYRING_TIMEOUT", 0.2)
+    backend = HangingKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    backend.release.set()
+
+
+@pytest.fixture
+def refusing_keyring():
+    backend = RefusingKeyring()
+    keyring.set_keyring(backend)
+    return backend

@@ -14,7 +14,7 @@ from ht_dash import __version__
 from ht_dash.api.errors import HtError
 
 # Modules in ht_dash.commands that add subcommands, in the order --help lists them.
-COMMAND_MODULES: tuple[str, ...] = ("status", "usage", "metrics", "billing", "history", "watch", "meter")
+COMMAND_MODULES: tuple[str, ...] = ("status", "usage", "metrics", "billing", "history", "watch", "auth", "meter")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
 

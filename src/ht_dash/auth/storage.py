@@ -268,7 +268,7 @@ class TokenStore:
 
     host: str
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    timeout: float = DEFAULT_KEYRING_TIMEOUT
+    timeout: float = field(default_factory=lambda: DEFAULT_KEYRING_TIMEOUT)
     config_dir: Path | None = None
     backend: KeyringBackend | None = None  # None: whatever `keyring.get_keyring()` gives
     _label: str | None = field(default=None, init=False, repr=False)

@@ -1,0 +1,129 @@
+"""Leak test, command-line side: a sentinel token goes through every auth subcommand, every keyring
+state and every API error path; it must surface nowhere except where the user asked to see it
+(`token show --reveal`) or chose to keep it (the opt-in plain-text file)."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from ht_dash import cli
+from ht_dash.api.errors import HtError
+from ht_dash.auth import KEYRING_SERVICE, TokenStore
+from ht_dash.commands import auth as auth_cmd
+from test_auth_cli import HOST, SENTINEL, api  # noqa: F401 - `api` is a fixture
+
+SIGNATURE = SENTINEL.rsplit(".", 1)[1]  # the part a masked form must never show in full
+
+COMMANDS = {
+    "login": (["login"], SENTINEL + "\n"),
+    "login-insecure": (["login", "--insecure-storage"], SENTINEL + "\n"),
+    "logout": (["logout"], ""),
+    "token-show": (["token", "show"], ""),
+    "token-show-reveal": (["token", "show", "--reveal"], ""),
+    "token-copy": (["token", "copy"], ""),
+    "token-regenerate": (["token", "regenerate", "--yes"], ""),
+    "token-regenerate-unconfirmed": (["token", "regenerate"], ""),
+    "auth-status": (["auth", "status"], ""),
+    "demo-token-show": (["--demo", "token", "show"], ""),
+    "demo-auth-status": (["--demo", "auth", "status"], ""),
+    "demo-regenerate": (["--demo", "token", "regenerate", "--yes"], ""),
+}
+
+KEYRINGS = ("memory_keyring", "fail_keyring", "null_keyring", "refusing_keyring", "hanging_keyring")
+STARTS = ("keyring", "file", "env", "none")
+
+
+def contains_sentinel(text: str) -> bool:
+    return SENTINEL in text or SIGNATURE in text
+
+
+def exception_texts(exc: BaseException) -> list[str]:
+    texts: list[str] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        texts += [str(exc), repr(exc), *map(repr, exc.args)]
+        if isinstance(exc, HtError):
+            texts += [exc.message, exc.hint]
+        exc = exc.__cause__ or exc.__context__
+    return texts
+
+
+def place_token(start: str, backend, monkeypatch) -> None:
+    if start == "env":
+        monkeypatch.setenv("HT_DASH_TOKEN", SENTINEL)
+    elif start == "file":
+        from ht_dash.api.secret import Secret
+
+        TokenStore(HOST).write_file(Secret(SENTINEL))
+    elif start == "keyring" and hasattr(backend, "entries"):
+        backend.entries[(KEYRING_SERVICE, HOST)] = SENTINEL
+
+
+def run_and_check(
+    request, monkeypatch, capsys, caplog, isolated_home, command, backend, start, fault
+):
+    fake = request.getfixturevalue("api")
+    fake.fault = fault
+    place_token(start, request.getfixturevalue(backend), monkeypatch)
+    argv, stdin = COMMANDS[command]
+    if argv[0] == "--demo":
+        from ht_dash.api.secret import Secret
+
+        fake.token = Secret(SENTINEL)
+    caught: list[BaseException] = []
+    original = cli.print_error
+    monkeypatch.setattr(cli, "print_error", lambda exc: (caught.append(exc), original(exc))[1])
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    monkeypatch.setattr(auth_cmd, "is_interactive", lambda: False)
+    caplog.set_level(logging.DEBUG)
+
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+
+    assert isinstance(code, int)
+    assert "Traceback" not in err
+    assert not contains_sentinel(err), f"{command}: sentinel on stderr"
+    if command == "token-show-reveal" and code in (0, 3, 4) and "token:" in out:
+        assert SENTINEL in out  # the one place it is asked for
+    else:
+        assert not contains_sentinel(out), f"{command}: sentinel on stdout"
+    assert not contains_sentinel(caplog.text)
+    for exc in caught:
+        assert not any(contains_sentinel(t) for t in exception_texts(exc)), f"{command}: in {exc!r}"
+    chosen_file = isolated_home / "config" / "tokens" / f"{HOST}.token"
+    for path in isolated_home.rglob("*"):
+        if path.is_file() and path != chosen_file:
+            assert not contains_sentinel(path.read_text(errors="replace")), f"{command}: in {path}"
+    if chosen_file.exists() and contains_sentinel(chosen_file.read_text()):
+        # Only where the user chose plain text, before or now.
+        assert start == "file" or command == "login-insecure"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("backend", KEYRINGS)
+def test_sentinel_never_leaks_across_keyring_states(
+    request, monkeypatch, capsys, caplog, isolated_home, command, backend
+):
+    for start in STARTS:
+        run_and_check(
+            request, monkeypatch, capsys, caplog, isolated_home, command, backend, start, None
+        )
+        # Reset for the next starting state.
+        monkeypatch.delenv("HT_DASH_TOKEN", raising=False)
+        TokenStore(HOST).file_path.unlink(missing_ok=True)
+        getattr(request.getfixturevalue(backend), "entries", {}).clear()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("fault", ["401", "500", "down"])
+@pytest.mark.parametrize("start", STARTS)
+def test_sentinel_never_leaks_on_api_errors(
+    request, monkeypatch, capsys, caplog, isolated_home, command, fault, start
+):
+    run_and_check(
+        request, monkeypatch, capsys, caplog, isolated_home, command, "memory_keyring", start, fault
+    )
