@@ -53,6 +53,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return value.lower() in ("1", "true", "yes", "on")
         raise ConfigError(f"{where} must be true or false, got {value!r}")
     if isinstance(default, float):
+        if isinstance(value, bool):  # TOML `true` would otherwise pass as 1.0
+            raise ConfigError(f"{where} must be a number, got {value!r}")
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -67,6 +69,13 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         raise ConfigError(f"{where} must be one of {', '.join(CLIPBOARD_MODES)}, got {value!r}")
     if key == "source" and value not in SOURCES:
         raise ConfigError(f"{where} must be one of {', '.join(SOURCES)}, got {value!r}")
+    if key == "base_url":
+        from ht_dash.api.client import check_base_url
+
+        try:
+            return check_base_url(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc.message}", hint=exc.hint) from None
     return value
 
 
