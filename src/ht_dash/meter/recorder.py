@@ -77,20 +77,20 @@ def utc_day(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection with the meter's pragmas (WAL, patient when locked)."""
+def connect(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """A connection that waits up to `busy_timeout_ms` for a lock held by another process."""
     # Handed from the opening thread to the writer thread, never used by two at once.
     conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
     )
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     return conn
 
 
-def open_database(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the meter database and its schema."""
+def open_database(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """Open (creating if needed) the meter database and its schema, in WAL mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = connect(path)
+    conn = connect(path, busy_timeout_ms)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -131,15 +131,17 @@ class Recorder:
         retention_days: int = DEFAULT_RETENTION_DAYS,
         flush_interval: float = 0.25,
         max_pending: int = 500_000,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> None:
         self.path = path
         self.retention_days = retention_days
         self.flush_interval = flush_interval
         self.max_pending = max_pending
+        self.busy_timeout_ms = busy_timeout_ms
         self.added = 0
         self.written = 0
         self.dropped = 0
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # why records were last dropped
         self._pending: deque[Record] = deque()
         self._conn: sqlite3.Connection | None = None
         self._salt = secrets.token_bytes(16)  # replaced by the database's salt once opened
@@ -217,11 +219,10 @@ class Recorder:
 
     def _open(self) -> bool:
         try:
-            self._conn = open_database(self.path)
+            self._conn = open_database(self.path, self.busy_timeout_ms)
             salt = read_meta(self._conn, "salt")
             if salt:
                 self._salt = bytes.fromhex(salt)
-            self.last_error = None
             return True
         except (sqlite3.Error, OSError, ValueError) as exc:
             self._conn = None
@@ -286,8 +287,6 @@ class Recorder:
                 self._reset_connection()
             return
         self.written += len(batch)
-        if self.last_error and not self.last_error.startswith("the writer"):
-            self.last_error = None
 
     def _reset_connection(self) -> None:
         if self._conn is not None:
