@@ -10,8 +10,8 @@ from ht_dash.api.errors import HtError
 ENV_HINT = "set HT_DASH_TOKEN in your shell for this session"
 FILE_HINT = "run `ht-dash login --insecure-storage` to keep it in a plain-text file (mode 0600)"
 INSTALL_HINT = (
-    "to get an OS keyring on Linux, run a Secret Service provider (gnome-keyring or KeePassXC) "
-    "inside a D-Bus session; `keyring --list-backends` shows what Python's keyring can use"
+    "on Linux, run a Secret Service provider (gnome-keyring or KeePassXC) inside a D-Bus "
+    "session; `keyring --list-backends` shows what Python's keyring can use"
 )
 
 
@@ -27,7 +27,9 @@ class KeyringUnavailable(TokenStoreError):
     title = "No OS keyring"
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, hint=f"{ENV_HINT}, or {FILE_HINT}; {INSTALL_HINT}")
+        super().__init__(
+            message, hint=f"{ENV_HINT}, or {FILE_HINT}; to get an OS keyring: {INSTALL_HINT}"
+        )
 
 
 class KeyringTimeout(TokenStoreError):

@@ -77,7 +77,7 @@ class TokenLocation:
         return self.label
 
 
-DEMO_LOCATION = TokenLocation(Where.DEMO, "the built-in demo backend (your keyring is not used)")
+DEMO_LOCATION = TokenLocation(Where.DEMO, "built-in demo backend (your keyring is not used)")
 
 
 @dataclass(frozen=True, slots=True)

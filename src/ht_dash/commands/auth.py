@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -53,6 +56,21 @@ terminal_writer: Callable[[str], bool] = clipboard.write_to_tty
 
 
 # ---- plumbing --------------------------------------------------------------------------------
+
+
+def handles_broken_pipe(handler: Callable[[argparse.Namespace, Runtime], int]):
+    """`ht-dash token show | head -1`: a reader that goes away early is not an error."""
+
+    @functools.wraps(handler)
+    def wrapper(args: argparse.Namespace, runtime: Runtime) -> int:
+        try:
+            return handler(args, runtime)
+        except BrokenPipeError:
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return cli.EXIT_OK
+
+    return wrapper
 
 
 def exit_code(exc: HtError) -> int:
@@ -164,7 +182,7 @@ def choose_plain_file(store: TokenStore, problem: TokenStoreError) -> bool:
         "  1) in a plain-text file only you can read (mode 0600):\n"
         f"     {display_path(store.file_path)}\n"
         "  2) nowhere: cancel, and set HT_DASH_TOKEN in your shell instead\n"
-        f"(Or {INSTALL_HINT}, then run `ht-dash login` again.)",
+        f"To use an OS keyring instead: {INSTALL_HINT}; then run `ht-dash login` again.",
         file=sys.stderr,
         flush=True,
     )
@@ -176,6 +194,7 @@ def choose_plain_file(store: TokenStore, problem: TokenStoreError) -> bool:
             return True
 
 
+@handles_broken_pipe
 def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
     if runtime.demo:
         say("Demo mode uses the demo backend's own token: there is nothing to log in to.")
@@ -250,6 +269,7 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
 # ---- logout ----------------------------------------------------------------------------------
 
 
+@handles_broken_pipe
 def cmd_logout(args: argparse.Namespace, runtime: Runtime) -> int:
     if runtime.demo:
         say("Demo mode stores nothing: there is nothing to log out of.")
@@ -270,6 +290,7 @@ def cmd_logout(args: argparse.Namespace, runtime: Runtime) -> int:
 # ---- token show / copy / regenerate ----------------------------------------------------------
 
 
+@handles_broken_pipe
 def cmd_token_show(args: argparse.Namespace, runtime: Runtime) -> int:
     store = store_for(runtime)
     resolved = store.load()
@@ -314,6 +335,7 @@ def cmd_token_show(args: argparse.Namespace, runtime: Runtime) -> int:
     return cli.EXIT_OK
 
 
+@handles_broken_pipe
 def cmd_token_copy(args: argparse.Namespace, runtime: Runtime) -> int:
     resolved = store_for(runtime).load()
     if resolved.secret is None:
@@ -342,6 +364,7 @@ def confirm_regenerate(host: str) -> bool | None:
     return (ask("Type 'yes' to regenerate: ") or "").lower() == "yes"
 
 
+@handles_broken_pipe
 def cmd_token_regenerate(args: argparse.Namespace, runtime: Runtime) -> int:
     store = store_for(runtime)
     resolved = store.load()
@@ -397,6 +420,7 @@ def cmd_token_regenerate(args: argparse.Namespace, runtime: Runtime) -> int:
 # ---- auth status -----------------------------------------------------------------------------
 
 
+@handles_broken_pipe
 def cmd_auth_status(args: argparse.Namespace, runtime: Runtime) -> int:
     store = store_for(runtime)
     resolved = store.load()
