@@ -15,6 +15,8 @@ from ht_dash.api.errors import AuthError
 from ht_dash.api.secret import Secret
 from ht_dash.api.source import AccountSource
 from ht_dash.config import LIVE_INTERVAL_RANGE
+from ht_dash.history_view import FIRST_PAGE_SIZE as HISTORY_FIRST_PAGE
+from ht_dash.live import AlertMonitor
 from ht_dash.refresh import FeedState, Scheduler
 from ht_dash.runtime import Runtime
 from ht_dash.screens import SCREENS
@@ -58,6 +60,7 @@ class HtDashApp(App[int]):
         self.usage_timeframe = "30d"
         self.history_kind: str | None = None
         self.theme = runtime.settings.theme if runtime.settings.theme in self.available_themes else "textual-dark"
+        self.alerts = AlertMonitor()
         self.scheduler = Scheduler(self.clock, self._on_feed_update, on_auth_failed=self._on_auth_failed)
         src = self.source
         self.scheduler.add("profile", src.profile, SLOW_INTERVAL_S)
@@ -67,7 +70,9 @@ class HtDashApp(App[int]):
         self.scheduler.add("metrics", lambda: src.metrics(self.metrics_days), SLOW_INTERVAL_S)
         self.scheduler.add("usage", lambda: src.endpoint_usage(self.usage_timeframe), SLOW_INTERVAL_S)
         self.scheduler.add("billing", src.next_billing, SLOW_INTERVAL_S)
-        self.scheduler.add("history", lambda: src.history(kind=self.history_kind, limit=100), SLOW_INTERVAL_S)
+        self.scheduler.add(
+            "history", lambda: src.history(kind=self.history_kind, limit=HISTORY_FIRST_PAGE), SLOW_INTERVAL_S
+        )
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -119,13 +124,28 @@ class HtDashApp(App[int]):
 
         if state.kind in ("profile", "subscription") and state.data is not None:
             self.refresh_context()
+        if state.kind in ("live", "subscription") and state.data is not None:
+            self._check_alerts(state)
         screen = self.screen
         if state.kind in getattr(screen, "FEEDS", ()):
             screen.post_message(FeedUpdated(state))
 
+    def _check_alerts(self, state: FeedState) -> None:
+        """Notify (and ring, if settings.bell) once per crossing of 80 % / 100 % of a limit."""
+        if state.from_cache or state.loading:
+            return
+        if state.kind == "live":
+            alerts = self.alerts.observe_live(state.data)
+        else:
+            alerts = self.alerts.observe_subscription(state.data)
+        for alert in alerts:
+            self.notify(alert.message, title=alert.title, severity=alert.severity, timeout=8)
+            if self.runtime.settings.bell:
+                self.bell()
+
     def _on_auth_failed(self, error: AuthError) -> None:
         self.notify(
-            f"{error.message}. Live polling stopped. {error.hint}.",
+            f"{error.message}. Polling stopped. {error.hint}.",
             title=error.title,
             severity="error",
             timeout=15,

@@ -1,0 +1,214 @@
+"""Screen 4 · Subscription & rate limits: the plan, the quota and where it is heading, and live
+req/min against the limit — the screen to keep open beside a bot while debugging it."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ht_dash.api.models import LiveUsage, Plan, Subscription
+from ht_dash.live import gauge_level, live_peak, project_quota, rate_fraction, span
+from ht_dash.screens.base import DashScreen
+from ht_dash.widgets.gauge import Gauge
+from ht_dash.widgets.panel import DataPanel
+from ht_dash.widgets.sparkline_panel import SparklinePanel
+
+STATUS_STYLE = {
+    "active": "$success",
+    "trialing": "$accent",
+    "past_due": "$error",
+    "canceled": "$error",
+}
+SPARK_SHORT, SPARK_TALL, TALL_SCREEN_ROWS = 2, 6, 40
+LEVEL_WORDS = {"ok": "", "warn": " · near the limit", "bad": " · at the limit"}
+
+
+def price(plan: Plan) -> str:
+    if plan.price_cents is None:
+        return "custom price"
+    amount = plan.price_cents / 100
+    figure = f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.2f}"
+    symbol = "$" if plan.currency == "USD" else f"{plan.currency} "
+    return f"{symbol}{figure}/month"
+
+
+def plan_terms(plan: Plan) -> str:
+    per = "day" if plan.quota_period == "day" else "month"
+    rate = (
+        f"{plan.rate_limit_per_minute:,} req/min"
+        if plan.rate_limit_per_minute
+        else "no per-minute limit"
+    )
+    if plan.streams_included:
+        limit = plan.stream_connection_limit
+        streams = f"live streams ({limit} connections)" if limit else "live streams"
+    else:
+        streams = "no live streams"
+    return f"{plan.quota:,} tokens/{per} · {rate} · {streams}"
+
+
+class LimitsScreen(DashScreen):
+    """Quota and its projection refresh every 30 s; live req/min every 2 s (+/- to change, p to
+    pause). Crossing 80 % or 100 % of the limit or the quota rings once (see ht_dash.live)."""
+
+    MODE = "limits"
+    FEEDS = ("subscription", "live")
+    PANELS = {"subscription": "plan-panel", "live": "live-panel"}
+    BINDINGS = [
+        Binding("plus,equals_sign", "faster", "Faster", key_display="+", id="limits.faster"),
+        Binding("minus,underscore", "slower", "Slower", key_display="-", id="limits.slower"),
+    ]
+    DEFAULT_CSS = """
+    LimitsScreen .limits-line { height: auto; }
+    LimitsScreen #live-status { color: $text-muted; }
+    LimitsScreen #live-status.-paused { color: $accent; text-style: bold; }
+    LimitsScreen #quota-projection.-over { color: $warning; }
+    LimitsScreen #quota-projection.-spent { color: $error; text-style: bold; }
+    """
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll():
+            with DataPanel(title="Subscription", id="plan-panel"):
+                yield Static("", id="plan-line", classes="limits-line")
+                yield Static("", id="plan-terms", classes="limits-line")
+                yield Gauge("Tokens used", id="quota-gauge")
+                yield Static("", id="quota-reset", classes="limits-line")
+                yield Static("", id="quota-projection", classes="limits-line")
+            with DataPanel(title="Live throughput", id="live-panel"):
+                yield Gauge("Requests/min", id="rate-gauge")
+                yield Static("", id="live-rate-note", classes="limits-line")
+                yield SparklinePanel(id="rate-spark")
+                yield Static("", id="live-throttled", classes="limits-line")
+                yield Static("", id="live-streams", classes="limits-line")
+                yield Static("", id="live-status", classes="limits-line")
+
+    # ---- rendering ---------------------------------------------------------------------------
+
+    def render_data(self, kind: str, data: object) -> None:
+        if kind == "subscription" and isinstance(data, Subscription):
+            self._render_subscription(data)
+            live = self.app.feed_state("live").data
+            if isinstance(live, LiveUsage):
+                self._render_live(live)  # the Free plan's gauge shows the daily quota
+        elif kind == "live" and isinstance(data, LiveUsage):
+            self._render_live(data)
+
+    def _render_subscription(self, sub: Subscription) -> None:
+        now = self.app.clock.now()
+        plan = sub.plan
+        status_style = STATUS_STYLE.get(sub.status, "$warning")
+        self.query_one("#plan-line", Static).update(
+            f"[b]{escape(plan.name)}[/] · {price(plan)} · "
+            f"[{status_style}]{escape(sub.status.replace('_', ' '))}[/]"
+        )
+        self.query_one("#plan-terms", Static).update(escape(plan_terms(plan)))
+        projection = project_quota(sub, now)
+        level = gauge_level(projection.fraction)
+        self.query_one("#quota-gauge", Gauge).show(
+            projection.fraction,
+            f"{sub.tokens_used:,} / {plan.quota:,} · {projection.fraction * 100:.0f} %",
+            level,
+            label="Tokens today" if plan.quota_period == "day" else "Tokens used",
+        )
+        self.query_one("#quota-reset", Static).update(
+            f"Resets in [b]{span(projection.resets_in)}[/] "
+            f"[dim]({sub.resets_at:%b} {sub.resets_at.day}, {sub.resets_at:%H:%M} UTC)[/]"
+        )
+        line = self.query_one("#quota-projection", Static)
+        line.update(escape(projection.sentence[0].upper() + projection.sentence[1:]))
+        line.set_class(projection.runs_out_at is not None, "-over")
+        line.set_class(projection.spent, "-spent")
+
+    def _render_live(self, live: LiveUsage) -> None:
+        gauge = self.query_one("#rate-gauge", Gauge)
+        fraction = rate_fraction(live)
+        sub = self.app.feed_state("subscription").data
+        if fraction is not None:
+            level = gauge_level(fraction)
+            gauge.show(
+                fraction,
+                f"{live.requests_per_minute:,} / {live.limit_per_minute:,} · {fraction * 100:.0f} %"
+                + LEVEL_WORDS[level],
+                level,
+                label="Requests/min",
+            )
+        elif isinstance(sub, Subscription) and sub.plan.quota:
+            # no per-minute limit: a gauge against nothing means nothing — the quota does
+            used = sub.quota_fraction
+            gauge.show(
+                used,
+                f"{sub.tokens_used:,} / {sub.plan.quota:,} · {used * 100:.0f} %",
+                gauge_level(used),
+                label="Daily quota" if sub.plan.quota_period == "day" else "Quota",
+            )
+        else:
+            gauge.show(0.0, "waiting for the plan…", "none", label="Quota")
+        note = self.query_one("#live-rate-note", Static)
+        note.display = fraction is None
+        if fraction is None:
+            plan = f"the {sub.plan.name} plan" if isinstance(sub, Subscription) else "this plan"
+            note.update(
+                f"Now [b]{live.requests_per_minute:,}[/] req/min — {escape(plan)} has no "
+                "per-minute limit, only its quota"
+            )
+        rates = live.per_minute_series()
+        peak = live_peak(live)
+        window = round(len(live.series) * live.interval_seconds / 60)
+        peak_text = f"peak {peak.per_minute:,.0f}/min"
+        if peak.at is not None:
+            peak_text += f" at {peak.at:%H:%M}"
+        if live.limit_per_minute:
+            peak_text += f" · limit {live.limit_per_minute:,}"
+        self.query_one("#rate-spark", SparklinePanel).show(
+            rates, live.limit_per_minute, f"-{window} min", peak_text
+        )
+        throttled = live.throttled_in_window
+        self.query_one("#live-throttled", Static).update(
+            f"Throttled (429) in the last {window} min: "
+            + (f"[b $error]{throttled:,}[/]" if throttled else "[b]0[/]")
+        )
+        streams = self.query_one("#live-streams", Static)
+        streams.display = live.streams is not None
+        if live.streams is not None:
+            s = live.streams
+            share = s.connections_open / s.connection_limit if s.connection_limit else 0.0
+            style = {"ok": "b", "warn": "b $warning", "bad": "b $error"}[gauge_level(share)]
+            streams.update(
+                f"Live streams: [{style}]{s.connections_open} / {s.connection_limit}[/] "
+                f"connections · [b]{s.messages_per_minute:,}[/] messages/min"
+            )
+        self._render_status()
+
+    def _render_status(self) -> None:
+        status = self.query_one("#live-status", Static)
+        paused = self.app.scheduler.paused
+        status.set_class(paused, "-paused")
+        if paused:
+            status.update("⏸ Live polling paused — p resumes")
+        elif not self.app.live:
+            status.update("Manual refresh: r fetches again")
+        else:
+            status.update(f"Refreshing every {self.app.live_interval:g} s · +/- change · p pause")
+
+    def on_resize(self, event: events.Resize) -> None:
+        # a tall terminal gets a taller sparkline: finer steps, same 15 minutes
+        spark = self.query_one("#rate-spark", SparklinePanel).spark
+        spark.styles.height = SPARK_TALL if event.size.height >= TALL_SCREEN_ROWS else SPARK_SHORT
+
+    def tick(self) -> None:
+        super().tick()
+        self._render_status()
+
+    # ---- actions -----------------------------------------------------------------------------
+
+    def action_faster(self) -> None:
+        self.app.action_faster()
+        self._render_status()
+
+    def action_slower(self) -> None:
+        self.app.action_slower()
+        self._render_status()
