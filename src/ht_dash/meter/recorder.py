@@ -300,9 +300,8 @@ class Recorder:
             return
         self._next_retention = now + 3600
         conn.execute("DELETE FROM requests WHERE ts < ?", (now - self.retention_days * 86400,))
-        conn.execute(
-            "DELETE FROM daily WHERE day < ?", (utc_day(now - DAILY_RETENTION_DAYS * 86400),)
-        )
+        daily_days = max(DAILY_RETENTION_DAYS, self.retention_days)
+        conn.execute("DELETE FROM daily WHERE day < ?", (utc_day(now - daily_days * 86400),))
 
 
 def _daily_rows(batch: Iterable[Record]) -> list[tuple[str, int, int, int, int, float]]:
