@@ -67,6 +67,13 @@ def test_env_beats_keyring_beats_file(memory_keyring, monkeypatch):
     assert not resolved.location.saved
 
 
+def test_store_repr_does_not_dump_the_environment(monkeypatch):
+    monkeypatch.setenv("HT_DASH_TOKEN", "env-token-sentinel-4242")
+    s = store()
+    resolved = s.load()
+    assert "env-token-sentinel-4242" not in repr(s) + repr(resolved) + str(resolved)
+
+
 def test_blank_env_var_is_ignored(memory_keyring, monkeypatch):
     monkeypatch.setenv("HT_DASH_TOKEN", "   ")
     memory_keyring.set_password(KEYRING_SERVICE, HOST, KEYRING_TOKEN.reveal())
@@ -240,3 +247,16 @@ def test_token_times_from_iat_and_exp():
 def test_token_times_of_odd_tokens_are_unknown(token):
     times = token_times(token)
     assert times.issued_at is None and times.expires_at is None
+
+
+def test_auth_and_its_commands_never_import_textual():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ht_dash.auth, ht_dash.auth.clipboard, ht_dash.commands.auth\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
+        "assert not bad, bad"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

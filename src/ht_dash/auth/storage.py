@@ -267,7 +267,7 @@ class TokenStore:
     """Reads, saves and removes the token for one API host. Never raises for a missing token."""
 
     host: str
-    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)  # holds tokens
     timeout: float = field(default_factory=lambda: DEFAULT_KEYRING_TIMEOUT)
     config_dir: Path | None = None
     backend: KeyringBackend | None = None  # None: whatever `keyring.get_keyring()` gives
