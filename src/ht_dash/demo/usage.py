@@ -209,8 +209,6 @@ class Traffic:
             * ramp
             * math.exp(0.075 * normal(self.seed, _REQ, n))
         )
-        if plan.quota_period == "day":
-            requests = min(requests, plan.quota * 0.98)
         drift = 0.92 + 0.16 * smooth(n / 9, self.seed, _LAT)
         latency = (
             118
@@ -231,6 +229,8 @@ class Traffic:
             latency *= 5.5
             error_rate = 0.068
             limited_rate = 0.15 if plan.rate_limit_per_minute is not None else 0.0
+        if plan.quota_period == "day":  # a daily quota is a hard ceiling (402 beyond it)
+            requests = min(requests, plan.quota * 0.98)
         requests = float(round(requests))
         return DayTraffic(
             requests,
