@@ -15,7 +15,9 @@ from typing import Any
 
 from ht_dash.api.models import HISTORY_KINDS, HistoryEntry, HistoryPage
 
-PAGE_SIZE = 200  # the contract's maximum
+FIRST_PAGE_SIZE = 25  # the app's "history" feed: the newest entries, refreshed periodically
+PAGE_SIZE = 50  # pages fetched as the cursor nears the end (the contract's default)
+BULK_PAGE_SIZE = 200  # the contract's maximum, for loading everything (export all)
 
 SORT_COLUMNS: tuple[str, ...] = ("date", "amount", "kind", "status", "description")
 KIND_LABELS: dict[str | None, str] = {
@@ -145,12 +147,15 @@ class HistoryBook:
     def everything(self) -> HistoryList:
         return self.lists[None]
 
+    def source_for(self, kind: str | None) -> HistoryList:
+        """The list pagination extends for `kind`: all kinds once complete, else the kind's own."""
+        if kind is None or self.everything.done:
+            return self.everything
+        return self.lists.setdefault(kind, HistoryList(kind))
+
     @property
     def source(self) -> HistoryList:
-        """The list pagination extends for the current kind."""
-        if self.kind is None or self.everything.done:
-            return self.everything
-        return self.lists.setdefault(self.kind, HistoryList(self.kind))
+        return self.source_for(self.kind)
 
     @property
     def filtered_locally(self) -> bool:
@@ -161,7 +166,11 @@ class HistoryBook:
         return self.source.done
 
     def next_request(self) -> PageRequest | None:
-        source = self.source
+        """The next page to fetch for the kind shown; None when complete."""
+        return self.next_request_for(self.kind)
+
+    def next_request_for(self, kind: str | None) -> PageRequest | None:
+        source = self.source_for(kind)
         if source.done:
             return None
         return PageRequest(source.kind, source.request_cursor)
@@ -199,19 +208,22 @@ class HistoryBook:
             self.sort_column, self.sort_reverse = column, reverse
             self._view = None
 
-    def _entries_of_kind(self) -> list[HistoryEntry]:
-        if self.kind is None:
+    def entries_of(self, kind: str | None) -> list[HistoryEntry]:
+        """The loaded entries of `kind`, newest first."""
+        if kind is None:
             return self.everything.entries
         if self.everything.done:
-            return [e for e in self.everything.entries if e.kind == self.kind]
-        return self.source.entries
+            return [e for e in self.everything.entries if e.kind == kind]
+        return self.source_for(kind).entries
+
+    def sorted_entries(self, kind: str | None) -> list[HistoryEntry]:
+        entries = self.entries_of(kind)
+        if self.sort_column == "date" and self.sort_reverse:
+            return list(entries)  # the server's order already
+        return sort_entries(entries, self.sort_column, self.sort_reverse)
 
     def view(self) -> list[HistoryEntry]:
         """The rows in display order; recomputed only after a change."""
         if self._view is None:
-            entries = self._entries_of_kind()
-            if self.sort_column == "date" and self.sort_reverse:
-                self._view = list(entries)  # the server's order already
-            else:
-                self._view = sort_entries(entries, self.sort_column, self.sort_reverse)
+            self._view = self.sorted_entries(self.kind)
         return self._view

@@ -1,0 +1,338 @@
+"""Screen 6: support & billing history — paged as you scroll, filtered by kind, sorted, exported.
+
+The table is virtual (only visible rows are drawn), so 50,000 loaded entries paint as fast as 50.
+The app's "history" feed brings the newest page (and, on refresh, new or changed entries on top);
+this screen fetches the following pages itself when the cursor nears the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.widgets import Static
+
+from ht_dash.api.errors import HtError
+from ht_dash.api.models import HistoryEntry, HistoryPage
+from ht_dash.export import ExportError, default_export_path, write_history_csv
+from ht_dash.history_view import (
+    BULK_PAGE_SIZE,
+    KIND_CYCLE,
+    KIND_LABELS,
+    PAGE_SIZE,
+    SORT_COLUMNS,
+    HistoryBook,
+    PageRequest,
+)
+from ht_dash.paths import export_dir
+from ht_dash.screens.base import DashScreen
+from ht_dash.screens.history_detail import (
+    ExportPathScreen,
+    HistoryDetailScreen,
+    kind_label,
+    money,
+)
+from ht_dash.widgets.panel import DataPanel
+from ht_dash.widgets.virtual_table import Column, VirtualTable
+
+COLUMNS = (
+    Column("date", "Date", 16),
+    Column("kind", "Kind", 11),
+    Column("description", "Description", None, min_width=10),
+    Column("status", "Status", 9),
+    Column("amount", "Amount", 12, justify="right"),
+)
+# Sorting a column first sorts it this way (True: descending).
+DEFAULT_DESCENDING = {"date": True, "amount": True}
+SORT_LABELS = {c.key: c.label.lower() for c in COLUMNS}
+
+
+def format_entry(e: HistoryEntry) -> tuple[str, ...]:
+    return (
+        f"{e.at:%Y-%m-%d %H:%M}",
+        kind_label(e.kind),
+        e.description,
+        e.status,
+        money(e.amount_cents, e.currency),
+    )
+
+
+class HistoryScreen(DashScreen):
+    MODE = "history"
+    FEEDS = ("history",)
+    PANELS = {"history": "history-panel"}
+    BINDINGS = [
+        Binding("k", "cycle_kind(1)", "Kind", id="history.kind"),
+        Binding("K", "cycle_kind(-1)", "Kind back", show=False, id="history.kind_back"),
+        Binding("s", "cycle_sort", "Sort", id="history.sort"),
+        Binding("S", "reverse_sort", "Reverse", id="history.reverse"),
+        Binding("e", "export(False)", "Export", id="history.export"),
+        Binding("E", "export(True)", "Export all", id="history.export_all"),
+    ]
+    AUTO_FOCUS = "#history-table"
+    DEFAULT_CSS = """
+    HistoryScreen #history-kinds { height: 1; padding: 0 2; color: $text-muted; }
+    HistoryScreen #history-panel { height: 1fr; }
+    HistoryScreen #history-status { height: 1; color: $text-muted; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.book = HistoryBook()
+        self._feed_page: HistoryPage | None = None
+        self._fetch_lock = asyncio.Lock()
+        self._load_error: HtError | None = None
+        self._last_export: str | None = None
+        self._busy: str | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="history-kinds")
+        yield DataPanel(
+            VirtualTable(COLUMNS, format_entry, empty_text="no entries", id="history-table"),
+            Static(id="history-status"),
+            title="Support & billing history",
+            id="history-panel",
+        )
+
+    def on_mount(self) -> None:
+        self.table.set_sort(self.book.sort_column, self.book.sort_reverse)
+        self._render_kinds()
+        self._render_status()
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one("#history-table", VirtualTable)
+
+    # ---- data --------------------------------------------------------------------------------
+
+    def render_data(self, kind: str, data: object) -> None:
+        if kind != "history" or not isinstance(data, HistoryPage) or data is self._feed_page:
+            return
+        self._feed_page = data
+        if self.book.everything.started:
+            self.book.merge_newest(data)
+        else:
+            self.book.add_page(PageRequest(None, None), data)
+        self._show()
+
+    def _show(self, *, cursor_to_top: bool = False) -> None:
+        """Put the current view in the table, keeping the cursor on the same entry."""
+        table = self.table
+        current = table.cursor_value
+        rows = self.book.view()
+        target = 0
+        if current is not None and not cursor_to_top:
+            target = table.cursor_row
+            if target >= len(rows) or rows[target].id != current.id:
+                target = next((i for i, e in enumerate(rows) if e.id == current.id), target)
+        table.set_rows(rows, cursor=target)
+        self._render_status()
+
+    def on_virtual_table_cursor_moved(self, event: VirtualTable.CursorMoved) -> None:
+        # A fetch in progress re-checks the need after each page; no second one.
+        if not self._fetch_lock.locked() and self._needs_more():
+            self.load_more()
+
+    def _needs_more(self) -> bool:
+        if self.book.next_request() is None:
+            return False
+        table = self.table
+        return table.cursor_row >= table.row_count - table.visible_rows
+
+    @work(group="history-more", exit_on_error=False)
+    async def load_more(self) -> None:
+        await self._fetch(self.book.kind, everything=False)
+
+    async def _fetch(self, kind: str | None, *, everything: bool) -> bool:
+        """Fetch pages of `kind` while needed (or all of them); False if a request failed."""
+        async with self._fetch_lock:
+            ok = await self._fetch_pages(kind, everything=everything)
+        if ok and everything and self._needs_more():
+            self.load_more()
+        return ok
+
+    async def _fetch_pages(self, kind: str | None, *, everything: bool) -> bool:
+        self._load_error = None
+        pages = 0
+        while (request := self.book.next_request_for(kind)) is not None:
+            if not everything and (kind != self.book.kind or not self._needs_more()):
+                break
+            try:
+                page = await self.app.source.history(
+                    kind=request.kind,
+                    cursor=request.cursor,
+                    limit=BULK_PAGE_SIZE if everything else PAGE_SIZE,
+                )
+            except HtError as exc:
+                self._load_error = exc
+                self.notify(
+                    f"{exc.message} — {exc.hint}" if exc.hint else exc.message,
+                    title=f"History: {exc.title}",
+                    severity="error",
+                )
+                self._render_status()
+                return False
+            self.book.add_page(request, page)
+            pages += 1
+            if everything and self._busy:
+                self._busy = (
+                    f"loading every page for the export… {len(self.book.entries_of(kind)):,}"
+                )
+            # Re-sorting 50,000 rows for every page would be wasted: show every 10th page.
+            if not everything or pages % 10 == 0 or self.book.next_request_for(kind) is None:
+                self._show()
+            else:
+                self._render_status()
+        return True
+
+    # ---- kind and sort -----------------------------------------------------------------------
+
+    def set_kind(self, kind: str | None) -> None:
+        self.book.set_kind(kind)
+        self._render_kinds()
+        self._show(cursor_to_top=True)
+        if self._needs_more():
+            self.load_more()
+
+    def action_set_kind(self, kind: str) -> None:
+        self.set_kind(kind or None)
+
+    def action_cycle_kind(self, step: int) -> None:
+        index = KIND_CYCLE.index(self.book.kind)
+        self.set_kind(KIND_CYCLE[(index + step) % len(KIND_CYCLE)])
+
+    def sort_by(self, column: str, reverse: bool | None = None) -> None:
+        if reverse is None:
+            reverse = DEFAULT_DESCENDING.get(column, False)
+        self.book.set_sort(column, reverse)
+        self.table.set_sort(column, reverse)
+        self._show()
+
+    def action_cycle_sort(self) -> None:
+        index = SORT_COLUMNS.index(self.book.sort_column)
+        self.sort_by(SORT_COLUMNS[(index + 1) % len(SORT_COLUMNS)])
+
+    def action_reverse_sort(self) -> None:
+        self.sort_by(self.book.sort_column, not self.book.sort_reverse)
+
+    def on_virtual_table_header_clicked(self, event: VirtualTable.HeaderClicked) -> None:
+        if event.column == self.book.sort_column:
+            self.action_reverse_sort()
+        else:
+            self.sort_by(event.column)
+
+    def on_virtual_table_row_activated(self, event: VirtualTable.RowActivated) -> None:
+        entry = self.table.cursor_value
+        if entry is not None:
+            self.app.push_screen(HistoryDetailScreen(entry))
+
+    # ---- export ------------------------------------------------------------------------------
+
+    def action_export(self, everything: bool) -> None:
+        kind = self.book.kind
+        what_kind = "" if kind is None else f"{kind_label(kind).lower()} "
+        default = default_export_path(export_dir(), self.app.clock.now(), kind)
+        if everything:
+            left = "" if self.book.complete else " (the remaining pages are loaded first)"
+            prompt = f"Export every {what_kind}entry{left} to:"
+        else:
+            count = len(self.book.view())
+            if not count:
+                self.notify("Nothing loaded to export yet", severity="warning")
+                return
+            prompt = f"Export the {count:,} loaded {what_kind}entries, in the order shown, to:"
+        self.app.push_screen(
+            ExportPathScreen(prompt, default), partial(self._export_to, kind, everything)
+        )
+
+    def _export_to(self, kind: str | None, everything: bool, path: Path | None) -> None:
+        if path is not None:
+            self.export(kind, everything, path)
+
+    @work(group="history-export", exit_on_error=False)
+    async def export(self, kind: str | None, everything: bool, path: Path) -> None:
+        if everything:
+            self._busy = "loading every page for the export…"
+            self._render_status()
+            try:
+                if not await self._fetch(kind, everything=True):
+                    self.notify(
+                        "Export cancelled: not every page could be loaded", severity="error"
+                    )
+                    return
+            finally:
+                self._busy = None
+            rows = self.book.sorted_entries(kind)
+        else:
+            rows = list(self.book.view())
+        try:
+            count = await asyncio.to_thread(write_history_csv, rows, path)
+        except ExportError as exc:
+            self.notify(f"{exc} — choose another path", title="Export failed", severity="error")
+            return
+        self._last_export = f"exported {count:,} to {path}"
+        self.notify(f"{count:,} entries written to {path}", title="Exported", timeout=10)
+        self._render_status()
+
+    # ---- text --------------------------------------------------------------------------------
+
+    def _render_kinds(self) -> None:
+        parts = []
+        for kind in KIND_CYCLE:
+            label = KIND_LABELS[kind]
+            if kind == self.book.kind:
+                parts.append(f"[b reverse] {label} [/]")
+            else:
+                parts.append(f"[@click=screen.set_kind('{kind or ''}')] {label} [/]")
+        self.query_one("#history-kinds", Static).update(
+            "Kind: " + " ".join(parts) + "   [dim]k / K[/]"
+        )
+
+    def _render_status(self) -> None:
+        book = self.book
+        shown = self.table.row_count
+        source = book.source
+        parts = [f"{shown:,} {'entry' if shown == 1 else 'entries'}"]
+        if book.kind is not None and book.filtered_locally:
+            parts[0] += f" of {len(book.everything):,}"
+        order = "▼" if book.sort_reverse else "▲"
+        parts.append(f"sorted by {SORT_LABELS[book.sort_column]} {order}")
+        if self._busy:
+            parts.append(self._busy)
+        elif self._load_error is not None:
+            parts.append(f"[$error]⚠ {self._load_error.message}[/] — move to the end to retry")
+        elif source.done:
+            note = " (server repeated a page cursor; stopped)" if source.repeated_cursor else ""
+            parts.append(f"all loaded{note}")
+        elif source.started:
+            parts.append(f"{source.pages} page(s) loaded · more at the end")
+        if self._last_export:
+            parts.append(self._last_export)
+        self.query_one("#history-status", Static).update(" · ".join(parts))
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        for kind in KIND_CYCLE:
+            yield SystemCommand(
+                f"History: show {KIND_LABELS[kind].lower()}",
+                "Filter the history by kind (k)",
+                partial(self.set_kind, kind),
+            )
+        for column in SORT_COLUMNS:
+            yield SystemCommand(
+                f"History: sort by {SORT_LABELS[column]}",
+                "Sort the history (s cycles, S reverses)",
+                partial(self.sort_by, column),
+            )
+        yield SystemCommand(
+            "History: export loaded entries to CSV", "Write what is loaded (e)",
+            partial(self.action_export, False),
+        )  # fmt: skip
+        yield SystemCommand(
+            "History: export all entries to CSV", "Load every page, then write (E)",
+            partial(self.action_export, True),
+        )  # fmt: skip
