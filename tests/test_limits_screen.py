@@ -175,3 +175,23 @@ def test_limits_screen_snapshot_free_plan(snap_compare):
         await open_limits(pilot)
 
     assert snap_compare(build("free"), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_a_rejected_token_stops_polling_and_r_says_why_instead_of_sending():
+    app = build()
+    backend = app.runtime.demo_backend
+    backend.set_fault("/account/usage/live", 401)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        for _ in range(50):
+            await pilot.pause()
+            if app.scheduler.auth_failed is not None:
+                break
+        await pilot.pause()
+        titles = [n.title for n in app._notifications]
+        assert "Not authorised" in titles
+        served = backend.requests_served
+        await pilot.press("r")
+        await pilot.pause()
+        assert backend.requests_served == served
+        assert "Polling stopped" in list(app._notifications)[-1].message

@@ -180,6 +180,10 @@ class HtDashApp(App[int]):
             self.switch_mode(mode)
 
     def action_refresh(self) -> None:
+        if self.scheduler.auth_failed is not None:
+            error = self.scheduler.auth_failed
+            self.notify(f"Polling stopped: {error.hint}", title=error.title, severity="error")
+            return
         self.refresh_feeds()
         self.notify("Refreshing…", timeout=1.5)
 

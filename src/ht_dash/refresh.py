@@ -291,10 +291,11 @@ class Scheduler:
             data = await feed.fetch()
         except AuthError as exc:
             self._failed(feed, exc, None)
+            first = self.auth_failed is None
             self.auth_failed = exc
             for other in self.feeds.values():
                 other.wake.set()
-            if self.on_auth_failed:
+            if first and self.on_auth_failed:  # several polls in flight: report once
                 self.on_auth_failed(exc)
             return
         except HtError as exc:
