@@ -255,6 +255,24 @@ async def test_429_asking_to_wait_hours_is_a_spent_quota():
     assert "it resets at 2026-11-25 17:03 UTC" in str(error)
 
 
+async def test_an_absurd_wait_is_capped_instead_of_crashing():
+    error = await raised(scripted(429, body={**RATE_BODY, "retry_after": 1e300}), QuotaExhausted)
+    assert error.resets_at == NOW + timedelta(days=366)
+
+
+@pytest.mark.parametrize("header", ["inf", "nan", "-inf"])
+async def test_a_non_finite_retry_after_header_is_ignored(header):
+    error = await raised(scripted(429, content=b"", headers={"Retry-After": header}), RateLimited)
+    assert error.retry_after is None
+
+
+async def test_a_402_reset_time_without_zone_is_utc():
+    body = {"error": "quota_exhausted", "message": "spent", "resets_at": "2026-12-01T00:00:00"}
+    error = await raised(scripted(402, body=body), QuotaExhausted)
+    assert error.resets_at == datetime(2026, 12, 1, tzinfo=UTC)
+    assert error.resets_at > NOW  # comparable with the clock: no naive/aware TypeError
+
+
 @pytest.mark.parametrize("status", [500, 502, 503])
 async def test_5xx_is_a_server_error_that_will_be_retried(status):
     error = await raised(

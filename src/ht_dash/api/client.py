@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import socket
 import ssl
 import time
@@ -47,6 +48,7 @@ from ht_dash.logs import redact, register_secret
 USER_AGENT = f"ht-dash/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 MAX_BODY_BYTES = 16 * 1024 * 1024
+MAX_RETRY_WAIT_S = 366 * 86_400
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -97,9 +99,11 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -220,6 +224,8 @@ class AccountClient:
                     resets = datetime.fromisoformat(data["resets_at"])
                 except ValueError:
                     resets = None
+                if resets is not None and resets.tzinfo is None:
+                    resets = resets.replace(tzinfo=UTC)
             raise QuotaExhausted(message, resets_at=resets)
         if status == 429:
             raise self._rate_limited(response, data, message)
@@ -236,8 +242,9 @@ class AccountClient:
             body_wait = data.get("retry_after")
             if isinstance(body_wait, int | float) and not isinstance(body_wait, bool) and body_wait >= 0:
                 waits.append(float(body_wait))
-        known = [w for w in waits if w is not None]
-        wait = max(known) if known else None
+        known = [w for w in waits if w is not None and math.isfinite(w)]
+        # Cap absurd waits (1e300 s would overflow datetime): no quota resets later than a year.
+        wait = min(max(known), MAX_RETRY_WAIT_S) if known else None
         if wait is not None and wait > contract.QUOTA_RETRY_AFTER_THRESHOLD_S:
             return QuotaExhausted(message, resets_at=now + timedelta(seconds=wait))
         return RateLimited(message, retry_after=wait)
