@@ -28,6 +28,7 @@ class UpstreamHandler(BaseHTTPRequestHandler):
     """What the real API might answer, plus a few awkward cases."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stalls
     server: FakeApi
 
     def log_message(self, *args: object) -> None:
@@ -483,3 +484,66 @@ def test_listen_and_upstream_parsing():
         parse_upstream("ftp://example.com")
     with pytest.raises(ConfigError):
         parse_listen("localhost:http")
+
+
+def test_ht_dash_meter_end_to_end_then_usage_reads_it(fake_api, isolated_home, capsys):
+    """The acceptance path: `ht-dash meter` in front of an upstream, Ctrl-C, then `usage --json`."""
+    import os
+    import queue
+    import signal
+    import subprocess
+    import sys
+
+    from ht_dash import cli
+
+    command = [
+        sys.executable, "-m", "ht_dash", "meter", "--listen", "127.0.0.1:0",
+        "--upstream", f"http://127.0.0.1:{fake_api.server_address[1]}", "--interval", "0.2",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)
+    reader.start()
+
+    def next_line(contains: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if contains in line:
+                return line
+        raise AssertionError(f"no line with {contains!r} from ht-dash meter")
+
+    try:
+        banner = next_line("ht-dash meter: http://127.0.0.1:")
+        port = int(banner.split("http://127.0.0.1:", 1)[1].split()[0])
+        paths = [f"/api/external/segments/{n}/summary" for n in range(120)] + [
+            f"/api/external/position-metrics/coin/{c}" for c in ("BTC", "ETH") * 40
+        ]
+
+        async def send_all() -> list[int]:
+            return [status for status, _ in [await _raw_get(port, p) for p in paths]]
+
+        assert asyncio.run(send_all()) == [200] * 200
+        live = next_line("200 total")
+        assert "req/min" in live and "p95" in live
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        assert "200 recorded" in next_line("stopped")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()
+        proc.stderr.close()
+
+    assert cli.main(["--source", "meter", "usage", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["source"] == "meter"
+    assert report["totals"]["requests"] == 200
+    counts = {e["path"]: e["requests"] for e in report["endpoints"]}
+    assert counts == {"/segments/{id}/summary": 120, "/position-metrics/coin/{coin}": 80}
