@@ -547,3 +547,73 @@ def test_ht_dash_meter_end_to_end_then_usage_reads_it(fake_api, isolated_home, c
     assert report["totals"]["requests"] == 200
     counts = {e["path"]: e["requests"] for e in report["endpoints"]}
     assert counts == {"/segments/{id}/summary": 120, "/position-metrics/coin/{coin}": 80}
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path, bytes]:
+    crypto = pytest.importorskip("cryptography")
+    del crypto
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(pem)
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file, pem
+
+
+async def test_https_upstream_is_verified_and_forwarded(fake_api, tmp_path, db_path):
+    import ssl
+
+    cert_file, key_file, pem = _self_signed(tmp_path)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert_file, key_file)
+    fake_api.socket = server_ctx.wrap_socket(fake_api.socket, server_side=True)
+    upstream = Upstream("https", "localhost", fake_api.server_address[1], "")
+    trusting = ssl.create_default_context(cadata=pem.decode())
+    with Recorder(db_path) as recorder:
+        proxy = await _proxy(upstream, recorder, ssl_context=trusting)
+        strict = await _proxy(upstream, recorder)  # default CA bundle: must refuse the cert
+        try:
+            async with httpx.AsyncClient(base_url=proxy.url) as client:
+                ok = await client.get("/api/external/segments/3/summary")
+            async with httpx.AsyncClient(base_url=strict.url) as client:
+                refused = await client.get("/api/external/segments/3/summary")
+        finally:
+            await proxy.close()
+            await strict.close()
+    assert ok.status_code == 200
+    assert ok.json()["path"] == "/api/external/segments/3/summary"
+    assert refused.status_code == 502
+    assert "TLS" in refused.json()["message"]

@@ -186,16 +186,25 @@ class _UpstreamConnection:
 class UpstreamPool:
     """Keep-alive connections to one upstream, at most `max_connections` at a time."""
 
-    def __init__(self, upstream: Upstream, *, connect_timeout: float, max_connections: int) -> None:
+    def __init__(
+        self,
+        upstream: Upstream,
+        *,
+        connect_timeout: float,
+        max_connections: int,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.upstream = upstream
         self.connect_timeout = connect_timeout
         self._idle: list[_UpstreamConnection] = []
         self._slots = asyncio.Semaphore(max_connections)
         self._ssl: ssl.SSLContext | None = None
         if upstream.scheme == "https":
-            import httpx  # its context has certifi's CA bundle, like all other ht-dash requests
+            if ssl_context is None:
+                import httpx  # its context has certifi's CA bundle, like all ht-dash requests
 
-            self._ssl = httpx.create_ssl_context()
+                ssl_context = httpx.create_ssl_context()
+            self._ssl = ssl_context
 
     async def acquire(self) -> _UpstreamConnection:
         await self._slots.acquire()
@@ -248,6 +257,7 @@ class MeterProxy:
         timeout: float = 30.0,
         connect_timeout: float = 5.0,
         max_connections: int = 128,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.upstream = upstream
         self.recorder = recorder
@@ -256,7 +266,10 @@ class MeterProxy:
         self.timeout = timeout
         self.stats = LiveStats()
         self.pool = UpstreamPool(
-            upstream, connect_timeout=connect_timeout, max_connections=max_connections
+            upstream,
+            connect_timeout=connect_timeout,
+            max_connections=max_connections,
+            ssl_context=ssl_context,
         )
         self._server: asyncio.base_events.Server | None = None
         self._clients: dict[asyncio.Task, bool] = {}  # handler task -> busy with a request
@@ -400,45 +413,56 @@ class MeterProxy:
         status = 502
         sent = 0
         retry_after = None
-        failure: str | None = None
+        failure: str | None = "cancelled"  # until we know better
         latency_ms = 0.0
-        keep_open = True
+        keep_open = False
         try:
-            upstream_conn, response = await self._send_upstream(request, bytes(body))
-        except UpstreamError as exc:
-            latency_ms = (time.perf_counter() - started) * 1000
-            status = 504 if exc.kind == "timeout" else 502
-            failure = exc.kind
-            sent = await self._answer_self(
-                conn, writer, status, f"upstream_{exc.kind}", exc.message
-            )
-        else:
+            try:
+                upstream_conn, response = await self._send_upstream(request, bytes(body))
+            except UpstreamError as exc:
+                latency_ms = (time.perf_counter() - started) * 1000
+                status = 504 if exc.kind == "timeout" else 502
+                failure = exc.kind
+                sent = await self._answer_self(
+                    conn, writer, status, f"upstream_{exc.kind}", exc.message
+                )
+                keep_open = True
+                return keep_open
             latency_ms = (time.perf_counter() - started) * 1000
             status = response.status_code
             if status == 429:
                 retry_after = _retry_after(response.headers)
-            reusable = False
             progress = [0]
             try:
                 retry_body = await self._relay(conn, writer, upstream_conn, response, progress)
-                reusable = True
+                failure = None
+                keep_open = True
                 if retry_body is not None:
                     retry_after = max(retry_after or 0.0, retry_body)
             except UpstreamError as exc:  # broke off mid-body: nothing to do but hang up on the bot
                 failure = "aborted_" + exc.kind
-                keep_open = False
-            except (ConnectionError, asyncio.IncompleteReadError, h11.LocalProtocolError):
-                failure = "client_gone"
-                keep_open = False
             finally:
                 sent = progress[0]
-                self.pool.release(upstream_conn, reusable=reusable)
-        template = path_template(target)
-        self.recorder.add(
-            Record(ts, method, template, status, latency_ms, sent, retry_after, token_fp, failure)
-        )
-        self.stats.add(latency_ms, status)
-        return keep_open
+                self.pool.release(upstream_conn, reusable=failure is None)
+            return keep_open
+        except (ConnectionError, asyncio.IncompleteReadError, h11.LocalProtocolError):
+            failure = "client_gone"
+            return False
+        finally:
+            self.recorder.add(
+                Record(
+                    ts,
+                    method,
+                    path_template(target),
+                    status,
+                    latency_ms,
+                    sent,
+                    retry_after,
+                    token_fp,
+                    failure,
+                )
+            )
+            self.stats.add(latency_ms, status)
 
     async def _answer_self(
         self,
