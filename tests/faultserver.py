@@ -172,8 +172,6 @@ class Options:
     location: str = "http://127.0.0.2:9/account/profile"  # redirect: where to
     size: int = 10 * 1024 * 1024  # huge: body size in bytes
     only: str = ""  # path prefix the mode applies to; elsewhere `ok`
-    body: bytes | None = None  # raw: exact body (status from `status`)
-    content_type: str = "application/json"
 
 
 @dataclass
@@ -345,10 +343,6 @@ def mode_forbidden(x: _Exchange) -> None:
 
 def mode_status(x: _Exchange) -> None:
     x.respond_json(x.options.status, {"statusCode": x.options.status, "message": "fault server"})
-
-
-def mode_raw(x: _Exchange) -> None:
-    x.respond(x.options.status, x.options.body or b"", content_type=x.options.content_type)
 
 
 def mode_redirect(x: _Exchange) -> None:

@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from faultserver import SENTINEL_TOKEN, FaultServer, assert_token_absent, closed_port
-from ht_dash.api import AccountClient, NetworkError, Secret, ServerError
+from faultserver import SENTINEL_TOKEN, FaultServer, Options, assert_token_absent, closed_port
+from ht_dash.api import AccountClient, NetworkError, Secret, ServerError, contract
 
 pytestmark = pytest.mark.fault
 
@@ -156,3 +156,15 @@ async def test_every_endpoint_parses_from_the_fault_server_ok_mode():
             await api.next_billing()
             assert [e.id async for e in api.iter_history()] == ["pay_1"]
     assert all(r.headers["authorization"] == f"Bearer {SENTINEL_TOKEN}" for r in server.requests)
+
+
+async def test_one_failing_endpoint_leaves_the_others_working():
+    options = Options(status=500, only=contract.SUBSCRIPTION)
+    with FaultServer("status", options=options) as server:
+        async with client(server.base_url) as api:
+            profile = await api.profile()
+            with pytest.raises(ServerError) as caught:
+                await api.subscription()
+            billing = await api.next_billing()
+    assert profile.name == "Fault Server" and billing.plan_name == "Pulse"
+    assert caught.value.message == "the server answered 500 Internal Server Error"
