@@ -29,8 +29,8 @@ def test_heatmap_polled_every_20s_is_told_to_use_state_status_and_saving():
     assert hint.severity == "high"
     assert hint.saving_per_day == 4200  # 4,320 * (1 - 20/900) = 4,224 -> ~4,200
     assert hint.advice == (
-        "/positions/heatmap is called every 20 s; its data changes every 15–30 min — poll "
-        "/hypertracker/state/status (nextUpdate) or use the state webhook, saving ~4,200 calls/day."
+        "/positions/heatmap is called every 20 s while in use; its data changes every 15–30 min "
+        "— poll /hypertracker/state/status (nextUpdate) or use the state webhook, saving ~4,200 calls/day."
     )
 
 
@@ -43,7 +43,7 @@ def test_saving_is_per_day_whatever_the_window():
 def test_interval_falls_back_to_calls_per_hour():
     general = ep("/position-metrics/general", requests=2880, interval=None, per_hour=120)
     [hint] = compute_hints([general], window_hours=24)
-    assert "called every 30 s; its data changes every 10 min" in hint.advice
+    assert "called every 30 s while in use; its data changes every 10 min" in hint.advice
     assert hint.saving_per_day == 2700  # 2,880 * (1 - 30/600) = 2,736
 
 

@@ -24,6 +24,7 @@ PROBLEM_MIN_COUNT = 10
 PROBLEM_SHARE_THRESHOLD = 0.30
 HIGH_RATE = 0.15
 HIGH_SAVING_PER_DAY = 1_000
+HIGH_POLLS_PER_CHANGE = 10.0
 # Immutable or historical data re-read more often than this is worth caching.
 CACHE_INTERVAL_S = 300.0
 
@@ -152,7 +153,8 @@ def polling_hint(endpoint: EndpointUsage, calls_per_day: float) -> Hint | None:
     if polls_per_change < POLLS_PER_CHANGE_THRESHOLD:
         return None
     saving = round_figure(calls_per_day * (1 - interval / cadence.low_s))
-    severity = "high" if saving >= HIGH_SAVING_PER_DAY else "medium"
+    wasteful = saving >= HIGH_SAVING_PER_DAY or polls_per_change >= HIGH_POLLS_PER_CHANGE
+    severity = "high" if wasteful else "medium"
     return Hint(
         kind="polling",
         severity=severity,
@@ -160,8 +162,8 @@ def polling_hint(endpoint: EndpointUsage, calls_per_day: float) -> Hint | None:
         path=endpoint.path,
         title="Polled faster than its data changes",
         advice=(
-            f"{endpoint.path} is called every {human_interval(interval)}; its data changes "
-            f"{cadence.label} — {cadence.advice}, saving ~{saving:,} calls/day."
+            f"{endpoint.path} is called every {human_interval(interval)} while in use; "
+            f"its data changes {cadence.label} — {cadence.advice}, saving ~{saving:,} calls/day."
         ),
         saving_per_day=saving,
     )
