@@ -30,7 +30,8 @@ def test_heatmap_polled_every_20s_is_told_to_use_state_status_and_saving():
     assert hint.saving_per_day == 4200  # 4,320 * (1 - 20/900) = 4,224 -> ~4,200
     assert hint.advice == (
         "/positions/heatmap is called every 20 s while in use; its data changes every 15–30 min "
-        "— poll /hypertracker/state/status (nextUpdate) or use the state webhook, saving ~4,200 calls/day."
+        "— poll /hypertracker/state/status (nextUpdate) or use the state webhook, "
+        "saving ~4,200 calls/day."
     )
 
 
