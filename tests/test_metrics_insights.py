@@ -41,8 +41,12 @@ def test_error_rate_changes_in_percentage_points():
 
 
 def test_summary_cards_compare_with_previous_period():
-    now = MetricsSummary(avg_daily_requests=3000, avg_latency_ms=150, error_rate=0.02, rate_limit_hits=50)
-    before = MetricsSummary(avg_daily_requests=2000, avg_latency_ms=200, error_rate=0.01, rate_limit_hits=100)
+    now = MetricsSummary(
+        avg_daily_requests=3000, avg_latency_ms=150, error_rate=0.02, rate_limit_hits=50
+    )
+    before = MetricsSummary(
+        avg_daily_requests=2000, avg_latency_ms=200, error_rate=0.01, rate_limit_hits=100
+    )
     cards = summary_cards(now, before)
     assert [c.value for c in cards] == ["3,000", "150 ms", "2.00 %", "50"]
     assert [c.change.text for c in cards] == ["▲ 50 %", "▼ 25 %", "▲ 1.00 pp", "▼ 50 %"]
@@ -50,7 +54,9 @@ def test_summary_cards_compare_with_previous_period():
 
 
 def test_summary_cards_without_previous_period():
-    now = MetricsSummary(avg_daily_requests=1_234_567, avg_latency_ms=12_500, error_rate=0, rate_limit_hits=0)
+    now = MetricsSummary(
+        avg_daily_requests=1_234_567, avg_latency_ms=12_500, error_rate=0, rate_limit_hits=0
+    )
     cards = summary_cards(now, None)
     assert [c.change for c in cards] == [None] * 4
     assert [c.value for c in cards[:2]] == ["1.23 M", "12.50 s"]
@@ -59,7 +65,9 @@ def test_summary_cards_without_previous_period():
 def _days(values: list[tuple[int, int, int]]) -> list[DailyMetric]:
     start = date(2026, 11, 1)
     return [
-        DailyMetric(start + timedelta(days=i), requests=r, avg_latency_ms=100.0, errors=e, rate_limited=t)
+        DailyMetric(
+            start + timedelta(days=i), requests=r, avg_latency_ms=100.0, errors=e, rate_limited=t
+        )
         for i, (r, e, t) in enumerate(values)
     ]
 

@@ -48,7 +48,12 @@ class MetricsScreen(DashScreen):
     BINDINGS = [
         Binding("d", "next_period", "Period 7/30/90 d", id="metrics.period_next"),
         Binding(
-            "shift+d", "previous_period", "Shorter period", show=False, id="metrics.period_prev"
+            "D,shift+d",
+            "previous_period",
+            "Previous period (90/30/7 d)",
+            key_display="D",
+            show=False,
+            id="metrics.period_prev",
         ),
     ]
     DEFAULT_CSS = """

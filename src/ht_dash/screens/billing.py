@@ -1,0 +1,221 @@
+"""Screen 5 · Next billing: the next invoice, and what the usage pace means for the next period."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.markup import escape
+from rich.table import Table
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ht_dash.api.errors import HtError
+from ht_dash.api.models import DailyMetric, LiveUsage, NextBilling, Plan, Subscription
+from ht_dash.insights.billing import (
+    PlanAdvice,
+    Usage,
+    advise,
+    countdown,
+    fits,
+    format_money,
+)
+from ht_dash.plans import PLANS, is_custom, plan_by_id
+from ht_dash.screens.base import DashScreen
+from ht_dash.widgets.panel import DataPanel
+
+# Daily history fetched for the advice: covers the previous month and the last 30 days.
+HISTORY_DAYS = 62
+
+
+class BillingScreen(DashScreen):
+    """The next invoice with a countdown, and usage against the plan: last period's share of the
+    quota, this period's pace, the peak req/min and 429s, and the cheapest public plan that fits.
+    Account endpoints cost no usage tokens, so looking here is free."""
+
+    MODE = "billing"
+    FEEDS = ("billing", "subscription")
+    PANELS = {"billing": "invoice-panel", "subscription": "pace-panel"}
+    AUTO_FOCUS = "#billing-scroll"  # arrow keys and PgUp/PgDn scroll at small sizes
+    BINDINGS = [
+        Binding("u", "reload_usage", "Recheck usage pace", id="billing.reload_usage"),
+    ]
+    DEFAULT_CSS = """
+    BillingScreen #pace-text { margin-bottom: 1; }
+    BillingScreen #pace-note { color: $text-muted; }
+    BillingScreen #pace-note.-error { color: $warning; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._billing_seen: NextBilling | None = None
+        self._daily: tuple[DailyMetric, ...] = ()
+        self._live: LiveUsage | None = None
+        self._history_state = "loading"  # loading | loaded | failed
+        self._history_problem = ""
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="billing-scroll"):
+            yield DataPanel(Static(id="invoice-text"), title="Next invoice", id="invoice-panel")
+            yield DataPanel(
+                Static(id="pace-text"),
+                Static(id="plans-table"),
+                Static(id="pace-note"),
+                title="Usage pace & plan fit",
+                id="pace-panel",
+            )
+
+    # ---- rendering ---------------------------------------------------------------------------
+
+    def render_data(self, kind: str, data: object) -> None:
+        if kind == "billing" and isinstance(data, NextBilling):
+            self._render_invoice(data)
+            if data is not self._billing_seen:  # a fresh fetch (open, r, every 5 min)
+                self._billing_seen = data
+                self.load_usage_history()
+        elif kind == "subscription" and isinstance(data, Subscription):
+            billing = self.app.feed_state("billing").data
+            if isinstance(billing, NextBilling):
+                self._render_invoice(billing)
+            self._render_pace()
+
+    def _render_invoice(self, bill: NextBilling) -> None:
+        sub = self.app.feed_state("subscription").data
+        status = sub.status if isinstance(sub, Subscription) else None
+        lines = []
+        if bill.invoice_date is None:
+            if status == "canceled":
+                why = "the subscription is canceled"
+            elif bill.amount_cents == 0:
+                why = f"the {escape(bill.plan_name)} plan costs nothing"
+            else:
+                why = "no invoice is scheduled"
+            lines.append(f"[b]Nothing will be billed[/] — {why}.")
+            lines.append(f"[dim]Plan[/]          {escape(bill.plan_name)}")
+        else:
+            today = self.app.clock.now().date()
+            lines += [
+                f"[dim]Invoice date[/]  [b]{bill.invoice_date:%a %b %d, %Y}[/] · "
+                f"[b $accent]{countdown(bill.invoice_date, today)}[/]",
+                f"[dim]Amount[/]        [b]{format_money(bill.amount_cents, bill.currency)}[/] "
+                f"[dim]{escape(bill.currency.upper())}[/]",
+                f"[dim]Plan[/]          {escape(bill.plan_name)}{_plan_terms(bill.plan_id)}",
+                f"[dim]Payment[/]       {escape(bill.payment_method or 'none on file')}",
+            ]
+        if status == "past_due":
+            lines.append(
+                "[b $error]⚠ Payment past due[/] — update the payment method to keep the plan."
+            )
+        elif status == "canceled" and bill.invoice_date is not None:
+            lines.append("[b $warning]Subscription canceled[/] — this invoice is the last one.")
+        self.query_one("#invoice-text", Static).update("\n".join(lines))
+
+    def _render_pace(self) -> None:
+        sub = self.app.feed_state("subscription").data
+        if not isinstance(sub, Subscription):
+            return
+        advice = advise(sub, self._daily, self._live, self.app.clock.now())
+        bullets = Table.grid(padding=(0, 1))
+        bullets.add_column(no_wrap=True)
+        bullets.add_column(ratio=1)
+        for line in advice.lines:
+            bullets.add_row("•", line)
+        self.query_one("#pace-text", Static).update(bullets)
+        self.query_one("#plans-table", Static).update(_plans_table(advice, sub.plan))
+        note = self.query_one("#pace-note", Static)
+        note.set_class(self._history_state == "failed", "-error")
+        if self._history_state == "loading":
+            note.update("Loading daily usage and live req/min for the full picture…")
+        elif self._history_state == "failed":
+            note.update(f"⚠ {escape(self._history_problem)} — press u to retry.")
+        else:
+            note.update(
+                "Tokens counted as requests (alerts and webhooks also cost one). "
+                "Public prices; Enterprise is custom."
+            )
+
+    # ---- usage history -----------------------------------------------------------------------
+
+    @work(exclusive=True, group="billing-usage", exit_on_error=False)
+    async def load_usage_history(self) -> None:
+        """Daily usage (last period, last 30 days) and the live window (peak req/min)."""
+        source = self.app.source
+        problems = []
+        self._history_state = "loading"
+        self._render_pace()
+        try:
+            self._daily = (await source.metrics(HISTORY_DAYS)).daily
+        except HtError as exc:
+            problems.append(f"daily usage unavailable: {exc.message}")
+        try:
+            self._live = await source.live()
+        except HtError as exc:
+            problems.append(f"live req/min unavailable: {exc.message}")
+        self._history_state = "failed" if problems else "loaded"
+        self._history_problem = "; ".join(problems)
+        self._render_pace()
+
+    def action_reload_usage(self) -> None:
+        self.load_usage_history()
+        self.notify("Rechecking usage pace…", timeout=1.5)
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand(
+            "Billing: recheck usage pace",
+            "Fetch daily usage and live req/min again for the plan advice (u)",
+            self.action_reload_usage,
+        )
+
+
+def _plan_terms(plan_id: str) -> str:
+    plan = plan_by_id(plan_id)
+    if plan is None:
+        return ""
+    rate = f", {plan.rate_limit_per_minute:,} req/min" if plan.rate_limit_per_minute else ""
+    return f" [dim]({_quota(plan)}{rate})[/]"
+
+
+def _quota(plan: Plan) -> str:
+    return f"{plan.quota:,} tokens/{'day' if plan.quota_period == 'day' else 'month'}"
+
+
+def _plans_table(advice: PlanAdvice, current: Plan) -> Table:
+    """The public price table, with the current plan, the suggestion, and what each would cover."""
+    table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="dim", expand=False)
+    for name, justify in (("Plan", "left"), ("Price", "right"), ("Quota", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)
+    table.add_column("Req/min", justify="right", no_wrap=True)
+    table.add_column("Your usage", no_wrap=True)
+    usage = advice.usage
+    suggested = advice.suggestion.id if advice.suggestion else None
+    for plan in PLANS:
+        if is_custom(plan):  # negotiated terms: the table's figures are not public
+            cells = ("custom", "custom", "custom", "[dim]talk to sales[/]")
+        else:
+            cells = (
+                format_money(plan.price_cents or 0, plan.currency),
+                f"{plan.quota:,}/{'day' if plan.quota_period == 'day' else 'mo'}",
+                "—" if plan.rate_limit_per_minute is None else f"{plan.rate_limit_per_minute:,}",
+                _fit_text(plan, usage),
+            )
+        mark = ""
+        if plan.id == current.id:
+            mark = "● current"
+        elif plan.id == suggested:
+            mark = "→ suggested"
+        style = "bold" if plan.id in (current.id, suggested) else ""
+        table.add_row(plan.name, *cells[:3], f"{cells[3]}  {mark}".rstrip(), style=style)
+    return table
+
+
+def _fit_text(plan: Plan, usage: Usage) -> str:
+    if fits(plan, usage):
+        return "[green]✓ fits[/]"
+    quota_short = (
+        usage.busiest_day > plan.quota
+        if plan.quota_period == "day"
+        else usage.monthly_tokens > plan.quota
+    )
+    return "[red]✗ quota[/]" if quota_short else "[yellow]✗ peak req/min[/]"

@@ -1,0 +1,160 @@
+"""Screen 5 on the demo backend: invoice, countdown, usage pace, plan fit, the Free plan."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from textual.widgets import Static
+
+from ht_dash.api.errors import ServerError
+from ht_dash.api.models import NextBilling, Subscription
+from ht_dash.app import make_app
+from ht_dash.clock import FixedClock
+from ht_dash.config import Settings
+from ht_dash.demo import DemoBackend
+from ht_dash.runtime import Runtime
+
+AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
+SIZE = (100, 30)
+
+
+def build(plan: str = "surge"):
+    clock = FixedClock(AT)
+    runtime = Runtime(settings=Settings(), demo=True, clock=clock, demo_seed=7)
+    runtime._backend = DemoBackend(seed=7, clock=clock, plan_id=plan)
+    return make_app(runtime, live=False)
+
+
+async def open_billing(pilot) -> None:
+    await pilot.press("5")
+    app = pilot.app
+    for _ in range(200):
+        await pilot.pause()
+        screen = app.screen
+        ready = all(app.feed_state(k).data is not None for k in ("billing", "subscription"))
+        if ready and getattr(screen, "_history_state", "") != "loading":
+            break
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def shown(app, widget_id: str) -> str:
+    """What a Static shows, as plain text: markup or a Rich table rendered at the widget's width."""
+    widget = app.screen.query_one(f"#{widget_id}", Static)
+    content = widget.content
+    if isinstance(content, str):
+        return str(widget.render())
+    options = app.console.options.update_width(widget.content_size.width)
+    lines = app.console.render_lines(content, options, pad=False)
+    return "\n".join("".join(seg.text for seg in line).rstrip() for line in lines)
+
+
+async def test_surge_invoice_with_countdown_amount_plan_and_payment_method():
+    app = build("surge")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_billing(pilot)
+        bill: NextBilling = app.feed_state("billing").data
+        days = (bill.invoice_date - AT.date()).days
+        invoice = shown(app, "invoice-text")
+        assert f"{bill.invoice_date:%a %b %d, %Y} · in {days} days" in invoice
+        assert "$399.00 USD" in invoice
+        assert "Surge (150,000 tokens/month, 100 req/min)" in invoice
+        assert "Visa •••• 4242" in invoice
+
+
+async def test_usage_pace_compares_last_period_with_the_quota_and_fits_a_plan():
+    app = build("surge")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_billing(pilot)
+        sub: Subscription = app.feed_state("subscription").data
+        pace = shown(app, "pace-text")
+        assert "Last period (" in pace and "of Surge's quota" in pace
+        assert f"This period: {sub.tokens_used:,} tokens so far, on pace for" in pace
+        assert "req/min of 100 in the last 15 min" in pace
+        table = shown(app, "plans-table")
+        surge_row = next(line for line in table.splitlines() if line.startswith("Surge"))
+        assert "● current" in surge_row
+        assert "✗ quota" in next(line for line in table.splitlines() if line.startswith("Pulse"))
+        note = shown(app, "pace-note")
+        assert note.startswith("Tokens counted as requests")
+
+
+async def test_free_plan_says_nothing_will_be_billed():
+    app = build("free")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_billing(pilot)
+        invoice = shown(app, "invoice-text")
+        assert invoice.startswith("Nothing will be billed — the Free plan costs nothing.")
+        pace = shown(app, "pace-text")
+        assert "of Free's quota" in pace and "Today:" in pace
+
+
+async def test_canceled_subscription_bills_nothing():
+    app = build("surge")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_billing(pilot)
+        bill: NextBilling = app.feed_state("billing").data
+        sub: Subscription = app.feed_state("subscription").data
+        app.feed_state("subscription").data = Subscription(
+            sub.plan, "canceled", sub.tokens_used, sub.period_start, sub.resets_at
+        )
+        app.screen._render_invoice(
+            NextBilling(None, 0, bill.currency, bill.plan_id, bill.plan_name, None)
+        )
+        await pilot.pause()
+        invoice = shown(app, "invoice-text")
+        assert invoice.startswith("Nothing will be billed — the subscription is canceled.")
+
+
+async def test_usage_history_failure_is_said_and_u_retries():
+    app = build("surge")
+    real_metrics = app.source.metrics
+    calls = []
+
+    async def failing_metrics(days: int = 90):
+        calls.append(days)
+        if len(calls) == 1:
+            raise ServerError("HTTP 503 from the account API", status=503)
+        return await real_metrics(days)
+
+    app.source.metrics = failing_metrics
+    async with app.run_test(size=SIZE) as pilot:
+        await open_billing(pilot)
+        note = shown(app, "pace-note")
+        assert note.startswith("⚠ daily usage unavailable: HTTP 503") and "press u to retry" in note
+        pace = shown(app, "pace-text")
+        assert "This period:" in pace and "Last period" not in pace  # advice from what is known
+        await pilot.press("u")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert calls == [62, 62]
+        assert "Last period (" in shown(app, "pace-text")
+
+
+def test_billing_snapshot_80x24(snap_compare):
+    async def run_before(pilot) -> None:
+        await open_billing(pilot)
+
+    assert snap_compare(build("surge"), terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_palette_can_recheck_the_usage_pace():
+    app = build("surge")
+    fetched = []
+    real_live = app.source.live
+
+    async def counting_live(window_minutes: int = 15):
+        fetched.append(window_minutes)
+        return await real_live(window_minutes)
+
+    app.source.live = counting_live
+    async with app.run_test(size=SIZE) as pilot:
+        await open_billing(pilot)
+        assert len(fetched) == 1
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        commands["Billing: recheck usage pace"].callback()
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(fetched) == 2
+        assert app.screen._history_state == "loaded"

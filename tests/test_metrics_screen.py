@@ -1,0 +1,142 @@
+"""Screen 2 on the demo backend: cards, charts, the incident day, the period switch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from textual.widgets import Static
+
+from ht_dash.api.models import Metrics
+from ht_dash.app import make_app
+from ht_dash.clock import FixedClock
+from ht_dash.config import Settings
+from ht_dash.demo import DemoBackend
+from ht_dash.insights.metrics import find_incident, summary_cards
+from ht_dash.runtime import Runtime
+from ht_dash.widgets.bar_chart import BarChart
+from ht_dash.widgets.panel import DataPanel
+from ht_dash.widgets.stat_card import StatCard
+
+AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
+SIZE = (100, 30)
+
+
+def build():
+    clock = FixedClock(AT)
+    runtime = Runtime(settings=Settings(), demo=True, clock=clock, demo_seed=7)
+    runtime._backend = DemoBackend(seed=7, clock=clock)
+    return make_app(runtime, live=False)
+
+
+async def settle(pilot, days: int) -> Metrics:
+    """Wait until the metrics feed holds `days` days and the screen has drawn them."""
+    app = pilot.app
+    for _ in range(200):
+        await pilot.pause()
+        data = app.feed_state("metrics").data
+        if data is not None and data.days == days and not app.feed_state("metrics").loading:
+            break
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    data = app.feed_state("metrics").data
+    assert data is not None and data.days == days
+    return data
+
+
+def text(widget) -> str:
+    return str(widget.render())
+
+
+async def test_cards_and_charts_show_the_demo_metrics():
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        metrics = await settle(pilot, 90)
+        screen = app.screen
+        assert screen.query_one("#metrics-panel", DataPanel).border_title == (
+            f"Metrics · Last 90 days · {metrics.start:%b %d} – {metrics.end:%b %d, %Y}"
+        )
+        expected = summary_cards(metrics.summary, metrics.previous_summary)
+        for card_id, card in zip(
+            ("card-requests", "card-latency", "card-errors", "card-429"), expected, strict=True
+        ):
+            widget = screen.query_one(f"#{card_id}", StatCard)
+            assert text(widget.query_one(".stat-value", Static)) == card.value
+            assert text(widget.query_one(".stat-change", Static)).startswith(card.change.text)
+            assert widget.query_one(".stat-change").has_class(f"-{card.change.verdict}")
+
+        requests = screen.query_one("#chart-requests", BarChart)
+        assert requests.values == [float(d.requests) for d in metrics.daily]
+        assert len(requests.values) == 90
+
+
+async def test_the_demo_incident_day_is_named_and_marked_in_every_chart():
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        metrics = await settle(pilot, 90)
+        incident_day = app.runtime.demo_backend.account.incident_day
+        incident = find_incident(metrics.daily)
+        assert incident is not None and incident.date == incident_day
+        note = text(app.screen.query_one("#metrics-note", Static))
+        assert note.startswith(f"⚠ Incident {incident_day:%a %b %d}: {incident.errors:,} errors")
+        for chart in app.screen.query(BarChart):
+            assert chart.mark == incident.index
+        errors_chart = app.screen.query_one("#chart-errors", BarChart)
+        assert f"max {incident.errors:,} {incident_day:%b %d}" in errors_chart.notes[0]
+
+
+async def test_d_switches_the_period_refetches_and_redraws():
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        ninety = await settle(pilot, 90)
+        await pilot.press("d")
+        week = await settle(pilot, 7)
+        assert app.metrics_days == 7
+        screen = app.screen
+        assert "Last 7 days" in screen.query_one("#metrics-panel", DataPanel).border_title
+        assert len(screen.query_one("#chart-latency", BarChart).values) == 7
+        assert week.summary != ninety.summary
+        card = screen.query_one("#card-requests", StatCard)
+        assert (
+            text(card.query_one(".stat-value", Static))
+            == summary_cards(week.summary, week.previous_summary)[0].value
+        )
+        await pilot.press("d")
+        await settle(pilot, 30)
+        assert len(screen.query_one("#chart-errors", BarChart).values) == 30
+        await pilot.press("D")  # back to 7
+        await settle(pilot, 7)
+
+
+async def test_palette_offers_each_period():
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot, 90)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert {"Metrics: last 7 days", "Metrics: last 30 days", "Metrics: last 90 days"} <= set(
+            commands
+        )
+        commands["Metrics: last 30 days"].callback()
+        await settle(pilot, 30)
+        assert "Last 30 days" in app.screen.query_one("#metrics-panel", DataPanel).border_title
+
+
+def test_metrics_snapshot_80x24(snap_compare):
+    async def run_before(pilot) -> None:
+        await pilot.press("2")
+        await settle(pilot, 90)
+
+    assert snap_compare(build(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_metrics_snapshot_large_7_days(snap_compare):
+    async def run_before(pilot) -> None:
+        await pilot.press("2")
+        await settle(pilot, 90)
+        await pilot.press("d")
+        await settle(pilot, 7)
+
+    assert snap_compare(build(), terminal_size=(160, 48), run_before=run_before)
