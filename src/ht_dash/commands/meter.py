@@ -87,7 +87,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, runtime: Runtime) -> int:
-    from ht_dash.api.client import is_loopback_host
     from ht_dash.meter.proxy import MeterProxy, parse_listen, parse_upstream
     from ht_dash.meter.recorder import Recorder
     from ht_dash.meter.source import default_db_path
@@ -102,12 +101,8 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
         raise ConfigError("--interval must be positive")
     db = args.db or default_db_path()
     plan_name = _effective_plan(db, args.plan)
-    if not is_loopback_host(host):
-        print(
-            f"ht-dash meter: warning: listening on {host}, not loopback: anyone who reaches it can "
-            "use the proxy, and bots' tokens reach it unencrypted",
-            file=sys.stderr,
-        )
+    if warning := listen_warning(host):
+        print(f"ht-dash meter: warning: {warning}", file=sys.stderr)
 
     recorder = Recorder(db, retention_days=args.retention_days)
     recorder.start()
@@ -125,6 +120,18 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
         return asyncio.run(_serve(proxy, recorder, out, tty, interval, args.quiet, db, plan_name))
     finally:
         recorder.close()
+
+
+def listen_warning(host: str) -> str | None:
+    """What to tell the user when the meter listens beyond this machine."""
+    from ht_dash.api.client import is_loopback_host
+
+    if is_loopback_host(host):
+        return None
+    return (
+        f"listening on {host}, not loopback: anyone who reaches it can use the proxy, "
+        "and bots' tokens reach it unencrypted"
+    )
 
 
 def _effective_plan(db: Path, plan_id: str | None) -> str:
