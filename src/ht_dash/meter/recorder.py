@@ -278,7 +278,7 @@ class Recorder:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as exc:
+        except Exception as exc:  # sqlite3.Error above all; the writer thread must never die
             self.dropped += len(batch)
             self.last_error = f"{exc} ({self.path.name})"
             if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
