@@ -15,7 +15,13 @@ from ht_dash.insights.metrics import (
     relative_change,
     summary_cards,
 )
-from ht_dash.widgets.bar_chart import axis_scale, bar_column, bucket_columns, date_axis
+from ht_dash.widgets.bar_chart import (
+    axis_scale,
+    bar_column,
+    bucket_columns,
+    column_slots,
+    date_axis,
+)
 
 
 def test_relative_change_direction_and_verdict():
@@ -125,10 +131,20 @@ def test_bar_heights_in_eighths():
     assert bar_column(0, 0, 100, 2) == [" ", " "]
 
 
+def test_columns_fill_the_width():
+    wide = column_slots(7, 31)  # 4 cells each: a 3-cell bar and a gap
+    assert [(c.at, c.bar, c.gap) for c in wide[:2]] == [(0, 3, 1), (4, 3, 1)]
+    narrow = column_slots(30, 52)  # 1-2 cells each, no gaps, ending at the edge
+    assert narrow[0].at == 0 and narrow[-1].at + narrow[-1].bar == 52
+    assert {c.gap for c in narrow} == {0} and {c.bar for c in narrow} == {1, 2}
+    assert all(b.at == a.at + a.bar for a, b in zip(narrow, narrow[1:], strict=False))
+    assert column_slots(20, 200)[-1].at == 19 * 6  # bars stop growing at MAX_BAR_WIDTH
+
+
 def test_date_axis_has_first_and_last_day():
     dates = [date(2026, 11, 19) + timedelta(days=i) for i in range(7)]
     columns = bucket_columns([1.0] * 7, 28)
-    line = date_axis(dates, columns, slot=4, bar_width=3)
+    line = date_axis(dates, columns, column_slots(7, 28))
     assert line.startswith("Nov 19") and line.endswith("Nov 25")
     assert len(line) == 27  # ends under the last bar
 
@@ -137,6 +153,6 @@ def test_date_axis_has_first_and_last_day():
 def test_date_axis_never_overlaps(days):
     dates = [date(2026, 8, 28) + timedelta(days=i) for i in range(days)]
     columns = bucket_columns([1.0] * days, 60)
-    line = date_axis(dates, columns, slot=max(1, min(6, 60 // len(columns))), bar_width=1)
+    line = date_axis(dates, columns, column_slots(len(columns), 60))
     labels = line.split()
     assert len(labels) % 2 == 0 and labels[0] == "Aug" and labels[-1] == f"{dates[-1]:%d}"

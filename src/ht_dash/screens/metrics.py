@@ -40,7 +40,8 @@ CHARTS = (
 class MetricsScreen(DashScreen):
     """Averages of the period against the one before it (▲/▼ green when better, red when worse),
     and one bar per day. An incident day — far more errors and 429s than a usual day — is drawn
-    red in every chart; 90 days on a narrow terminal show the worst day of each bar's days."""
+    red in every chart. When the days outnumber the columns, a bar shows the highest of its days.
+    Keys: d cycles the period 7 → 30 → 90 days, D goes back."""
 
     MODE = "metrics"
     FEEDS = ("metrics",)

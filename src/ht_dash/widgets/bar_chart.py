@@ -86,12 +86,34 @@ def bar_column(value: float, low: float, high: float, rows: int) -> list[str]:
     return cells
 
 
-def date_axis(dates: Sequence[date], columns: Sequence[Column], slot: int, bar_width: int) -> str:
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """Where one column is drawn: its first cell, the bar's width and the gap after it."""
+
+    at: int
+    bar: int
+    gap: int
+
+
+def column_slots(count: int, width: int) -> list[Slot]:
+    """Lay `count` columns into `width` cells. Narrow columns (< 3 cells) share the width out
+    evenly with no gaps, so the bars read as an area that fills the chart; wider ones get a
+    uniform bar (up to MAX_BAR_WIDTH) and a one-cell gap."""
+    if count <= 0:
+        return []
+    even = width // count
+    if even >= 3:
+        slot = min(MAX_BAR_WIDTH, even)
+        return [Slot(i * slot, slot - 1, 1) for i in range(count)]
+    edges = [i * width // count for i in range(count + 1)] if even >= 1 else list(range(count + 1))
+    return [Slot(a, max(1, b - a), 0) for a, b in zip(edges, edges[1:], strict=False)]
+
+
+def date_axis(dates: Sequence[date], columns: Sequence[Column], slots: Sequence[Slot]) -> str:
     """Dates under their columns: the first and the last always, more between when there is room."""
     if not columns:
         return ""
-    width = slot * (len(columns) - 1) + bar_width
-    width = max(width, DATE_LABEL_WIDTH * 2 + 1)
+    width = max(slots[-1].at + slots[-1].bar, DATE_LABEL_WIDTH * 2 + 1)
     line = [" "] * width
 
     def place(at: int, text: str) -> bool:
@@ -106,10 +128,9 @@ def date_axis(dates: Sequence[date], columns: Sequence[Column], slot: int, bar_w
     place(width - DATE_LABEL_WIDTH, f"{dates[columns[-1].last]:{DATE_FORMAT}}")
     spacing = DATE_LABEL_WIDTH * 2 + 2
     next_free = spacing
-    for i, column in enumerate(columns):
-        pos = i * slot
-        if pos >= next_free and place(pos, f"{dates[column.first]:{DATE_FORMAT}}"):
-            next_free = pos + spacing
+    for column, slot in zip(columns, slots, strict=True):
+        if slot.at >= next_free and place(slot.at, f"{dates[column.first]:{DATE_FORMAT}}"):
+            next_free = slot.at + spacing
     return "".join(line).rstrip()
 
 
@@ -197,8 +218,7 @@ class BarChart(Widget):
         label_width = max(len(text) for text in labels.values()) + 1
         plot_width = width - label_width
         columns = bucket_columns(self.values, plot_width)
-        slot = max(1, min(MAX_BAR_WIDTH, plot_width // len(columns)))
-        bar_width = slot - 1 if slot >= 3 else slot
+        slots = column_slots(len(columns), plot_width)
         cells = [bar_column(c.value, low, high, rows) for c in columns]
         style = self.get_component_rich_style
         axis, bar, mark, grid = (style(f"bar-chart--{n}") for n in ("axis", "bar", "mark", "grid"))
@@ -208,15 +228,14 @@ class BarChart(Widget):
             out.append("\n")
             out.append(f"{labels.get(row, ''):>{label_width - 1}} ", style=axis)
             gridline = row in labels and 0 < row < rows - 1
-            gap = slot - bar_width
-            for column, cell in zip(columns, cells, strict=True):
+            for column, cell, slot in zip(columns, cells, slots, strict=True):
                 marked = self.mark is not None and column.first <= self.mark <= column.last
                 char = cell[row]
                 if char == " " and gridline:
-                    out.append(GRID * slot, style=grid)
+                    out.append(GRID * (slot.bar + slot.gap), style=grid)
                     continue
-                out.append(char * bar_width, style=mark if marked else bar)
-                out.append((GRID if gridline else " ") * gap, style=grid)
+                out.append(char * slot.bar, style=mark if marked else bar)
+                out.append((GRID if gridline else " ") * slot.gap, style=grid)
         out.append("\n" + " " * label_width)
-        out.append(date_axis(self.dates, columns, slot, bar_width), style=axis)
+        out.append(date_axis(self.dates, columns, slots), style=axis)
         return out
