@@ -78,9 +78,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seconds between live lines (default: 1 on a terminal, 10 when piped)",
     )
     parser.add_argument(
-        "--db", metavar="PATH", type=Path, help="database file (default: in the data dir)"
-    )
-    parser.add_argument(
         "--quiet", action="store_true", help="no live line, only start and stop messages"
     )
     parser.set_defaults(handler=run)
@@ -99,7 +96,7 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
         raise ConfigError("--timeout must be positive")
     if args.interval is not None and args.interval <= 0:
         raise ConfigError("--interval must be positive")
-    db = args.db or default_db_path()
+    db = default_db_path()  # where `--source meter` reads
     plan_name = _effective_plan(db, args.plan)
     if warning := listen_warning(host):
         print(f"ht-dash meter: warning: {warning}", file=sys.stderr)
