@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from textual.widgets import Static
@@ -140,3 +141,29 @@ def test_metrics_snapshot_large_7_days(snap_compare):
         await settle(pilot, 7)
 
     assert snap_compare(build(), terminal_size=(160, 48), run_before=run_before)
+
+
+async def test_switching_twice_during_a_slow_fetch_ends_on_the_last_choice():
+    app = build()
+    gate = asyncio.Event()
+    real_metrics = app.source.metrics
+    asked = []
+
+    async def slow_metrics(days: int = 90):
+        asked.append(days)
+        if len(asked) == 2:  # the first fetch after the switch hangs until released
+            await gate.wait()
+        return await real_metrics(days)
+
+    app.source.metrics = slow_metrics
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot, 90)
+        await pilot.press("d")  # 7 days: fetch in flight, held at the gate
+        await pilot.pause()
+        await pilot.press("d")  # 30 days while the 7-day fetch is in flight
+        await pilot.pause()
+        gate.set()
+        await settle(pilot, 30)
+        assert asked == [90, 7, 30]
+        assert "Last 30 days" in app.screen.query_one("#metrics-panel", DataPanel).border_title
