@@ -158,3 +158,24 @@ async def test_palette_can_recheck_the_usage_pace():
         await pilot.pause()
         assert len(fetched) == 2
         assert app.screen._history_state == "loaded"
+
+
+async def test_advice_comes_even_when_the_billing_endpoint_fails():
+    app = build("surge")
+
+    async def broken_billing():
+        raise ServerError("HTTP 500 from the account API", status=500)
+
+    app.source.next_billing = broken_billing
+    app.scheduler.feeds["billing"].fetch = broken_billing
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        for _ in range(200):
+            await pilot.pause()
+            if app.feed_state("subscription").data and app.feed_state("billing").error:
+                break
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen.query_one("#invoice-panel").has_class("-error")
+        assert "Last period (" in shown(app, "pace-text")
+        assert app.screen._history_state == "loaded"

@@ -55,6 +55,7 @@ class BillingScreen(DashScreen):
         self._live: LiveUsage | None = None
         self._history_state = "loading"  # loading | loaded | failed
         self._history_problem = ""
+        self._history_requested = False
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="billing-scroll"):
@@ -74,11 +75,13 @@ class BillingScreen(DashScreen):
             self._render_invoice(data)
             if data is not self._billing_seen:  # a fresh fetch (open, r, every 5 min)
                 self._billing_seen = data
-                self.load_usage_history()
+                self._request_history()
         elif kind == "subscription" and isinstance(data, Subscription):
             billing = self.app.feed_state("billing").data
             if isinstance(billing, NextBilling):
                 self._render_invoice(billing)
+            if not self._history_requested:  # the billing feed may be failing: advise anyway
+                self._request_history()
             self._render_pace()
 
     def _render_invoice(self, bill: NextBilling) -> None:
@@ -138,6 +141,10 @@ class BillingScreen(DashScreen):
 
     # ---- usage history -----------------------------------------------------------------------
 
+    def _request_history(self) -> None:
+        self._history_requested = True
+        self.load_usage_history()
+
     @work(exclusive=True, group="billing-usage", exit_on_error=False)
     async def load_usage_history(self) -> None:
         """Daily usage (last period, last 30 days) and the live window (peak req/min)."""
@@ -158,7 +165,7 @@ class BillingScreen(DashScreen):
         self._render_pace()
 
     def action_reload_usage(self) -> None:
-        self.load_usage_history()
+        self._request_history()
         self.notify("Rechecking usage pace…", timeout=1.5)
 
     def palette_commands(self) -> Iterable[SystemCommand]:
