@@ -133,6 +133,7 @@ def test_report_window_sets_the_per_day_rate():
         (20, "20 s"),
         (150, "2.5 min"),
         (600, "10 min"),
+        (800, "13 min"),
         (5400, "1.5 h"),
         (172800, "2 d"),
     ],

@@ -128,6 +128,9 @@ def human_interval(seconds: float) -> str:
 
 
 def _trim(value: float) -> str:
+    """One decimal below 10 (2.5), none above (13): short enough for a narrow column."""
+    if value >= 10:
+        return f"{value:.0f}"
     text = f"{value:.1f}"
     return text[:-2] if text.endswith(".0") else text
 

@@ -1,0 +1,166 @@
+"""Screen 3 by keys on the demo backend: sort, filter, timeframe, hints, and refresh in place."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from rich.console import Console
+
+from ht_dash.api.models import EndpointUsage
+from ht_dash.app import make_app
+from ht_dash.clock import FixedClock
+from ht_dash.config import Settings
+from ht_dash.demo import DemoBackend
+from ht_dash.runtime import Runtime
+from ht_dash.screens.endpoints import EndpointsScreen
+
+NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+
+
+def demo_app(endpoint_count=None):
+    clock = FixedClock(NOW)
+    runtime = Runtime(settings=Settings(), demo=True, clock=clock, demo_seed=7)
+    if endpoint_count is not None:
+        runtime._backend = DemoBackend(seed=7, clock=clock, endpoint_count=endpoint_count)
+    return make_app(runtime, live=False)
+
+
+async def open_endpoints(pilot) -> EndpointsScreen:
+    await pilot.press("3")
+    screen = pilot.app.screen
+    assert isinstance(screen, EndpointsScreen)
+    for _ in range(200):
+        await pilot.pause()
+        if screen.report is not None and screen.table.row_count:
+            return screen
+    raise AssertionError("endpoint usage never loaded")
+
+
+def row_keys(screen) -> list[str]:
+    table = screen.table
+    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+
+
+def by_key(screen) -> dict[str, EndpointUsage]:
+    return {e.key: e for e in screen.report.endpoints}
+
+
+async def test_demo_data_yields_hints_shown_with_a_count():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_endpoints(pilot)
+        assert screen.table.row_count == len(screen.report.endpoints) > 10
+        assert any(h.kind == "polling" and h.path == "/positions/heatmap" for h in screen.hints)
+        title = screen.query_one("#hints").border_title
+        assert title.startswith(f"Hints ({len(screen.hints)})")
+        console = Console(width=200)
+        with console.capture() as captured:
+            console.print(screen.query_one("#hints-text").content)
+        assert "/positions/heatmap is called every" in captured.get()
+
+
+async def test_sort_by_requests_then_latency_by_keys_keeps_the_cursor_row():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_endpoints(pilot)
+        data = by_key(screen)
+        requests = [data[k].requests for k in row_keys(screen)]
+        assert requests == sorted(requests, reverse=True)  # the default
+        await pilot.press("down", "down")
+        chosen = row_keys(screen)[screen.table.cursor_row]
+        await pilot.press("s")
+        assert screen.sort_column == "latency"
+        latencies = [data[k].avg_latency_ms for k in row_keys(screen)]
+        assert latencies == sorted(latencies, reverse=True)
+        assert row_keys(screen)[screen.table.cursor_row] == chosen
+        await pilot.press("S")
+        latencies = [data[k].avg_latency_ms for k in row_keys(screen)]
+        assert latencies == sorted(latencies)
+        assert str(screen.table.columns["latency"].label) == "Avg ms▲"
+        assert row_keys(screen)[screen.table.cursor_row] == chosen
+
+
+async def test_filter_by_path_fragment_and_escape_clears_it():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_endpoints(pilot)
+        total = screen.table.row_count
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press("p", "o", "s")
+        keys = row_keys(screen)
+        assert keys and all("pos" in k for k in keys)
+        assert len(keys) == sum("pos" in e.path for e in screen.report.endpoints)
+        assert "matching “pos”" in str(screen.query_one("#endpoint-totals").render())
+        await pilot.press("enter", "down")  # back to the table; the filter stays
+        chosen = row_keys(screen)[screen.table.cursor_row]
+        assert screen.filter_text == "pos" and screen.table.has_focus
+        await pilot.press("escape")
+        assert screen.table.row_count == total
+        assert row_keys(screen)[screen.table.cursor_row] == chosen
+
+
+async def test_refresh_updates_only_changed_cells_and_keeps_cursor_sort_and_filter():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_endpoints(pilot)
+        await pilot.press("s")  # latency
+        screen.set_filter("/")
+        await pilot.press("down", "down", "down")
+        table = screen.table
+        chosen = row_keys(screen)[table.cursor_row]
+        report = screen.report
+        updates = []
+        original_update, original_clear = table.update_cell, table.clear
+        table.update_cell = lambda *a, **k: (updates.append(a[:2]), original_update(*a, **k))
+        table.clear = lambda *a, **k: (_ for _ in ()).throw(AssertionError("table rebuilt"))
+
+        # The same numbers again: nothing is touched.
+        screen.render_data("usage", replace(report))
+        assert updates == []
+
+        # One endpoint slows down to the top, one disappears, one is new.
+        slow, gone = report.endpoints[-1], report.endpoints[-2]
+        new = EndpointUsage("GET", "/wallets/{address}", 10, 0, 0, 5.0, 1.0, 3600.0)
+        endpoints = [e for e in report.endpoints if e not in (slow, gone)]
+        endpoints += [replace(slow, avg_latency_ms=9_999.0), new]
+        screen.render_data("usage", replace(report, endpoints=tuple(endpoints)))
+        assert set(updates) == {(slow.key, "latency")}
+        keys = row_keys(screen)
+        assert keys[0] == slow.key and gone.key not in keys and new.key in keys
+        assert keys[-1] == new.key  # 5 ms: the fastest
+        assert row_keys(screen)[table.cursor_row] == chosen
+        assert (screen.sort_column, screen.filter_text) == ("latency", "/")
+        table.update_cell, table.clear = original_update, original_clear
+
+
+async def test_timeframe_key_fetches_that_timeframe():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_endpoints(pilot)
+        assert screen.report.timeframe == "30d"
+        await pilot.press("t")
+        assert app.usage_timeframe == "90d"
+        for _ in range(200):
+            await pilot.pause()
+            if screen.report.timeframe == "90d":
+                break
+        assert screen.report.timeframe == "90d"
+        assert "[b reverse] Last 90 days [/]" in str(screen.query_one("#timeframes").content)
+        await pilot.press("T", "T")
+        assert app.usage_timeframe == "month"
+
+
+async def test_a_thousand_endpoints_refresh_in_place():
+    app = demo_app(endpoint_count=1000)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_endpoints(pilot)
+        assert screen.table.row_count == len(screen.report.endpoints) > 990
+        await pilot.press("end")
+        chosen = row_keys(screen)[screen.table.cursor_row]
+        report = screen.report
+        bumped = (replace(report.endpoints[0], errors=report.endpoints[0].errors + 1),)
+        screen.render_data("usage", replace(report, endpoints=bumped + report.endpoints[1:]))
+        assert row_keys(screen)[screen.table.cursor_row] == chosen
+        assert screen._cells[report.endpoints[0].key][5] == f"{report.endpoints[0].errors + 1:,}"
