@@ -394,6 +394,14 @@ class Traffic:
         jitter = 1 + 0.16 * normal(self.seed, _LIVE_JITTER, bucket)
         return max(0, round(capacity * level * burst * jitter / 4))
 
+    def _sliding_rate(self, received: dict[int, int], last: int, now: datetime, capacity: int) -> int:
+        """Requests in the 60 s before `now`: the partial buckets at both ends count pro rata,
+        so the figure moves every second rather than every 15 s."""
+        into_current = (now.timestamp() - (last + 1) * LIVE_INTERVAL_S) / LIVE_INTERVAL_S
+        current = self._bucket_requests(last + 1, capacity)
+        full = received[last - 2] + received[last - 1] + received[last]
+        return round(received[last - 3] * (1 - into_current) + full + current * into_current)
+
     def live(self, window_minutes: int, now: datetime) -> LiveUsage:
         plan: Plan = self.account.plan
         limit = plan.rate_limit_per_minute
@@ -426,9 +434,16 @@ class Traffic:
                 connection_limit=conn_limit,
                 messages_per_minute=round(open_now * per_connection),
             )
+        rate = self._sliding_rate(received, last, now, capacity)
+        if limit is not None and rate > limit and series:
+            # Over the limit in the last minute means some of those requests were refused.
+            tail = series[-1]
+            over = min(tail.requests, rate - limit)
+            if tail.throttled < over:
+                series[-1] = LiveBucket(at=tail.at, requests=tail.requests, throttled=over)
         return LiveUsage(
             at=now.astimezone(UTC).replace(microsecond=0),
-            requests_per_minute=sum(b.requests for b in series[-4:]),
+            requests_per_minute=rate,
             limit_per_minute=limit,
             interval_seconds=LIVE_INTERVAL_S,
             series=tuple(series),
