@@ -7,7 +7,7 @@ SCREENS: tuple[tuple[str, str, str, str, str], ...] = (
     ("token", "1", "Token", "ht_dash.screens.token", "TokenScreen"),
     ("metrics", "2", "Metrics", "ht_dash.screens.metrics", "MetricsScreen"),
     ("endpoints", "3", "Endpoints", "ht_dash.screens.endpoints", "EndpointsScreen"),
-    ("limits", "4", "Limits & live", "ht_dash.screens.limits", "LimitsScreen"),
-    ("billing", "5", "Next billing", "ht_dash.screens.billing", "BillingScreen"),
+    ("limits", "4", "Limits", "ht_dash.screens.limits", "LimitsScreen"),
+    ("billing", "5", "Billing", "ht_dash.screens.billing", "BillingScreen"),
     ("history", "6", "History", "ht_dash.screens.history", "HistoryScreen"),
 )

@@ -10,6 +10,13 @@ from textual.widgets import Static, Tab, Tabs
 from ht_dash.screens import SCREENS
 
 
+TABS_WIDTH = sum(len(f"{key} {label}") + 2 for _, key, label, _, _ in SCREENS)
+
+
+def _width(parts: list[str]) -> int:
+    return Text.from_markup(" · ".join(parts)).cell_len
+
+
 class NavBar(Horizontal):
     DEFAULT_CSS = """
     NavBar { height: 2; dock: top; background: $panel; }
@@ -33,9 +40,17 @@ class NavBar(Horizontal):
     def refresh_context(self) -> None:
         # Sized to its text: an auto-width Static beside a 1fr Tabs does not re-measure on update.
         context = self.query_one("#nav-context", Static)
-        text = self.app.context_line()
+        parts = [p for p in self.app.context_line().split(" · ") if p]
+        room = self.size.width - TABS_WIDTH - 2 if self.size.width else 200
+        # Drop the least telling parts (the email first) until the tabs keep their room.
+        while len(parts) > 1 and _width(parts) > room:
+            parts.pop(next((i for i, p in enumerate(parts) if "@" in p), len(parts) - 1))
+        text = " · ".join(parts) if _width(parts) <= room else ""
         context.update(text)
-        context.styles.width = Text.from_markup(text).cell_len + 2
+        context.styles.width = _width([text]) + 2 if text else 0
+
+    def on_resize(self) -> None:
+        self.refresh_context()
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         event.stop()
