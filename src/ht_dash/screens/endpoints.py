@@ -90,6 +90,7 @@ SORT_DEPENDS = {
 FILTER_PLACEHOLDER = "/ type part of a path · Enter keeps it · Esc clears"
 NARROW_WIDTH = 150  # below this the hints go under the table
 HINTS_WIDTH = 60
+HINTS_SHOWN = 20  # the most important; the table marks every endpoint that has one
 PATH_WIDTH_RANGE = (24, 48)
 CELL_PADDING = 1  # DataTable's, on each side of every column
 FIXED_COLUMNS = 3  # flag, method and path stay in view when scrolling right
@@ -182,7 +183,7 @@ class EndpointsScreen(DashScreen):
     def __init__(self) -> None:
         super().__init__()
         self.report: EndpointUsageReport | None = None
-        self.hints: list[Hint] = []
+        self.hints: list[Hint] | None = None
         self.filter_text = ""
         self.sort_column = "requests"
         self.sort_reverse = True
@@ -246,13 +247,16 @@ class EndpointsScreen(DashScreen):
             return
         self.report = data
         self._endpoints = {e.key: e for e in data.endpoints}
-        self.hints = hints_for_report(data)
+        hints = hints_for_report(data)
+        hints_changed = hints != self.hints
+        self.hints = hints
         severity: dict[str, str] = {}
         for hint in self.hints:  # most severe first
             severity.setdefault(hint.key, hint.severity)
         self._severity = severity
         self._sync()
-        self._render_hints()
+        if hints_changed:
+            self._render_hints()
         self._render_timeframes()
         wanted = self.app.usage_timeframe
         if data.timeframe != wanted and not self.app.feed_state("usage").loading:
@@ -463,7 +467,7 @@ class EndpointsScreen(DashScreen):
                         "changes, and no endpoint stands out for errors or 429s.")  # fmt: skip
             return
         blocks: list[RenderableType] = []
-        for hint in hints:
+        for hint in hints[:HINTS_SHOWN]:
             if blocks:
                 blocks.append(Text())
             head = Text.from_markup(SEVERITY_MARK.get(hint.severity, "●"))
@@ -471,6 +475,9 @@ class EndpointsScreen(DashScreen):
             head.append(f"  {hint.title}", style="dim")
             blocks.append(head)
             blocks.append(Padding(Text(hint.advice), (0, 0, 0, 2)))
+        if len(hints) > HINTS_SHOWN:
+            more = len(hints) - HINTS_SHOWN
+            blocks += [Text(), Text(f"… and {more:,} more, marked ● in the table", style="dim")]
         text.update(Group(*blocks))
 
     def palette_commands(self) -> Iterable[SystemCommand]:
