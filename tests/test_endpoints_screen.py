@@ -164,3 +164,11 @@ async def test_a_thousand_endpoints_refresh_in_place():
         screen.render_data("usage", replace(report, endpoints=bumped + report.endpoints[1:]))
         assert row_keys(screen)[screen.table.cursor_row] == chosen
         assert screen._cells[report.endpoints[0].key][5] == f"{report.endpoints[0].errors + 1:,}"
+
+
+def test_endpoints_snapshot(snap_compare):
+    async def run_before(pilot) -> None:
+        await open_endpoints(pilot)
+        await pilot.press("s")  # sorted by latency: the arrow moves to "Avg ms"
+
+    assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)

@@ -184,3 +184,12 @@ async def test_fifty_thousand_entries_stay_responsive(entries):
         assert screen.book.sort_column == "amount"
         # Generous bound (CI machines vary); the budget of 0.1 s is checked by the benchmark.
         assert elapsed < 1.0
+
+
+def test_history_snapshot(snap_compare):
+    async def run_before(pilot) -> None:
+        screen = await open_history(pilot)
+        await pilot.press("down", "down")
+        await settle(pilot, screen)
+
+    assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)
