@@ -259,3 +259,19 @@ def test_the_token_never_reaches_any_output(scripted: ScriptedBackend, capsys):
     for argv in (["status"], ["status", "--json"], ["usage", "--csv"], ["history", "--json"]):
         _, out, err = run_cli(capsys, "--demo", *argv)
         assert TOKEN not in out + err
+
+
+def test_the_local_meter_needs_no_token(scripted: ScriptedBackend, capsys, monkeypatch):
+    from ht_dash.runtime import Runtime
+
+    seen = []
+
+    def make_source(self, token):
+        seen.append(token)
+        return PartialSource(scripted)
+
+    monkeypatch.setattr(Runtime, "make_source", make_source)
+    code, out, err = run_cli(capsys, "--source", "meter", "status", "--json")
+    assert code == 0, err
+    assert seen == [None]
+    assert json.loads(out)["source"] == "meter"

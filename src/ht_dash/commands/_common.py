@@ -98,8 +98,13 @@ def get_token(runtime: Runtime) -> Secret | None:
 
 def open_source(runtime: Runtime) -> AccountSource:
     """The source for a command (API, demo or local meter); AuthError when there is no token."""
+    if runtime.settings.source == "meter":  # the local meter needs no token; pass one if found
+        try:
+            return runtime.make_source(get_token(runtime))
+        except AuthError:
+            return runtime.make_source(None)
     token = get_token(runtime)
-    if token is None and runtime.settings.source != "meter":
+    if token is None:
         raise AuthError(
             "no API token found",
             hint="set HT_DASH_TOKEN or run `ht-dash login` (`ht-dash --demo status` needs none)",
@@ -164,14 +169,6 @@ RETRY = RetryPolicy()
 async def retried(fn: Callable[[], Awaitable[T]]) -> T:
     """Run one API call under the current retry policy."""
     return await RETRY.call(fn)
-
-
-async def optional(fn: Callable[[], Awaitable[T]]) -> T | None:
-    """Run a retried call; None when the source cannot provide it (NotAvailable)."""
-    try:
-        return await RETRY.call(fn)
-    except NotAvailable:
-        return None
 
 
 # ---- formatting ----------------------------------------------------------------------------------

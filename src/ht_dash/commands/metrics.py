@@ -90,6 +90,16 @@ def _change(now: float, before: float | None) -> str:
     return f"{change:+.1f} %"
 
 
+def fit(values: list[int], width: int) -> list[float]:
+    """At most `width` values: consecutive days averaged when the series is longer."""
+    width = max(8, width)
+    if len(values) <= width:
+        return [float(v) for v in values]
+    size = len(values) / width
+    groups = [values[round(i * size) : round((i + 1) * size)] for i in range(width)]
+    return [sum(g) / len(g) for g in groups if g]
+
+
 def to_table(m: Metrics, console: Console) -> None:
     from rich.table import Table
 
@@ -115,7 +125,9 @@ def to_table(m: Metrics, console: Console) -> None:
     console.print(table)
     if m.daily:
         requests = [d.requests for d in m.daily]
-        console.print(f"Daily requests  {common.sparkline(requests)}  (peak {max(requests):,})")
+        label = "Daily requests" if len(requests) <= console.width - 40 else "Requests"
+        spark = common.sparkline(fit(requests, console.width - 40))
+        console.print(f"{label:<14}  {spark}  (peak {max(requests):,}/day)")
         worst = max(m.daily, key=lambda d: (d.errors + d.rate_limited, d.date))
         if worst.errors or worst.rate_limited:
             console.print(

@@ -42,22 +42,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, runtime: Runtime) -> int:
     async def fetch(source: AccountSource) -> Status:
+        from ht_dash.api.errors import NotAvailable
+
         results = await asyncio.gather(
-            common.optional(source.subscription),
-            common.optional(lambda: source.live(window_minutes=WINDOW_MINUTES)),
+            common.retried(source.subscription),
+            common.retried(lambda: source.live(window_minutes=WINDOW_MINUTES)),
             return_exceptions=True,
         )
         for result in results:
-            if isinstance(result, BaseException):
+            if isinstance(result, BaseException) and not isinstance(result, NotAvailable):
                 raise result
-        subscription, live = results
-        if subscription is None and live is None:
-            from ht_dash.api.errors import NotAvailable
-
-            raise NotAvailable(
-                f"the {source.name} source has neither subscription nor live usage",
-                hint="use --source api (the default) for status",
-            )
+        if all(isinstance(result, NotAvailable) for result in results):
+            raise results[1]  # the source's own words on why it has no live data
+        subscription, live = (None if isinstance(r, NotAvailable) else r for r in results)
         at = live.at if live is not None else runtime.clock.now()
         return Status(at=at, subscription=subscription, live=live)  # type: ignore[arg-type]
 

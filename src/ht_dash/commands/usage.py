@@ -104,17 +104,16 @@ def to_table(report: EndpointUsageReport, console: Console) -> None:
     from rich.table import Table
 
     label = TIMEFRAME_LABELS.get(report.timeframe, report.timeframe)
+    from rich import box
+
     table = Table(
         title=f"Endpoint usage · {label} ({common.when(report.start)} → {common.when(report.end)})",
         title_justify="left",
+        box=box.SIMPLE_HEAD,
     )
-    table.add_column("Endpoint", overflow="fold")
-    table.add_column("Requests", justify="right")
-    table.add_column("Errors", justify="right")
-    table.add_column("429", justify="right")
-    table.add_column("Latency", justify="right")
-    table.add_column("Calls/h", justify="right")
-    table.add_column("Every", justify="right")
+    table.add_column("Endpoint", overflow="fold", ratio=1)
+    for header in ("Requests", "Errors", "429", "Latency", "Calls/h", "Every"):
+        table.add_column(header, justify="right", no_wrap=True)
     for e in report.endpoints:
         table.add_row(
             f"{e.method} {e.path}",
