@@ -17,6 +17,7 @@ from ht_dash.api.source import AccountSource
 from ht_dash.config import LIVE_INTERVAL_RANGE
 from ht_dash.history_view import FIRST_PAGE_SIZE as HISTORY_FIRST_PAGE
 from ht_dash.live import AlertMonitor
+from ht_dash.offline import OfflineCopies
 from ht_dash.refresh import FeedState, Scheduler
 from ht_dash.runtime import Runtime
 from ht_dash.screens import SCREENS
@@ -73,6 +74,16 @@ class HtDashApp(App[int]):
         self.scheduler.add(
             "history", lambda: src.history(kind=self.history_kind, limit=HISTORY_FIRST_PAGE), SLOW_INTERVAL_S
         )
+        # last good answers on disk: saved on success, shown as "offline copy" until the first poll
+        self.offline = OfflineCopies.for_runtime(runtime, on_save_failed=self._offline_save_failed)
+        self.offline.attach(
+            self.scheduler,
+            variants={
+                "metrics": lambda: f"{self.metrics_days}d",
+                "usage": lambda: self.usage_timeframe,
+                "history": lambda: self.history_kind or "all",
+            },
+        )
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -105,7 +116,8 @@ class HtDashApp(App[int]):
 
     async def _poll_once(self, kinds: set[str]) -> None:
         for kind in sorted(kinds):
-            if self.feed_state(kind).data is None:
+            state = self.feed_state(kind)
+            if state.data is None or state.from_cache:
                 await self.scheduler.poll(kind)
 
     def refresh_feeds(self, kinds: set[str] | None = None) -> None:
@@ -142,6 +154,19 @@ class HtDashApp(App[int]):
             self.notify(alert.message, title=alert.title, severity=alert.severity, timeout=8)
             if self.runtime.settings.bell:
                 self.bell()
+
+    def _offline_save_failed(self, reason: str) -> None:
+        """Once per run, from the cache writer thread: the dashboard works, offline copies not."""
+        message = f"{reason}. The dashboard works, but cannot show data when started offline."
+
+        def say() -> None:
+            self.notify(message, title="Offline copy not saved", severity="warning", timeout=10)
+
+        try:
+            self.call_from_thread(say)
+        except RuntimeError:  # called on the app's own thread (or the app has stopped)
+            if self.is_running:
+                say()
 
     def _on_auth_failed(self, error: AuthError) -> None:
         self.notify(

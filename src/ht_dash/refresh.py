@@ -275,7 +275,7 @@ class Scheduler:
         if not feed.forced:
             if state.retry_at is not None:
                 waits.append((state.retry_at - now).total_seconds())
-            elif state.updated_at is not None:
+            elif state.updated_at is not None and not state.from_cache:  # an offline copy: ask now
                 waits.append(feed.interval - (now - state.updated_at).total_seconds())
         return max(waits)
 

@@ -15,7 +15,8 @@ def ago(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min ago"
     if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min ago"
+        minutes = seconds % 3600 // 60
+        return f"{seconds // 3600} h {minutes} min ago" if minutes else f"{seconds // 3600} h ago"
     return f"{seconds // 86400} d ago"
 
 
