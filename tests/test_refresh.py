@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -382,3 +383,40 @@ def test_planned_requests_per_minute_follows_intervals_and_pause():
     }
     scheduler.set_paused(True)
     assert scheduler.planned_requests_per_minute(["live"]) == {"live": 0.0}
+
+
+async def test_a_refresh_asked_during_a_poll_is_not_lost():
+    """Changing the timeframe while the old one is loading must still fetch the new one."""
+    from ht_dash.clock import FixedClock
+    from ht_dash.refresh import Scheduler
+
+    gate = asyncio.Event()
+    asked: list[str] = []
+    params = {"timeframe": "30d"}
+
+    async def fetch():
+        asked.append(params["timeframe"])
+        if len(asked) == 1:
+            await gate.wait()
+        return params["timeframe"]
+
+    clock = FixedClock(datetime(2026, 11, 25, 12, tzinfo=UTC))
+    scheduler = Scheduler(clock, lambda state: None)
+    scheduler.add("usage", fetch, 300.0)
+    scheduler.set_active({"usage"})
+    task = asyncio.create_task(scheduler.run())
+    try:
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert asked == ["30d"]
+        params["timeframe"] = "today"
+        scheduler.refresh({"usage"})
+        gate.set()
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert asked == ["30d", "today"]
+        assert scheduler.state("usage").data == "today"
+    finally:
+        scheduler.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -116,6 +116,7 @@ class Feed:
     wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     in_flight: bool = False
     forced: bool = False
+    manual_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.state = FeedState(kind=self.kind, interval=self.interval)
@@ -180,12 +181,12 @@ class Scheduler:
         feed.wake.set()
 
     def refresh(self, kinds: Iterable[str] | None = None) -> None:
-        """Poll now (the active feeds, or the given ones). A poll in flight is not duplicated,
-        a back-off is skipped, but a 429 hold is respected (a request would only extend it)."""
+        """Poll now (the active feeds, or the given ones). A poll in flight is not duplicated:
+        the next one follows as soon as it ends, so a parameter changed meanwhile (timeframe,
+        period) is fetched too. A back-off is skipped, but a 429 hold is respected."""
         wanted = None if kinds is None else set(kinds)
         for kind, feed in self.feeds.items():
-            chosen = feed.active if wanted is None else kind in wanted
-            if chosen and not feed.in_flight:
+            if feed.active if wanted is None else kind in wanted:
                 feed.forced = True
                 feed.wake.set()
 
@@ -244,7 +245,8 @@ class Scheduler:
     async def poll(self, kind: str) -> FeedState:
         """One poll of one feed, reporting as the loop would (tests, snapshots, manual mode)."""
         feed = self.feeds[kind]
-        await self._poll(feed)
+        async with feed.manual_lock:  # a second manual poll waits for the first, then asks again
+            await self._poll(feed)
         return feed.state
 
     async def _loop(self, feed: Feed) -> None:
