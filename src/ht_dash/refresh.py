@@ -181,12 +181,14 @@ class Scheduler:
         feed.wake.set()
 
     def refresh(self, kinds: Iterable[str] | None = None) -> None:
-        """Poll now (the active feeds, or the given ones). A poll in flight is not duplicated:
-        the next one follows as soon as it ends, so a parameter changed meanwhile (timeframe,
-        period) is fetched too. A back-off is skipped, but a 429 hold is respected."""
+        """Poll now: the active feeds (the `r` key), or the given ones (a screen changed their
+        parameters: timeframe, period, kind). A back-off is skipped, a 429 hold respected.
+        A poll in flight is never duplicated; for the given kinds one more follows as soon as it
+        ends, since it may have asked with the old parameters."""
         wanted = None if kinds is None else set(kinds)
         for kind, feed in self.feeds.items():
-            if feed.active if wanted is None else kind in wanted:
+            chosen = feed.active if wanted is None else kind in wanted
+            if chosen and (wanted is not None or not feed.in_flight):
                 feed.forced = True
                 feed.wake.set()
 
