@@ -14,6 +14,7 @@ from textual.screen import Screen
 from ht_dash.api.errors import AuthError
 from ht_dash.api.secret import Secret
 from ht_dash.api.source import AccountSource
+from ht_dash.auth.storage import ResolvedToken, TokenLocation, resolve_token, store_for
 from ht_dash.config import LIVE_INTERVAL_RANGE
 from ht_dash.history_view import FIRST_PAGE_SIZE as HISTORY_FIRST_PAGE
 from ht_dash.live import AlertMonitor
@@ -49,11 +50,24 @@ class HtDashApp(App[int]):
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
-    def __init__(self, runtime: Runtime, source: AccountSource, *, live: bool = True, token: Secret | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        source: AccountSource,
+        *,
+        live: bool = True,
+        token: Secret | None = None,
+        resolved: ResolvedToken | None = None,
+    ) -> None:
         super().__init__()
         self.runtime = runtime
         self.source = source
         self.token = token
+        # where the token lives (None: nowhere, this session only); see ht_dash.auth
+        self.token_location: TokenLocation | None = resolved.location if resolved else None
+        self.token_store = store_for(runtime)
+        self.regenerating = False  # a 401 while the token is being replaced is expected
+        self._resolved = resolved
         self.clock = runtime.clock
         self.live = live
         self.live_interval = runtime.settings.live_interval
@@ -91,7 +105,51 @@ class HtDashApp(App[int]):
         if self.live:
             self.run_worker(self.scheduler.run(), name="scheduler", group="scheduler", exit_on_error=False)
             self.set_interval(1.0, self._tick, name="freshness")
+        self._start()
+
+    def _start(self) -> None:
+        """Say what resolving the token found; without a token, the login screen comes first."""
+        resolved = self._resolved
+        for text in resolved.warnings if resolved else ():
+            self.notify(text, title="Token", severity="warning", timeout=12)
+        problem = resolved.problem if resolved else None
+        if self.token is None and self.runtime.settings.source != "meter":
+            from ht_dash.screens.login import LoginScreen
+
+            self.push_screen(LoginScreen(first_run=True, problem=problem), self.after_login)
+            return
+        if problem is not None:
+            text = f"{problem.message}. {problem.hint}"
+            self.notify(text, title=problem.title, severity="error", timeout=15)
         self.switch_mode("token")
+
+    def open_login(self, reason: str | None = None, *, first_run: bool = False) -> None:
+        """Ask for a token on top of the current screen (Esc goes back; quits on a first run)."""
+        from ht_dash.screens.login import LoginScreen
+
+        if not any(isinstance(s, LoginScreen) for s in self.screen_stack):
+            self.push_screen(LoginScreen(reason=reason, first_run=first_run), self.after_login)
+
+    def after_login(self, result: Any) -> None:
+        if result is None:
+            return
+        self.use_token(result.token, result.location)
+        if self.current_mode not in self.MODES:
+            self.switch_mode("token")
+
+    def use_token(self, token: Secret | None, location: TokenLocation | None) -> None:
+        """A new token (login, regenerate; None: logout): the client sends it, polling resumes."""
+        self.token, self.token_location = token, location
+        if (set_token := getattr(self.source, "set_token", None)) is not None:
+            set_token(token)
+        if token is None:  # logged out: the account's data must not outlive its token on disk
+            self.offline.clear()
+            return
+        self.scheduler.reauthorized()
+        if not self.live:  # manual mode: fetch again what was already fetched
+            feeds = self.scheduler.feeds.values()
+            shown = {f.kind for f in feeds if f.state.data is not None or f.state.error is not None}
+            self.run_worker(self._poll_all(shown), group="manual-poll", exit_on_error=False)
 
     async def on_unmount(self) -> None:
         self.scheduler.stop()
@@ -169,6 +227,9 @@ class HtDashApp(App[int]):
                 say()
 
     def _on_auth_failed(self, error: AuthError) -> None:
+        if self.regenerating:  # the old token dies now; the regeneration puts the new one in place
+            return
+        self.open_login(f"{error.message}. Paste a valid token to resume polling.")
         self.notify(
             f"{error.message}. Polling stopped. {error.hint}.",
             title=error.title,
@@ -240,6 +301,10 @@ class HtDashApp(App[int]):
             self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        if getattr(screen, "BLOCKS_NAVIGATION", False):  # the login screen: no way around it
+            yield from screen.palette_commands()
+            yield from super().get_system_commands(screen)
+            return
         for mode, key, label, _, _ in SCREENS:
             yield SystemCommand(f"Go to {label}", f"Screen {key}", partial(self.action_show_screen, mode))
         yield SystemCommand("Refresh", "Fetch this screen's data now (r)", self.action_refresh)
@@ -252,24 +317,17 @@ class HtDashApp(App[int]):
 
 
 def make_app(runtime: Runtime, *, token: Secret | None = None, live: bool = True) -> HtDashApp:
-    """The one factory: the CLI and the tests build the app here."""
-    if token is None and runtime.demo:
-        token = runtime.demo_backend.token
-    return HtDashApp(runtime, runtime.make_source(token), live=live, token=token)
+    """The one factory: the CLI and the tests build the app here.
+
+    Without `token`, it is resolved as everywhere else (demo's own, or env > keyring > file; the
+    keyring call is bounded by a timeout). No token found: the app opens on the login screen.
+    """
+    resolved = resolve_token(runtime) if token is None else None
+    if resolved is not None:
+        token = resolved.secret
+    return HtDashApp(runtime, runtime.make_source(token), live=live, token=token, resolved=resolved)
 
 
 def run_app(runtime: Runtime) -> int:
-    app = make_app(runtime, token=_startup_token(runtime))
-    result = app.run()
+    result = make_app(runtime).run()
     return result or 0
-
-
-def _startup_token(runtime: Runtime) -> Secret | None:
-    if runtime.demo:
-        return runtime.demo_backend.token
-    import os
-
-    for name in ("HT_DASH_TOKEN", "HYPERTRACKER_API_TOKEN"):
-        if value := os.environ.get(name, "").strip():
-            return Secret(value)
-    return None

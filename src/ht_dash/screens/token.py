@@ -1,19 +1,48 @@
-"""Screen 1: the API token — masked, revealable, copyable — and who it belongs to."""
+"""Screen 1: the API token — masked, revealable, copyable, regenerable — and who it belongs to.
+
+What the token itself says (issued at, expiry) and where it is stored are known locally and shown
+at once; last use and the token id come from the API's token feed.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from typing import Any
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from ht_dash.api.errors import AuthError, HtError, NetworkError, ServerError
 from ht_dash.api.models import Profile, TokenInfo
+from ht_dash.api.secret import Secret
+from ht_dash.auth import clipboard
+from ht_dash.auth.flows import regenerate
+from ht_dash.auth.jwt import token_times
+from ht_dash.auth.storage import ResolvedToken, Where
+from ht_dash.commands.auth import WEB_DASHBOARD, when
 from ht_dash.screens.base import DashScreen
 from ht_dash.widgets.panel import DataPanel
 
+REVEAL_HINT = "press v on the Token screen to reveal it and select it by hand"
 
-def _when(at) -> str:
-    return "never" if at is None else f"{at:%Y-%m-%d %H:%M} UTC"
+
+async def copy_and_report(app: Any, secret: Secret) -> clipboard.CopyResult:
+    """Copy as the `clipboard` setting says (OSC 52 and/or the system tool) and say what happened.
+
+    OSC 52 goes through Textual's driver; the system tool runs on a thread with a timeout.
+    """
+    use_osc52, use_native = clipboard.plan(app.runtime.settings.clipboard)
+    text = secret.reveal()
+    if use_osc52:
+        app.copy_to_clipboard(text)
+    native = await clipboard.copy_native_async(text) if use_native else None
+    result = clipboard.CopyResult(osc52_sent=use_osc52, native=native)
+    titles = {"information": "Token copied", "warning": "Token sent", "error": "Copy failed"}
+    app.notify(result.message(REVEAL_HINT), title=titles[result.severity], severity=result.severity)
+    return result
 
 
 class TokenScreen(DashScreen):
@@ -22,50 +51,277 @@ class TokenScreen(DashScreen):
     MODE = "token"
     FEEDS = ("token", "profile")
     PANELS = {"token": "token-panel", "profile": "profile-panel"}
+    DEFAULT_CSS = """
+    #token-card {
+        border: round $primary 60%; border-title-color: $text; border-title-style: bold;
+        border-subtitle-color: $text-muted; height: auto; padding: 0 1; margin: 0 1;
+    }
+    #token-card.-insecure { border: round $warning; }
+    #token-value { text-style: bold; }
+    #token-warning { color: $warning; display: none; }
+    #token-card.-insecure #token-warning { display: block; }
+    """
     BINDINGS = [
         Binding("v", "toggle_reveal", "Reveal/hide", id="token.reveal"),
-        Binding("c", "copy", "Copy token", id="token.copy"),
+        Binding("c", "copy", "Copy", id="token.copy"),
+        Binding("g", "regenerate", "Regenerate", id="token.regenerate"),
+        Binding("L", "logout", "Log out", id="token.logout"),
     ]
 
     revealed = False
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll():
-            yield DataPanel(Static(id="token-text"), title="API token", id="token-panel")
+            with Vertical(id="token-card") as card:
+                card.border_title = "API token"
+                card.border_subtitle = "v reveal · c copy · g regenerate · L log out"
+                yield Static(id="token-value")
+                yield Static(id="token-details")
+                yield Static(id="token-warning")
+            yield DataPanel(Static(id="token-text"), title="Token activity", id="token-panel")
             yield DataPanel(Static(id="profile-text"), title="Account", id="profile-panel")
+
+    # ---- rendering ---------------------------------------------------------------------------
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.render_local()
+
+    def on_screen_suspend(self) -> None:
+        if self.revealed:  # leaving the screen hides the token again
+            self.revealed = False
+            self.render_local()
+
+    def tick(self) -> None:
+        super().tick()
+        self.render_local()
 
     def render_data(self, kind: str, data: object) -> None:
         if kind == "token" and isinstance(data, TokenInfo):
-            self._render_token(data)
+            self._render_activity(data)
+            self.render_local()  # the API's issued-at stands in when the token is not a JWT
         elif kind == "profile" and isinstance(data, Profile):
-            org = f"\n[dim]Organisation[/]  {data.organization}" if data.organization else ""
+            org = (
+                f"\n[dim]Organisation[/]  {escape(data.organization)}" if data.organization else ""
+            )
             self.query_one("#profile-text", Static).update(
-                f"[dim]Name[/]          {data.name}\n[dim]Email[/]         {data.email}{org}\n"
-                f"[dim]Account id[/]    {data.id}\n[dim]Since[/]         {data.created_at:%Y-%m-%d}"
+                f"[dim]Name[/]          {escape(data.name)}\n"
+                f"[dim]Email[/]         {escape(data.email)}{org}\n"
+                f"[dim]Account id[/]    {escape(data.id)}\n"
+                f"[dim]Since[/]         {data.created_at:%Y-%m-%d}"
             )
 
-    def _render_token(self, info: TokenInfo) -> None:
-        token = self.app.token
-        shown = token.reveal() if (self.revealed and token) else info.masked
+    def render_local(self) -> None:
+        """The token (masked unless revealed), its own times, and where it is stored."""
+        app = self.app
+        token: Secret | None = app.token
+        card = self.query_one("#token-card", Vertical)
+        location = app.token_location
+        card.set_class(location is not None and location.insecure, "-insecure")
+        value = self.query_one("#token-value", Static)
+        details = self.query_one("#token-details", Static)
+        if token is None:
+            meter = app.runtime.settings.source == "meter"
+            value.update("No API token" + (" (the local meter does not need one)" if meter else ""))
+            details.update("[dim]Log in to use one: run `ht-dash login`, or set HT_DASH_TOKEN.[/]")
+            return
+        if self.revealed:
+            value.update(f"{escape(token.reveal())}\n[dim](revealed — v hides it)[/]")
+        else:
+            value.update(f"{escape(token.masked)}  [dim](masked — v reveals, c copies)[/]")
+        now = app.clock.now()
+        times = token_times(token)
+        info = app.feed_state("token").data
+        if times.issued_at is not None:
+            issued = when(times.issued_at, now)
+        elif isinstance(info, TokenInfo):
+            issued = f"{when(info.issued_at, now)} [dim](from the API; not a JWT)[/]"
+        else:
+            issued = "unknown (not a JWT)"
+        if times.expires_at is not None:
+            expires = when(times.expires_at, now)
+            if times.expired(now):
+                expires += " — [b $error]EXPIRED[/]"
+        else:
+            expires = "no expiry in the token" if times.issued_at else "unknown"
+        if location is None:
+            stored = (
+                "nowhere — this session only [dim](c copies it; HT_DASH_TOKEN for next time)[/]"
+            )
+        else:
+            stored = escape(location.label)
+        details.update(
+            f"\n[dim]Issued[/]        {issued}\n[dim]Expires[/]       {expires}\n"
+            f"[dim]Stored in[/]     {stored}"
+        )
+        if location is not None and location.insecure:
+            self.query_one("#token-warning", Static).update(
+                "⚠ Stored in plain text: anyone who can read that file can use your account. "
+                "With an OS keyring available, run `ht-dash logout` then `ht-dash login`."
+            )
+
+    def _render_activity(self, info: TokenInfo) -> None:
+        now = self.app.clock.now()
+        last_used = when(info.last_used_at, now) if info.last_used_at else "never"
         self.query_one("#token-text", Static).update(
-            f"[b]{shown}[/]\n\n[dim]Issued[/]        {_when(info.issued_at)}\n"
-            f"[dim]Last used[/]     {_when(info.last_used_at)}\n[dim]Token id[/]      {info.token_id}"
+            f"[dim]Last used[/]     {last_used}\n[dim]Token id[/]      {escape(info.token_id)}\n"
+            f"[dim]API shows[/]     {escape(info.masked)}"
         )
 
+    # ---- actions -----------------------------------------------------------------------------
+
+    def palette_commands(self):
+        yield SystemCommand(
+            "Token: reveal / hide", "Show the whole token on screen (v)", self.action_toggle_reveal
+        )
+        yield SystemCommand(
+            "Token: copy", "To the terminal's and the system clipboard (c)", self.action_copy
+        )
+        yield SystemCommand(
+            "Token: regenerate",
+            "Issue a new token; the current one stops working at once (g)",
+            self.action_regenerate,
+        )
+        yield SystemCommand("Token: log out", "Remove the stored token (L)", self.action_logout)
+
     def action_toggle_reveal(self) -> None:
+        if self.app.token is None:
+            self.notify("There is no token to reveal", severity="warning")
+            return
         self.revealed = not self.revealed
-        info = self.app.feed_state("token").data
-        if info is not None:
-            self._render_token(info)
+        self.render_local()
 
     def action_copy(self) -> None:
         token = self.app.token
         if token is None:
-            self.notify("No token to copy", severity="warning")
+            self.notify("There is no token to copy", severity="warning")
             return
-        self.app.copy_to_clipboard(token.reveal())
-        self.notify(
-            "Sent to the terminal's clipboard (OSC 52) — if paste is empty, your terminal or tmux may "
-            "block it; press v to reveal it and select it by hand",
-            title="Token copied",
+        self.run_worker(copy_and_report(self.app, token), group="token-copy", exit_on_error=False)
+
+    # -- regenerate
+
+    def action_regenerate(self) -> None:
+        from ht_dash.screens.confirm import ConfirmScreen
+
+        app = self.app
+        if app.token is None:
+            self.notify("There is no token to regenerate: log in first", severity="warning")
+            return
+        host = "the demo backend" if app.runtime.demo else app.token_store.host
+        where = app.token_location.label if app.token_location else "nowhere (this session only)"
+        message = (
+            f"A new token for {escape(host)} replaces the current one "
+            f"({escape(app.token.masked)}).\n\n"
+            "[b]The current token stops working at once[/]: bots and scripts using it will get "
+            "401 until you give them the new one.\n\n"
+            f"The new token is stored where the current one is ({escape(where)}), read back, "
+            "and checked with the API."
         )
+        app.push_screen(
+            ConfirmScreen("Regenerate the API token?", message, confirm_label="Regenerate"),
+            lambda yes: self.regenerate_token() if yes else None,
+        )
+
+    @work(exclusive=True, group="token-regenerate", exit_on_error=False)
+    async def regenerate_token(self) -> None:
+        from ht_dash.screens.new_token import NewTokenScreen
+
+        app = self.app
+        resolved = ResolvedToken(app.token, app.token_location)
+        app.regenerating = True
+        try:
+            outcome = await regenerate(app.source, app.token_store, resolved)
+        except HtError as exc:
+            app.regenerating = False
+            self._regenerate_failed(exc)
+            return
+        app.regenerating = False
+        location = outcome.saved.location if outcome.saved is not None else None
+        app.use_token(outcome.token, location)
+        self.revealed = False
+        self.render_local()
+        if outcome.must_show:
+            app.push_screen(NewTokenScreen(outcome))
+        else:
+            self.notify(
+                f"New token {outcome.token.masked} stored in the {location.label}. The old token "
+                "no longer works: give bots and scripts the new one (c copies it).",
+                title="Token regenerated",
+                timeout=10,
+            )
+            for text in outcome.saved.warnings:
+                self.notify(text, title="Token", severity="warning", timeout=10)
+        if outcome.verify_error is not None:
+            self.notify(
+                f"Could not check the new token with the API: {outcome.verify_error.message}",
+                title="Not verified",
+                severity="warning",
+                timeout=10,
+            )
+
+    def _regenerate_failed(self, exc: HtError) -> None:
+        app = self.app
+        if isinstance(exc, AuthError):
+            text = f"The API rejected the current token ({exc.message}); nothing was regenerated."
+        elif isinstance(exc, NetworkError | ServerError):
+            text = (
+                f"{exc.message}. It is unknown whether the token was regenerated: press r; if "
+                f"the API then answers 401, copy the new token from {WEB_DASHBOARD} and log in."
+            )
+        else:
+            text = f"{exc.message}. Nothing was regenerated. {exc.hint}."
+        self.notify(text, title=f"Regenerate failed: {exc.title}", severity="error", timeout=15)
+        if isinstance(exc, AuthError) or app.scheduler.auth_failed is not None:
+            app.open_login("The current token was rejected. Paste a valid token to continue.")
+
+    # -- log out
+
+    def action_logout(self) -> None:
+        from ht_dash.screens.confirm import ConfirmScreen
+
+        app = self.app
+        if app.runtime.demo:
+            self.notify("Demo mode stores nothing: there is nothing to log out of.")
+            return
+        location = app.token_location
+        message = (
+            f"Remove the token for {escape(app.token_store.host)} from the OS keyring and the "
+            "plain-text file (whichever hold it)? ht-dash then asks for a token again.\n\n"
+            "The token itself keeps working: regenerate it (g) to revoke it."
+        )
+        if location is not None and location.where is Where.ENV:
+            message += (
+                f"\n\nThe token in use comes from the {escape(location.label)}; ht-dash cannot "
+                "remove that: unset it in your shell."
+            )
+        app.push_screen(
+            ConfirmScreen("Log out?", message, confirm_label="Log out"),
+            lambda yes: self.log_out() if yes else None,
+        )
+
+    @work(exclusive=True, group="token-logout", exit_on_error=False)
+    async def log_out(self) -> None:
+        app = self.app
+        store = app.token_store
+        result = await store.adelete()
+        for location in result.removed:
+            self.notify(f"Removed the token from the {location.label}.", title="Logged out")
+        if not result.removed and not result.problems:
+            self.notify(f"No token was stored for {store.host}.", title="Logged out")
+        for problem in result.problems:
+            self.notify(
+                f"{problem.message}. {problem.hint}.", title=problem.title, severity="error"
+            )
+        if result.problems and not result.removed:
+            return  # nothing changed: keep working with the token
+        location = app.token_location
+        if location is not None and location.where is Where.ENV:
+            self.notify(
+                f"Still using the token from the {location.label}: unset it to stop.",
+                severity="warning",
+            )
+            return
+        app.use_token(None, None)
+        self.revealed = False
+        self.render_local()
+        app.open_login("Logged out. Paste a token to continue, or quit.", first_run=True)
