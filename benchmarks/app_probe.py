@@ -240,17 +240,15 @@ def history(out: str, entries: int) -> None:
 def requests_per_screen(out: str, minutes: float) -> None:
     """Per screen: requests on opening it, then per minute at default settings (virtual time)."""
     from datetime import UTC, datetime
-
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from virtual_time import VirtualTime  # the scheduler tests' virtual clock
-
     from ht_dash.app import make_app
     from ht_dash.clock import FixedClock
     from ht_dash.config import Settings
     from ht_dash.runtime import Runtime
     from ht_dash.screens import SCREENS
+    from virtual_time import VirtualTime  # the scheduler tests' virtual clock
 
     async def one(mode: str, key: str) -> dict:
         clock = FixedClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
@@ -305,9 +303,7 @@ def main() -> None:
         elif args.figure == "limits":
             cpu_window(args.out, args.seconds, "4", "live", 1.0)
         elif args.figure == "endpoints":
-            cpu_window(
-                args.out, args.seconds, "3", "usage", 2.0, endpoint_count=args.endpoints
-            )
+            cpu_window(args.out, args.seconds, "3", "usage", 2.0, endpoint_count=args.endpoints)
         elif args.figure == "history":
             history(args.out, args.entries)
         else:

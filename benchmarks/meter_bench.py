@@ -1,6 +1,6 @@
 """The meter's own benchmark (ht_dash.meter.bench), its result written where run.py reads it.
 
-    python benchmarks/meter_bench.py --out FILE [--requests 5000] [--concurrency 32]
+python benchmarks/meter_bench.py --out FILE [--requests 5000] [--concurrency 32]
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""ht-dash's benchmark: every budget of the performance issue, against a floor measured in the same run.
+"""ht-dash's benchmark: every budget of the performance issue, against a floor from the same run.
 
     python benchmarks/run.py [--quick] [--cpu-seconds 10] [--only launch,cpu,...] [--json PATH]
 
@@ -51,21 +51,41 @@ class Figure:
 
 
 def ratio_figure(
-    name: str, unit: str, samples: list[float], base: list[float], base_name: str,
-    limit: float, note: str = "",
-) -> Figure:  # fmt: skip
+    name: str,
+    unit: str,
+    samples: list[float],
+    base: list[float],
+    base_name: str,
+    limit: float,
+    note: str = "",
+) -> Figure:
     value, baseline = statistics.median(samples), statistics.median(base)
     ratio = value / baseline if baseline else float("inf")
     return Figure(
-        name, unit, value, baseline, base_name, ratio, f"≤ {limit:g}× baseline", ratio <= limit,
-        samples, base, note,
-    )  # fmt: skip
+        name,
+        unit,
+        value,
+        baseline,
+        base_name,
+        ratio,
+        f"≤ {limit:g}× baseline",
+        ratio <= limit,
+        samples,
+        base,
+        note,
+    )
 
 
 def absolute_figure(
-    name: str, unit: str, samples: list[float], limit: float, *, below: bool = True,
-    strict: bool = True, note: str = "",
-) -> Figure:  # fmt: skip
+    name: str,
+    unit: str,
+    samples: list[float],
+    limit: float,
+    *,
+    below: bool = True,
+    strict: bool = True,
+    note: str = "",
+) -> Figure:
     value = statistics.median(samples)
     if below:
         ok = value < limit if strict else value <= limit
@@ -98,7 +118,10 @@ class Bench:
     # ---- the figures -------------------------------------------------------------------------
 
     def launch(self) -> None:
-        names = [("ht-dash --demo: launch to first data paint", "s"), ("peak RSS of that run", "MiB")]
+        names = [
+            ("ht-dash --demo: launch to first data paint", "s"),
+            ("peak RSS of that run", "MiB"),
+        ]
         bare_paint = [BARE, "paint", "--out", "{out}"]
         launch = [PROBE, "launch", "--out", "{out}"]
         # warm-up: bytecode caches, page cache
@@ -117,8 +140,17 @@ class Bench:
             wall.append(result["painted_at"] - run.started_at)
             rss.append(run.peak_rss_mib)
         base = "bare Textual app (Header, Static, Footer): first paint"
-        self.add(ratio_figure(names[0][0], "s", wall, bare_wall, base, 1.5,
-                              note=f"first screen {result.get('screen')}, {run_size()}"))  # fmt: skip
+        self.add(
+            ratio_figure(
+                names[0][0],
+                "s",
+                wall,
+                bare_wall,
+                base,
+                1.5,
+                note=f"first screen {result.get('screen')}, {run_size()}",
+            )
+        )
         self.add(ratio_figure(names[1][0], "MiB", rss, bare_rss, "bare Textual app: peak RSS", 1.5))
 
     def cpu(self) -> None:
@@ -141,13 +173,26 @@ class Bench:
             runs.append(result["cpu_s"] * 1000)
             polls.append(result["polls"])
             server.append(result["server_cpu_s"] * 1000)
-        shortened = "" if self.cpu_seconds >= 30 else f"window shortened from 30 s to {self.cpu_seconds:g} s (same for both); "
-        note = (
-            f"{shortened}{statistics.median(polls):g} live polls per window; the simulated server's "
-            f"{statistics.median(server):.0f} ms excluded"
+        shortened = (
+            ""
+            if self.cpu_seconds >= 30
+            else f"window shortened from 30 s to {self.cpu_seconds:g} s (same for both); "
         )
-        self.add(ratio_figure(name, "ms", runs, base_runs,
-                              "bare app, 1 s timer updating a Sparkline + label", 2.0, note))  # fmt: skip
+        note = (
+            f"{shortened}{statistics.median(polls):g} live polls per window; "
+            f"the simulated server's {statistics.median(server):.0f} ms excluded"
+        )
+        self.add(
+            ratio_figure(
+                name,
+                "ms",
+                runs,
+                base_runs,
+                "bare app, 1 s timer updating a Sparkline + label",
+                2.0,
+                note,
+            )
+        )
 
     def endpoints(self) -> None:
         name = "screen 3, 1,000 endpoints refreshing every 2 s: CPU per refresh"
@@ -160,7 +205,15 @@ class Bench:
             base_runs.append(result["cpu_s"] * 1000 / max(1, result["ticks"]))
             try:
                 result, _ = self.tui(
-                    [PYTHON, PROBE, "endpoints", "--out", "{out}", "--seconds", str(self.cpu_seconds)],
+                    [
+                        PYTHON,
+                        PROBE,
+                        "endpoints",
+                        "--out",
+                        "{out}",
+                        "--seconds",
+                        str(self.cpu_seconds),
+                    ],
                     "screen 3",
                 )
             except ProbeError as exc:
@@ -176,8 +229,17 @@ class Bench:
             f"{rows} rows; each 2 s period's CPU (idle ticks included, both sides); the simulated "
             f"server's {server:.0f} ms per refresh excluded"
         )
-        self.add(ratio_figure(name, "ms", runs, base_runs,
-                              "bare DataTable, 1,000 rows: one cell updated every 2 s", 2.0, note))  # fmt: skip
+        self.add(
+            ratio_figure(
+                name,
+                "ms",
+                runs,
+                base_runs,
+                "bare DataTable, 1,000 rows: one cell updated every 2 s",
+                2.0,
+                note,
+            )
+        )
 
     def history(self) -> None:
         names = [
@@ -196,8 +258,16 @@ class Bench:
             sorts.extend(result["sort_s"])
             filters.extend(result["filter_s"])
             loaded = result["loaded"]
-        self.add(absolute_figure(names[0][0], "s", opens, 0.3, note="first page shown; later pages load as the cursor nears the end"))
-        note = f"{loaded:,} rows in the table; median of {len(sorts)} presses, worst {max(sorts):.3f} s"
+        self.add(
+            absolute_figure(
+                names[0][0],
+                "s",
+                opens,
+                0.3,
+                note="first page shown; later pages load as the cursor nears the end",
+            )
+        )
+        note = f"{loaded:,} rows; median of {len(sorts)} presses, worst {max(sorts):.3f} s"
         self.add(absolute_figure(names[1][0], "s", sorts, 0.1, note=note))
         note = f"median of {len(filters)} presses, worst {max(filters):.3f} s"
         self.add(absolute_figure(names[2][0], "s", filters, 0.1, note=note))
@@ -231,7 +301,9 @@ class Bench:
         self.add(figure)
 
     def requests(self) -> None:
-        run = run_child([PYTHON, PROBE, "requests", "--out", "{out}"], self.env, pty=False, timeout=180)
+        run = run_child(
+            [PYTHON, PROBE, "requests", "--out", "{out}"], self.env, pty=False, timeout=180
+        )
         try:
             result = checked(run, "requests per screen")
         except ProbeError as exc:
@@ -240,7 +312,10 @@ class Bench:
         live_interval = 2.0  # the default (Settings.live_interval)
         for mode, figures in result["screens"].items():
             per_minute = figures["per_minute"]
-            paths = ", ".join(f"{p.rsplit('/account', 1)[-1]} {n:g}" for p, n in figures["by_path_per_minute"].items())
+            paths = ", ".join(
+                f"{p.rsplit('/account', 1)[-1]} {n:g}"
+                for p, n in figures["by_path_per_minute"].items()
+            )
             note = f"{figures['on_open']} on opening; per minute: {paths or 'none'}"
             live = figures["by_path_per_minute"].get("/account/usage/live", 0.0)
             if live > 1:
@@ -251,15 +326,28 @@ class Bench:
             else:
                 ok = per_minute <= 1.0
                 budget = "≤ 1/min"
-            self.add(Figure(f"requests per minute at defaults, screen {mode}", "req/min", per_minute,
-                            budget=budget, ok=ok, note=note))  # fmt: skip
+            self.add(
+                Figure(
+                    f"requests per minute at defaults, screen {mode}",
+                    "req/min",
+                    per_minute,
+                    budget=budget,
+                    ok=ok,
+                    note=note,
+                )
+            )
 
     def meter(self) -> None:
-        names = [("meter: added latency p50 on loopback", "ms"), ("meter: throughput through the proxy", "req/s"),
-                 ("meter: records lost", "records")]  # fmt: skip
+        names = [
+            ("meter: added latency p50 on loopback", "ms"),
+            ("meter: throughput through the proxy", "req/s"),
+            ("meter: records lost", "records"),
+        ]
         added, direct, rps, lost = [], [], [], []
         for _ in range(self.reps):
-            run = run_child([PYTHON, str(BENCH_DIR / "meter_bench.py"), "--out", "{out}"], self.env, pty=False)
+            run = run_child(
+                [PYTHON, str(BENCH_DIR / "meter_bench.py"), "--out", "{out}"], self.env, pty=False
+            )
             try:
                 result = checked(run, "meter benchmark")
             except ProbeError as exc:
@@ -271,14 +359,32 @@ class Bench:
             lost.append(result["lost"])
         figure = absolute_figure(names[0][0], "ms", added, 1.0)
         figure.baseline, figure.baseline_name, figure.baseline_samples = (
-            statistics.median(direct), "direct to the upstream, p50", direct,
-        )  # fmt: skip
+            statistics.median(direct),
+            "direct to the upstream, p50",
+            direct,
+        )
         figure.note = "through-the-meter p50 minus direct p50, same run"
         self.add(figure)
-        self.add(absolute_figure(names[1][0], "req/s", rps, 1000.0, below=False,
-                                 note="32 connections, 5,000 requests; the biggest plan allows 500/min"))  # fmt: skip
-        self.add(absolute_figure(names[2][0], "records", [float(n) for n in lost], 0.0, strict=False,
-                                 note="every request through the proxy is in the database"))  # fmt: skip
+        self.add(
+            absolute_figure(
+                names[1][0],
+                "req/s",
+                rps,
+                1000.0,
+                below=False,
+                note="32 connections, 5,000 requests; the biggest plan allows 500/min",
+            )
+        )
+        self.add(
+            absolute_figure(
+                names[2][0],
+                "records",
+                [float(n) for n in lost],
+                0.0,
+                strict=False,
+                note="every request through the proxy is in the database",
+            )
+        )
 
 
 def run_size() -> str:
@@ -314,13 +420,25 @@ def format_line(f: Figure) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python benchmarks/run.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one repetition, 5 s CPU windows (a smoke run)")
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/run.py", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="one repetition, 5 s CPU windows (a smoke run)"
+    )
     parser.add_argument("--reps", type=int, default=3, help="repetitions per figure (default 3)")
-    parser.add_argument("--cpu-seconds", type=float, default=10.0,
-                        help="length of each CPU window (the issue's 30 s: --cpu-seconds 30; default 10)")  # fmt: skip
-    parser.add_argument("--only", default=",".join(GROUPS), help=f"comma-separated subset of {','.join(GROUPS)}")
-    parser.add_argument("--json", type=Path, default=BENCH_DIR / "results.json", help="where to write the results")
+    parser.add_argument(
+        "--cpu-seconds",
+        type=float,
+        default=10.0,
+        help="length of each CPU window (the issue's 30 s: --cpu-seconds 30; default 10)",
+    )
+    parser.add_argument(
+        "--only", default=",".join(GROUPS), help=f"comma-separated subset of {','.join(GROUPS)}"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=BENCH_DIR / "results.json", help="where to write the results"
+    )
     args = parser.parse_args(argv)
     reps, cpu_seconds = (1, 5.0) if args.quick else (args.reps, args.cpu_seconds)
     groups = [g.strip() for g in args.only.split(",") if g.strip()]
@@ -328,7 +446,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown group(s): {', '.join(sorted(unknown))}")
     started = time.perf_counter()
-    print(f"ht-dash benchmark · {reps} repetition(s) · CPU windows {cpu_seconds:g} s · medians", flush=True)
+    print(
+        f"ht-dash benchmark · {reps} repetition(s) · CPU windows {cpu_seconds:g} s · medians",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="ht-dash-bench-home-") as home:
         bench = Bench(reps, cpu_seconds, Path(home))
         for group in groups:
@@ -342,12 +463,22 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     over = [f.name for f in bench.figures if f.ok is False]
     missing = [f.name for f in bench.figures if f.na]
-    print(f"\n{len(bench.figures)} figures in {elapsed:.0f} s: "
-          f"{sum(f.ok is True for f in bench.figures)} PASS, {len(over)} OVER, {len(missing)} n/a")  # fmt: skip
-    args.json.write_text(json.dumps({
-        "elapsed_s": round(elapsed, 1), "repetitions": reps, "cpu_window_s": cpu_seconds,
-        "figures": [asdict(f) | {"verdict": f.verdict} for f in bench.figures],
-    }, indent=2) + "\n")  # fmt: skip
+    print(
+        f"\n{len(bench.figures)} figures in {elapsed:.0f} s: "
+        f"{sum(f.ok is True for f in bench.figures)} PASS, {len(over)} OVER, {len(missing)} n/a"
+    )
+    args.json.write_text(
+        json.dumps(
+            {
+                "elapsed_s": round(elapsed, 1),
+                "repetitions": reps,
+                "cpu_window_s": cpu_seconds,
+                "figures": [asdict(f) | {"verdict": f.verdict} for f in bench.figures],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"results written to {args.json}")
     return 0
 
