@@ -258,9 +258,6 @@ class EndpointsScreen(DashScreen):
         if hints_changed:
             self._render_hints()
         self._render_timeframes()
-        wanted = self.app.usage_timeframe
-        if data.timeframe != wanted and not self.app.feed_state("usage").loading:
-            self.app.refresh_feeds({"usage"})  # the answer was for a timeframe chosen before
 
     def _matches(self, e: EndpointUsage) -> bool:
         return not self.filter_text or self.filter_text in e.path.casefold()

@@ -66,7 +66,6 @@ class MetricsScreen(DashScreen):
     MetricsScreen #metrics-charts { height: 1fr; grid-size: 2 2; grid-gutter: 0 2; }
     """
 
-    _caught_up_for: int | None = None
 
     def compose_body(self) -> ComposeResult:
         with DataPanel(title="Metrics", id="metrics-panel"):
@@ -81,16 +80,6 @@ class MetricsScreen(DashScreen):
     def render_data(self, kind: str, data: object) -> None:
         if kind == "metrics" and isinstance(data, Metrics):
             self._render_metrics(data)
-            self._catch_up(data)
-
-    def _catch_up(self, shown: Metrics) -> None:
-        """A period switched while a fetch was in flight is not fetched by the scheduler (it never
-        doubles a poll): ask once more when the data that came is not the period asked for."""
-        wanted = self.app.metrics_days
-        state = self.app.feed_state("metrics")
-        if shown.days != wanted and not state.loading and self._caught_up_for != wanted:
-            self._caught_up_for = wanted
-            self.app.refresh_feeds({"metrics"})
 
     def _render_metrics(self, metrics: Metrics) -> None:
         panel = self.query_one("#metrics-panel", DataPanel)
@@ -135,7 +124,6 @@ class MetricsScreen(DashScreen):
     def set_period(self, days: int) -> None:
         """Ask the metrics feed for another period; the panel shows "refreshing…" until it comes."""
         self.app.metrics_days = days
-        self._caught_up_for = None
         self.app.refresh_feeds({"metrics"})
         self.notify(f"Metrics: last {days} days", timeout=1.5)
 
