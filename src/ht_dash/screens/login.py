@@ -95,7 +95,9 @@ class LoginScreen(Screen[LoginResult | None]):
         super().__init__()
         self.first_run = first_run  # no token to go back to: leaving quits the app
         self.reason = reason
-        if problem is not None and reason is None:
+        # a startup keyring problem is said again (with the choices) once the probe confirms it
+        self._reason_is_problem = problem is not None and reason is None
+        if self._reason_is_problem:
             self.reason = f"Could not read a stored token: {problem.message}."
         self.keyring_problem: TokenStoreError | None = None
         self.checking = False
@@ -134,7 +136,7 @@ class LoginScreen(Screen[LoginResult | None]):
                     id="store-session",
                 )
                 yield RadioButton(
-                    f"Plain-text file {self._file_label()} (mode 0600) — insecure",
+                    f"Plain-text file, insecure (mode 0600): {self._file_label()}",
                     id="store-file",
                 )
             yield Static("", id="login-status")
@@ -169,8 +171,11 @@ class LoginScreen(Screen[LoginResult | None]):
         self.keyring_problem = problem
         status = self.query_one("#keyring-status", Static)
         status.add_class("-problem")
+        if self._reason_is_problem:
+            self.query_one("#login-reason", Static).add_class("-empty")
+        message = problem.message[:1].upper() + problem.message[1:]
         status.update(
-            f"⚠ [b]{escape(problem.title)}[/]: {escape(problem.message)}.\n"
+            f"⚠ [b]{escape(message)}[/].\n"
             f"To get one: {escape(INSTALL_HINT)}.\n"
             "Meanwhile, choose how ht-dash should keep the token:"
         )
