@@ -1,4 +1,4 @@
-"""The login screen: first run without a token, paste, validation before storing, keyring choices."""
+"""The login screen: first run, paste, validation before storing, keyring choices."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import os
 import stat
 
 import pytest
-from auth_harness import KEYRING_KEY, SIZE, api_runtime, notifications, settle
 from textual import events
 from textual.widgets import Input, RadioSet, Static
 
+from auth_harness import KEYRING_KEY, SIZE, api_runtime, notifications, settle
 from ht_dash.app import make_app
 from ht_dash.auth.storage import Where
 from ht_dash.screens.login import LoginScreen, parse_token

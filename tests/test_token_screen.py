@@ -6,6 +6,8 @@ import os
 import stat
 
 import pytest
+from textual.widgets import Static
+
 from auth_harness import (
     KEYRING_KEY,
     SIZE,
@@ -16,8 +18,6 @@ from auth_harness import (
     settle,
     unwrapped,
 )
-from textual.widgets import Static
-
 from ht_dash.api.client import AccountClient
 from ht_dash.api.errors import AuthError
 from ht_dash.app import make_app
