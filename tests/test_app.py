@@ -1,0 +1,100 @@
+"""The whole app on the demo backend: every screen reachable by its number, with its data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ht_dash.app import make_app
+from ht_dash.clock import FixedClock
+from ht_dash.config import Settings
+from ht_dash.runtime import Runtime
+from ht_dash.widgets.panel import DataPanel
+
+AT = datetime(2026, 11, 25, 14, 3, 7, tzinfo=UTC)
+
+
+def build(**settings):
+    runtime = Runtime(settings=Settings(**settings), demo=True, clock=FixedClock(AT), demo_seed=7)
+    return make_app(runtime, live=False)
+
+
+
+
+async def settle(pilot, until, tries: int = 60):
+    for _ in range(tries):
+        await pilot.pause(0.05)
+        if until():
+            return
+    raise AssertionError("the screen never showed its data")
+
+
+def panels_loaded(app) -> bool:
+    panels = list(app.screen.query(DataPanel))
+    return bool(panels) and all(not p.has_class("-nodata") for p in panels)
+
+
+# Each screen, its key, and something only its data can show.
+SCREENS = [
+    ("1", "token", "Token id"),
+    ("2", "metrics", "Avg latency"),
+    ("3", "endpoints", "/positions/heatmap"),
+    ("4", "limits", "req/min"),
+    ("5", "billing", "$399.00"),
+    ("6", "history", "Invoice"),
+]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+async def test_every_screen_is_one_key_away_and_shows_its_data(size):
+    app = build()
+    async with app.run_test(size=size) as pilot:
+        for key, mode, evidence in SCREENS:
+            await pilot.press(key)
+            await settle(pilot, lambda: app.current_mode == mode and panels_loaded(app))
+            svg = app.export_screenshot()
+            assert evidence.replace("&", "&amp;").replace(" ", "&#160;") in svg or evidence in svg, (
+                f"screen {key} ({mode}) does not show {evidence!r}"
+            )
+            assert "Traceback" not in svg
+
+
+async def test_help_lists_keys_of_every_screen_and_closes():
+    app = build()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        from ht_dash.screens.help import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)
+        from textual.widgets import Markdown
+
+        text = app.screen.query_one(Markdown).source
+        for heading in ("1 · Token", "2 · Metrics", "3 · Endpoints", "4 · Limits", "5 · Billing", "6 · History"):
+            assert heading in text
+        assert "Reveal/hide" in text and "Pause live" in text  # a screen key and a global one
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_offers_every_screen_and_the_global_actions():
+    app = build()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        for label in ("Token", "Metrics", "Endpoints", "Limits", "Billing", "History"):
+            assert f"Go to {label}" in titles
+        assert {"Refresh", "Pause / resume live polling", "Help"} <= titles
+
+
+async def test_q_quits_cleanly():
+    app = build()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code in (0, None)
+    assert app._exit_renderables == []
