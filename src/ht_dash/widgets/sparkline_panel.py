@@ -73,12 +73,17 @@ class RateSparkline(Widget):
         styles = {
             name: self.get_component_rich_style(f"spark--{name}") for name in ("ok", "near", "over")
         }
+        bands = [self._band(value) for value in columns]
         text = Text(no_wrap=True)
         for index, row in enumerate(spark_rows(columns, height, scale)):
             if index:
                 text.append("\n")
-            for value, level in zip(columns, row, strict=True):
-                text.append(BLOCKS[level], styles[self._band(value)])
+            # one span per run of a band, not per cell: a span per cell made each repaint ~30 ms
+            start = 0
+            for end in range(1, len(row) + 1):
+                if end == len(row) or bands[end] != bands[start]:
+                    text.append("".join(BLOCKS[level] for level in row[start:end]), styles[bands[start]])
+                    start = end
         return text
 
     def _band(self, value: float) -> str:
