@@ -82,7 +82,8 @@ class RateSparkline(Widget):
             start = 0
             for end in range(1, len(row) + 1):
                 if end == len(row) or bands[end] != bands[start]:
-                    text.append("".join(BLOCKS[level] for level in row[start:end]), styles[bands[start]])
+                    cells = "".join(BLOCKS[level] for level in row[start:end])
+                    text.append(cells, styles[bands[start]])
                     start = end
         return text
 
