@@ -64,15 +64,13 @@ class LoginScreen(Screen[LoginResult | None]):
         width: 90%; max-width: 100; height: auto;
         border: round $accent; border-title-style: bold; background: $surface; padding: 0 1;
     }
-    #login-box > Static { margin-bottom: 1; }
+    #login-intro, #login-reason { margin-bottom: 1; }
     #login-reason { color: $error; }
-    #login-reason.-empty, #storage-choice.-hidden { display: none; }
-    #token-input { margin-bottom: 1; }
+    #login-reason.-empty, #storage-choice.-hidden, #login-status.-empty { display: none; }
     #keyring-status.-problem { color: $warning; }
-    #storage-choice { margin-bottom: 1; width: 100%; }
-    #login-status { margin-bottom: 0; }
+    #storage-choice { width: 100%; }
+    #login-status { margin-top: 1; }
     #login-status.-error { color: $error; }
-    #login-status.-ok { color: $success; }
     #login-buttons { height: auto; margin-top: 1; }
     #login-buttons Button { margin-right: 2; }
     """
@@ -131,18 +129,15 @@ class LoginScreen(Screen[LoginResult | None]):
             yield Static("[dim]Checking the OS keyring…[/]", id="keyring-status")
             with RadioSet(id="storage-choice", classes="-hidden"):
                 yield RadioButton(
-                    "Nowhere: use it for this session only (set HT_DASH_TOKEN for the next)",
+                    "Nowhere: this session only (set HT_DASH_TOKEN for the next)",
                     value=True,
                     id="store-session",
                 )
-                yield RadioButton(
-                    f"Plain-text file, insecure (mode 0600): {self._file_label()}",
-                    id="store-file",
-                )
-            yield Static("", id="login-status")
+                yield RadioButton("In a plain-text file (mode 0600) — insecure", id="store-file")
+            yield Static("", id="login-status", classes="-empty")
             with Horizontal(id="login-buttons"):
-                yield Button("Log in", variant="primary", id="login-submit")
-                yield Button("Quit" if self.first_run else "Back", id="login-leave")
+                yield Button("Log in", variant="primary", id="login-submit", compact=True)
+                yield Button("Quit" if self.first_run else "Back", id="login-leave", compact=True)
         yield Footer()
 
     def _file_label(self) -> str:
@@ -176,8 +171,8 @@ class LoginScreen(Screen[LoginResult | None]):
         message = problem.message[:1].upper() + problem.message[1:]
         status.update(
             f"⚠ [b]{escape(message)}[/].\n"
-            f"To get one: {escape(INSTALL_HINT)}.\n"
-            "Meanwhile, choose how ht-dash should keep the token:"
+            f"[dim]To get one: {escape(INSTALL_HINT)}.[/]\n"
+            f"Meanwhile, keep the token where? (file: {escape(self._file_label())})"
         )
         self.query_one("#storage-choice", RadioSet).remove_class("-hidden")
 
@@ -242,6 +237,7 @@ class LoginScreen(Screen[LoginResult | None]):
     def _status(self, text: str, level: str = "") -> None:
         status = self.query_one("#login-status", Static)
         status.update(text)
+        status.set_class(not text, "-empty")
         status.set_class(level == "-error", "-error")
         status.set_class(level == "-ok", "-ok")
 

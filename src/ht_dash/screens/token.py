@@ -70,6 +70,10 @@ class TokenScreen(DashScreen):
 
     revealed = False
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: dict[str, str] = {}
+
     def compose_body(self) -> ComposeResult:
         with VerticalScroll():
             with Vertical(id="token-card") as card:
@@ -118,17 +122,22 @@ class TokenScreen(DashScreen):
         card = self.query_one("#token-card", Vertical)
         location = app.token_location
         card.set_class(location is not None and location.insecure, "-insecure")
-        value = self.query_one("#token-value", Static)
-        details = self.query_one("#token-details", Static)
         if token is None:
             meter = app.runtime.settings.source == "meter"
-            value.update("No API token" + (" (the local meter does not need one)" if meter else ""))
-            details.update("[dim]Log in to use one: run `ht-dash login`, or set HT_DASH_TOKEN.[/]")
+            self._show(
+                "token-value", "No API token" + (" (the local meter needs none)" if meter else "")
+            )
+            self._show(
+                "token-details",
+                "[dim]Log in to use one (`ht-dash login`), or set HT_DASH_TOKEN.[/]",
+            )
             return
         if self.revealed:
-            value.update(f"{escape(token.reveal())}\n[dim](revealed — v hides it)[/]")
+            self._show("token-value", f"{escape(token.reveal())}\n[dim](revealed — v hides it)[/]")
         else:
-            value.update(f"{escape(token.masked)}  [dim](masked — v reveals, c copies)[/]")
+            self._show(
+                "token-value", f"{escape(token.masked)}  [dim](masked — v reveals, c copies)[/]"
+            )
         now = app.clock.now()
         times = token_times(token)
         info = app.feed_state("token").data
@@ -150,22 +159,31 @@ class TokenScreen(DashScreen):
             )
         else:
             stored = escape(location.label)
-        details.update(
+        self._show(
+            "token-details",
             f"\n[dim]Issued[/]        {issued}\n[dim]Expires[/]       {expires}\n"
-            f"[dim]Stored in[/]     {stored}"
+            f"[dim]Stored in[/]     {stored}",
         )
         if location is not None and location.insecure:
-            self.query_one("#token-warning", Static).update(
+            self._show(
+                "token-warning",
                 "⚠ Stored in plain text: anyone who can read that file can use your account. "
-                "With an OS keyring available, run `ht-dash logout` then `ht-dash login`."
+                "With an OS keyring available, run `ht-dash logout` then `ht-dash login`.",
             )
+
+    def _show(self, widget_id: str, text: str) -> None:
+        """Update a Static only when its text changes (this runs every second)."""
+        if self._shown.get(widget_id) != text:
+            self._shown[widget_id] = text
+            self.query_one(f"#{widget_id}", Static).update(text)
 
     def _render_activity(self, info: TokenInfo) -> None:
         now = self.app.clock.now()
         last_used = when(info.last_used_at, now) if info.last_used_at else "never"
-        self.query_one("#token-text", Static).update(
+        self._show(
+            "token-text",
             f"[dim]Last used[/]     {last_used}\n[dim]Token id[/]      {escape(info.token_id)}\n"
-            f"[dim]API shows[/]     {escape(info.masked)}"
+            f"[dim]API shows[/]     {escape(info.masked)}",
         )
 
     # ---- actions -----------------------------------------------------------------------------
@@ -214,8 +232,7 @@ class TokenScreen(DashScreen):
             f"({escape(app.token.masked)}).\n\n"
             "[b]The current token stops working at once[/]: bots and scripts using it will get "
             "401 until you give them the new one.\n\n"
-            f"The new token is stored where the current one is ({escape(where)}), read back, "
-            "and checked with the API."
+            f"Where the new token goes: {escape(where)}. It is read back and checked with the API."
         )
         app.push_screen(
             ConfirmScreen("Regenerate the API token?", message, confirm_label="Regenerate"),
