@@ -12,7 +12,7 @@ from textual.widgets import Button, Label, Static
 
 from ht_dash.auth.errors import TokenStoreError
 from ht_dash.auth.flows import RegenerateOutcome
-from ht_dash.auth.storage import TokenStore, display_path
+from ht_dash.auth.storage import TokenStore
 
 
 class NewTokenScreen(ModalScreen[None]):
@@ -28,8 +28,8 @@ class NewTokenScreen(ModalScreen[None]):
     NewTokenScreen #new-token-value {
         margin: 1 0; padding: 0 1; background: $boost; color: $text; text-style: bold;
     }
-    NewTokenScreen #new-token-saved { color: $success; }
-    NewTokenScreen #new-token-buttons { height: auto; }
+    NewTokenScreen #new-token-saved { color: $success; display: none; margin-bottom: 1; }
+    NewTokenScreen #new-token-buttons { height: auto; margin-bottom: 1; }
     NewTokenScreen #new-token-buttons Button { margin-right: 2; }
     NewTokenScreen .dialog-help { color: $text-muted; }
     """
@@ -56,29 +56,26 @@ class NewTokenScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         outcome = self.outcome
         if outcome.store_error is not None:
-            why = (
-                f"It could not be stored: {escape(outcome.store_error.message)}. "
-                f"{escape(outcome.store_error.hint)}."
-            )
+            why = f"It could not be stored: {escape(outcome.store_error.message)}."
         else:
-            why = escape(outcome.not_saved_reason or "It was not stored.") + "."
+            why = escape(outcome.not_saved_reason or "It was not stored") + "."
+        save = " — or save it in a plain-text file (f, insecure)" if self.can_save_file else ""
         with Vertical() as box:
             box.border_title = "Your new API token — copy it now"
             yield Static(
                 f"The token was regenerated; the old one no longer works. {why}\n"
-                "[b]This is the only copy[/]: copy it (c) and keep it somewhere safe.",
+                f"[b]This is the only copy[/]: copy it (c) and keep it somewhere safe{save}.",
                 id="new-token-why",
             )
             yield Static(escape(outcome.token.reveal()), id="new-token-value")
             yield Static("", id="new-token-saved")
             with Horizontal(id="new-token-buttons"):
-                yield Button("Copy (c)", variant="primary", id="new-token-copy")
+                yield Button("Copy (c)", variant="primary", id="new-token-copy", compact=True)
                 if self.can_save_file:
-                    path = display_path(self.app.token_store.file_path)
-                    yield Button(f"Save to {path} — insecure (f)", id="new-token-file")
-                yield Button("I have saved it (Esc)", id="new-token-close")
+                    yield Button("Save in plain-text file (f)", id="new-token-file", compact=True)
+                yield Button("Close (Esc)", id="new-token-close", compact=True)
             yield Label(
-                "Until you quit, the Token screen keeps it too (v shows it, c copies it).",
+                "Until you quit, the Token screen has it too (v shows, c copies).",
                 classes="dialog-help",
             )
 
@@ -120,6 +117,7 @@ class NewTokenScreen(ModalScreen[None]):
         self.query_one("#new-token-saved", Static).update(
             f"✓ Saved in the {escape(saved.location.label)}."
         )
+        self.query_one("#new-token-saved", Static).display = True
         if self.query("#new-token-file"):
             self.query_one("#new-token-file", Button).remove()
         self.refresh_bindings()
