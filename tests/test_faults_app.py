@@ -162,6 +162,10 @@ async def test_a_throttling_server_is_not_hammered_and_the_panel_counts_down():
             await pilot.press("4")  # a screen with other feeds: they wait for the hold too
             await until(pilot, lambda: type(app.screen).__name__ == "LimitsScreen")
             await pilot.pause(0.3)
+            plan = app.screen.query_one("#plan-panel", DataPanel)
+            assert message(plan) == "waiting: the API rate-limited this token; asking in 30 s"
+            assert subtitle(plan) == "rate-limited, asking in 30 s"
+            assert plan.has_class("-stale") and not plan.has_class("-error")
             asked = {r.path for r in server.requests}
             assert len(server.requests) <= 2, asked  # nothing more until the 30 s have passed
             await still_answers_keys(pilot)

@@ -68,6 +68,14 @@ class FeedState:
     paused: bool = False
     from_cache: bool = False
     interval: float = 0.0
+    held_until: datetime | None = None  # another feed's 429 holds this one until then
+
+    def held_s(self, now: datetime) -> float | None:
+        """Seconds this feed still waits for a 429 hold it did not cause; None if not held."""
+        if self.held_until is None or self.loading or self.error is not None:
+            return None
+        left = (self.held_until - now).total_seconds()
+        return left if left > 0 else None
 
     def age_s(self, now: datetime) -> float | None:
         if self.updated_at is None:
@@ -318,6 +326,7 @@ class Scheduler:
         state.data, state.error, state.failures = data, None, 0
         state.updated_at, state.retry_at = self.clock.now(), None
         state.loading = state.from_cache = False
+        state.held_until = None
         self.on_update(state)
 
     def _failed(self, feed: Feed, exc: HtError, delay: float | None) -> None:
@@ -330,6 +339,7 @@ class Scheduler:
             self.hold_until = state.retry_at
             for other in self.feeds.values():
                 if other is not feed:
+                    other.state.held_until = self.hold_until  # their panels say why they wait
                     other.wake.set()  # re-plan around the hold
         if isinstance(exc, QuotaExhausted):
             self.quota_resets_at = exc.resets_at

@@ -39,10 +39,13 @@ def describe_problem(state: FeedState, now: datetime) -> str | None:
 def freshness(state: FeedState, now: datetime) -> tuple[str, str]:
     """(text, level) for a panel's subtitle; level is ok | stale | error | loading | paused."""
     problem = describe_problem(state, now)
+    held = state.held_s(now)
     age = state.age_s(now)
     if age is None:
         if problem:
             return f"⚠ {problem}", "error"
+        if held is not None:
+            return f"rate-limited, asking in {held:.0f} s", "stale"
         return ("paused" if state.paused else "loading…"), "loading"
     parts = [f"updated {ago(age)}"]
     level = "ok"
@@ -58,6 +61,9 @@ def freshness(state: FeedState, now: datetime) -> tuple[str, str]:
     if problem:
         parts.append(f"⚠ {problem}")
         level = "error"
+    elif held is not None:
+        parts.append(f"rate-limited, asking again in {held:.0f} s")
+        level = "stale" if level == "ok" else level
     elif state.loading:
         parts.append("refreshing…")
     return " · ".join(parts), level

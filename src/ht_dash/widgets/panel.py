@@ -55,5 +55,8 @@ class DataPanel(Vertical):
             if state.error is not None:
                 hint = f"\n[dim]{escape(state.error.hint)}[/]" if state.error.hint else ""
                 self._message.update(f"⚠ [b]{escape(state.error.title)}[/]: {escape(state.error.message)}{hint}")
+            elif (held := state.held_s(now)) is not None:
+                wait = f"asking in {held:.0f} s"
+                self._message.update(f"waiting: the API rate-limited this token; {wait}")
             else:
                 self._message.update("paused" if state.paused else "loading…")
