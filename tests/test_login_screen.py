@@ -226,3 +226,18 @@ def test_login_screen_without_keyring_snapshot(
         await settle(pilot)
 
     assert snap_compare(first_run()[1], terminal_size=SIZE, run_before=run_before)
+
+
+async def test_a_keyring_that_never_answers_is_explained_and_the_screen_stays_usable(
+    hanging_keyring,
+):
+    runtime, app = first_run()  # reading the token at start gave up after the (cut) timeout
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, LoginScreen)
+        status = shown(app, "keyring-status")
+        assert "has not answered" in status and "Unlock it" in status
+        assert app.screen.query_one("#storage-choice", RadioSet).display
+        token = runtime.demo_backend.token
+        await log_in(pilot, token.reveal())  # this session only, the default choice
+        assert isinstance(app.screen, TokenScreen) and app.token == token

@@ -22,7 +22,14 @@ from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
 from ht_dash.api.errors import AuthError, HtError, NetworkError
 from ht_dash.api.models import Profile
 from ht_dash.api.secret import Secret
-from ht_dash.auth.errors import INSTALL_HINT, TokenStoreError
+from ht_dash.auth.errors import (
+    INSTALL_HINT,
+    KeyringDropsWrites,
+    KeyringLocked,
+    KeyringTimeout,
+    KeyringUnavailable,
+    TokenStoreError,
+)
 from ht_dash.auth.flows import validate_and_store
 from ht_dash.auth.storage import DemoTokenStore, TokenLocation, TokenStore, display_path
 from ht_dash.commands.auth import WEB_DASHBOARD
@@ -51,6 +58,20 @@ def parse_token(text: str) -> Secret:
             "that does not look like a token (it contains spaces or control characters)"
         )
     return Secret(value)
+
+
+def keyring_advice(problem: TokenStoreError) -> str:
+    """How to get a working keyring, for each way it can fail (the choices cover the rest)."""
+    if isinstance(problem, KeyringUnavailable):
+        return f"To get one: {INSTALL_HINT}"
+    if isinstance(problem, KeyringTimeout | KeyringLocked):
+        return (
+            "Unlock it (log in to the desktop session, or answer its unlock prompt), "
+            "then restart ht-dash"
+        )
+    if isinstance(problem, KeyringDropsWrites):
+        return "Check PYTHON_KEYRING_BACKEND and keyringrc.cfg (`keyring diagnose` shows them)"
+    return ""
 
 
 class LoginScreen(Screen[LoginResult | None]):
@@ -169,10 +190,11 @@ class LoginScreen(Screen[LoginResult | None]):
         if self._reason_is_problem:
             self.query_one("#login-reason", Static).add_class("-empty")
         message = problem.message[:1].upper() + problem.message[1:]
+        advice = keyring_advice(problem)
         status.update(
             f"⚠ [b]{escape(message)}[/].\n"
-            f"[dim]To get one: {escape(INSTALL_HINT)}.[/]\n"
-            f"Meanwhile, keep the token where? (file: {escape(self._file_label())})"
+            + (f"[dim]{escape(advice)}.[/]\n" if advice else "")
+            + f"Meanwhile, keep the token where? (file: {escape(self._file_label())})"
         )
         self.query_one("#storage-choice", RadioSet).remove_class("-hidden")
 
