@@ -263,3 +263,16 @@ async def test_a_slow_disk_never_holds_a_poll_up(monkeypatch):
             assert "fault@example.test" in profile_text(app)
             release.set()
             app.offline.wait_saved()
+
+
+async def test_cli_logout_removes_the_offline_copies(capsys):
+    from ht_dash import cli
+
+    clock = FixedClock(AT)
+    with FaultServer("ok") as server:
+        await fill_cache(server, clock)
+        assert len(cache_files()) == 2
+        assert cli.main(["--base-url", server.base_url, "logout"]) == 0
+    out = capsys.readouterr().out
+    assert "Removed the offline copies of the account data from 127.0.0.1" in out
+    assert cache_files() == []
