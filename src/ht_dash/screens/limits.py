@@ -27,6 +27,12 @@ SPARK_SHORT, SPARK_TALL, TALL_SCREEN_ROWS = 2, 6, 40
 LEVEL_WORDS = {"ok": "", "warn": " · near the limit", "bad": " · at the limit"}
 
 
+def set_text(static: Static, content: str) -> None:
+    """Update only on change: each update lays the screen out again, and this one ticks."""
+    if static.content != content:
+        static.update(content)
+
+
 def price(plan: Plan) -> str:
     if plan.price_cents is None:
         return "custom price"
@@ -151,9 +157,10 @@ class LimitsScreen(DashScreen):
         note.display = fraction is None
         if fraction is None:
             plan = f"the {sub.plan.name} plan" if isinstance(sub, Subscription) else "this plan"
-            note.update(
+            set_text(
+                note,
                 f"Now [b]{live.requests_per_minute:,}[/] req/min — {escape(plan)} has no "
-                "per-minute limit, only its quota"
+                "per-minute limit, only its quota",
             )
         rates = live.per_minute_series()
         peak = live_peak(live)
@@ -167,9 +174,10 @@ class LimitsScreen(DashScreen):
             rates, live.limit_per_minute, f"-{window} min", peak_text
         )
         throttled = live.throttled_in_window
-        self.query_one("#live-throttled", Static).update(
+        set_text(
+            self.query_one("#live-throttled", Static),
             f"Throttled (429) in the last {window} min: "
-            + (f"[b $error]{throttled:,}[/]" if throttled else "[b]0[/]")
+            + (f"[b $error]{throttled:,}[/]" if throttled else "[b]0[/]"),
         )
         streams = self.query_one("#live-streams", Static)
         streams.display = live.streams is not None
@@ -177,9 +185,10 @@ class LimitsScreen(DashScreen):
             s = live.streams
             share = s.connections_open / s.connection_limit if s.connection_limit else 0.0
             style = {"ok": "b", "warn": "b $warning", "bad": "b $error"}[gauge_level(share)]
-            streams.update(
+            set_text(
+                streams,
                 f"Live streams: [{style}]{s.connections_open} / {s.connection_limit}[/] "
-                f"connections · [b]{s.messages_per_minute:,}[/] messages/min"
+                f"connections · [b]{s.messages_per_minute:,}[/] messages/min",
             )
         self._render_status()
 
@@ -188,11 +197,13 @@ class LimitsScreen(DashScreen):
         paused = self.app.scheduler.paused
         status.set_class(paused, "-paused")
         if paused:
-            status.update("⏸ Live polling paused — p resumes")
+            set_text(status, "⏸ Live polling paused — p resumes")
         elif not self.app.live:
-            status.update("Manual refresh: r fetches again")
+            set_text(status, "Manual refresh: r fetches again")
         else:
-            status.update(f"Refreshing every {self.app.live_interval:g} s · +/- change · p pause")
+            set_text(
+                status, f"Refreshing every {self.app.live_interval:g} s · +/- change · p pause"
+            )
 
     def on_resize(self, event: events.Resize) -> None:
         # a tall terminal gets a taller sparkline: finer steps, same 15 minutes

@@ -126,9 +126,9 @@ class SparklinePanel(Vertical):
         right = "now"
         gap = width - len(self._left) - len(self._middle) - len(right)
         if gap < 2:
-            self.axis.update(Text(f"{self._middle}", no_wrap=True, overflow="ellipsis"))
-            return
-        before = gap // 2
-        self.axis.update(
-            Text(self._left + " " * before + self._middle + " " * (gap - before) + right)
-        )
+            axis = Text(f"{self._middle}", no_wrap=True, overflow="ellipsis")
+        else:
+            before = gap // 2
+            axis = Text(self._left + " " * before + self._middle + " " * (gap - before) + right)
+        if axis != self.axis.content:  # an update lays the screen out again: only on change
+            self.axis.update(axis)
