@@ -61,6 +61,8 @@ def _summary(s: MetricsSummary | None) -> dict[str, Any] | None:
     }
 
 
+# The CLI's JSON (docs/cli.md) is a stable contract of its own: spelled out here, not borrowed
+# from api.contract, so re-pointing the client at the real account API never changes it.
 def to_json(m: Metrics) -> dict[str, Any]:
     return {
         "days": m.days,

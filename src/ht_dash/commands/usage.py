@@ -56,6 +56,8 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
     )
 
 
+# The CLI's JSON (docs/cli.md) is a stable contract of its own: spelled out here, not borrowed
+# from api.contract, so re-pointing the client at the real account API never changes it.
 def to_json(report: EndpointUsageReport) -> dict[str, Any]:
     endpoints = [
         {
