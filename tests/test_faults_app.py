@@ -114,6 +114,8 @@ async def test_network_down_says_so_in_each_panel_and_keeps_answering_keys():
         assert re.fullmatch(
             r"⚠ connection to 127\.0\.0\.1 refused, retrying in \d+ s", subtitle(panel)
         )
+        # asked once each: opening a screen does not resend what is already on its way
+        assert app.scheduler.requests_started == {"token": 1, "profile": 1}
         metrics = await show(pilot, "2")
         assert message(metrics).startswith("⚠ Network problem: connection to 127.0.0.1 refused")
         await still_answers_keys(pilot)

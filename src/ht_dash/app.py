@@ -174,8 +174,10 @@ class HtDashApp(App[int]):
 
     async def _poll_once(self, kinds: set[str]) -> None:
         for kind in sorted(kinds):
-            state = self.feed_state(kind)
-            if state.data is None or state.from_cache:
+            feed = self.scheduler.feeds[kind]
+            if feed.in_flight:  # the screen was shown again while it loads: that answer will do
+                continue
+            if feed.state.data is None or feed.state.from_cache:
                 await self.scheduler.poll(kind)
 
     def refresh_feeds(self, kinds: set[str] | None = None) -> None:

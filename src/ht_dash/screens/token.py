@@ -88,7 +88,7 @@ class TokenScreen(DashScreen):
     # ---- rendering ---------------------------------------------------------------------------
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
+        # no super() call: Textual runs DashScreen.on_screen_resume too (handlers follow the MRO)
         self.render_local()
 
     def on_screen_suspend(self) -> None:
