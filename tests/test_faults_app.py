@@ -144,11 +144,11 @@ async def test_a_stalled_server_never_freezes_the_ui_and_q_quits_at_once():
             for key in "3456":
                 await pilot.press(key)
             await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
-            assert time.monotonic() - started < 3.0  # keys are not queued behind the requests
+            assert time.monotonic() - started < 6.0  # not queued behind the 10 s read timeout
             assert app.feed_state("history").loading
             started = time.monotonic()
             await pilot.press("q")
-        assert time.monotonic() - started < 2.0  # requests in flight are cancelled, not awaited
+        assert time.monotonic() - started < 5.0  # requests in flight are cancelled, not awaited
         assert app.return_code == 0
 
 
