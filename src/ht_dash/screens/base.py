@@ -36,7 +36,12 @@ class DashScreen(Screen):
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._rendered: dict[str, object] = {}  # feed kind -> the data object last rendered
+
     def on_screen_resume(self) -> None:
+        self._rendered.clear()  # back on view: render again, time-relative texts have moved
         self.app.screen_shown(self)
         for kind in self.FEEDS:
             self.show_feed(self.app.feed_state(kind))
@@ -49,7 +54,11 @@ class DashScreen(Screen):
     def show_feed(self, state: FeedState) -> None:
         if (panel_id := self.PANELS.get(state.kind)) is not None:
             self.query_one(f"#{panel_id}", DataPanel).show_state(state, self.app.clock.now())
-        if state.data is not None:
+        # A poll starting re-reports the data on view: rendering it again is wasted work.
+        if state.data is not None and not (
+            state.loading and state.data is self._rendered.get(state.kind)
+        ):
+            self._rendered[state.kind] = state.data
             self.render_data(state.kind, state.data)
 
     def tick(self) -> None:

@@ -37,6 +37,7 @@ class DataPanel(Vertical):
         super().__init__(*children, **kwargs)
         self.border_title = title
         self._message = Static("loading…", classes="panel-message")
+        self._subtitle: str | None = None
 
     def on_mount(self) -> None:
         self.mount(self._message, before=0)
@@ -47,7 +48,8 @@ class DataPanel(Vertical):
 
     def show_state(self, state: FeedState, now: datetime) -> None:
         text, level = freshness(state, now)
-        self.border_subtitle = text
+        if text != self._subtitle:  # setting it repaints the panel, even to the same text
+            self._subtitle = self.border_subtitle = text
         for name in ("stale", "error", "paused", "loading"):
             self.set_class(level == name, f"-{name}")
         self.set_class(state.data is None, "-nodata")
