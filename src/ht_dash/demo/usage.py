@@ -32,6 +32,7 @@ from ht_dash.demo.noise import normal, smooth, unit
 # Noise streams: keep each kind of randomness independent of the others.
 _REQ, _LAT, _ERR, _RL, _EP_REQ, _EP_LAT, _EP_GAP = 1, 2, 3, 4, 5, 6, 7
 _LIVE_LEVEL, _LIVE_BURST, _LIVE_BURST_SIZE, _LIVE_JITTER = 11, 12, 13, 14
+_LIVE_SECOND = 19
 _STREAM_CONN, _STREAM_MSG = 15, 16
 
 DAY_S = 86_400
@@ -394,13 +395,22 @@ class Traffic:
         jitter = 1 + 0.16 * normal(self.seed, _LIVE_JITTER, bucket)
         return max(0, round(capacity * level * burst * jitter / 4))
 
-    def _sliding_rate(self, received: dict[int, int], last: int, now: datetime, capacity: int) -> int:
-        """Requests in the 60 s before `now`: the partial buckets at both ends count pro rata,
-        so the figure moves every second rather than every 15 s."""
-        into_current = (now.timestamp() - (last + 1) * LIVE_INTERVAL_S) / LIVE_INTERVAL_S
-        current = self._bucket_requests(last + 1, capacity)
+    def _arrived_by(self, bucket: int, seconds: int, capacity: float) -> int:
+        """Requests in the first `seconds` of a bucket: a bot's requests come in clumps."""
+        total = self._bucket_requests(bucket, capacity)
+        if seconds >= LIVE_INTERVAL_S:
+            return total
+        start = bucket * LIVE_INTERVAL_S
+        weights = [unit(self.seed, _LIVE_SECOND, start + i) ** 3 + 0.02 for i in range(LIVE_INTERVAL_S)]
+        return round(total * sum(weights[:seconds]) / sum(weights))
+
+    def _sliding_rate(self, received: dict[int, int], last: int, now_s: int, capacity: float) -> int:
+        """Requests in the 60 s before `now_s`, second by second, so the figure moves as a
+        real per-minute counter does instead of once per 15 s bucket."""
+        into_current = now_s - (last + 1) * LIVE_INTERVAL_S
+        oldest = received[last - 3] - self._arrived_by(last - 3, into_current, capacity)
         full = received[last - 2] + received[last - 1] + received[last]
-        return round(received[last - 3] * (1 - into_current) + full + current * into_current)
+        return oldest + full + self._arrived_by(last + 1, into_current, capacity)
 
     def live(self, window_minutes: int, now: datetime) -> LiveUsage:
         plan: Plan = self.account.plan
@@ -434,7 +444,7 @@ class Traffic:
                 connection_limit=conn_limit,
                 messages_per_minute=round(open_now * per_connection),
             )
-        rate = self._sliding_rate(received, last, now, capacity)
+        rate = self._sliding_rate(received, last, now_s, capacity)
         if limit is not None and rate > limit and series:
             # Over the limit in the last minute means some of those requests were refused.
             tail = series[-1]
