@@ -20,8 +20,6 @@ def build(**settings):
     return make_app(runtime, live=False)
 
 
-
-
 async def settle(pilot, until, tries: int = 60):
     for _ in range(tries):
         await pilot.pause(0.05)
@@ -54,9 +52,9 @@ async def test_every_screen_is_one_key_away_and_shows_its_data(size):
             await pilot.press(key)
             await settle(pilot, lambda: app.current_mode == mode and panels_loaded(app))
             svg = app.export_screenshot()
-            assert evidence.replace("&", "&amp;").replace(" ", "&#160;") in svg or evidence in svg, (
-                f"screen {key} ({mode}) does not show {evidence!r}"
-            )
+            assert (
+                evidence.replace("&", "&amp;").replace(" ", "&#160;") in svg or evidence in svg
+            ), f"screen {key} ({mode}) does not show {evidence!r}"
             assert "Traceback" not in svg
 
 
@@ -71,7 +69,14 @@ async def test_help_lists_keys_of_every_screen_and_closes():
         from textual.widgets import Markdown
 
         text = app.screen.query_one(Markdown).source
-        for heading in ("1 · Token", "2 · Metrics", "3 · Endpoints", "4 · Limits", "5 · Billing", "6 · History"):
+        for heading in (
+            "1 · Token",
+            "2 · Metrics",
+            "3 · Endpoints",
+            "4 · Limits",
+            "5 · Billing",
+            "6 · History",
+        ):
             assert heading in text
         assert "Reveal/hide" in text and "Pause live" in text  # a screen key and a global one
         await pilot.press("escape")
