@@ -50,7 +50,7 @@ async def test_every_screen_is_one_key_away_and_shows_its_data(size):
     async with app.run_test(size=size) as pilot:
         for key, mode, evidence in SCREENS:
             await pilot.press(key)
-            await settle(pilot, lambda: app.current_mode == mode and panels_loaded(app))
+            await settle(pilot, lambda mode=mode: app.current_mode == mode and panels_loaded(app))
             svg = app.export_screenshot()
             assert (
                 evidence.replace("&", "&amp;").replace(" ", "&#160;") in svg or evidence in svg
