@@ -3,6 +3,9 @@
     python benchmarks/bare_app.py paint --out FILE      Header, Static, Footer; exit at first paint
     python benchmarks/bare_app.py timer --out FILE --seconds S
         a 1 s timer updating a Sparkline and a label; CPU over S seconds
+    python benchmarks/bare_app.py switch --out FILE
+        the floor for opening a screen: a second mode (Header, Static, Footer with 10 key
+        bindings) opened by a key press, to its first paint; median of 5 fresh opens
     python benchmarks/bare_app.py cell --out FILE --seconds S --rows 1000 --every 2
         a DataTable of 1,000 rows x 10 columns; one visible cell updated every 2 s; CPU per update
 
@@ -17,6 +20,8 @@ import resource
 import time
 
 from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 WARMUP_S = 1.0
@@ -49,6 +54,54 @@ class PaintApp(App[None]):
             rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         )
         self.exit()
+
+
+class SecondScreen(Screen):
+    BINDINGS = [Binding(k, "app.bell", f"Key {k}") for k in "abcdefghij"]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("A second screen, opened by a key press.")
+        yield Footer()
+
+
+class SwitchApp(App[None]):
+    """Opens a fresh second screen (a new mode each time), as ht-dash opens screen 6."""
+
+    BINDINGS = [Binding("n", "next", "Next")]
+
+    def __init__(self, out: str, opens: int = 5) -> None:
+        self.MODES = {"home": PaintScreen, **{f"s{i}": SecondScreen for i in range(opens)}}
+        super().__init__()
+        self.out = out
+        self.opens = opens
+        self.times: list[float] = []
+
+    def on_mount(self) -> None:
+        self.switch_mode("home")
+
+    async def run_opens(self) -> None:
+        import asyncio
+
+        for i in range(self.opens):
+            await asyncio.sleep(0.2)
+            started = time.perf_counter()
+            await self.switch_mode(f"s{i}")
+            painted = asyncio.get_running_loop().create_future()
+            self.screen.call_after_refresh(lambda f=painted: f.set_result(time.perf_counter()))
+            self.times.append(await painted - started)
+        write_result(self.out, open_s=self.times)
+        self.exit()
+
+
+class PaintScreen(Screen):
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Home")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(lambda: self.app.run_worker(self.app.run_opens()))
 
 
 class WindowApp(App[None]):
@@ -126,7 +179,7 @@ class CellApp(WindowApp):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("paint", "timer", "cell"))
+    parser.add_argument("mode", choices=("paint", "timer", "cell", "switch"))
     parser.add_argument("--out", required=True)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rows", type=int, default=1000)
@@ -134,6 +187,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.mode == "paint":
         app: App = PaintApp(args.out)
+    elif args.mode == "switch":
+        app = SwitchApp(args.out)
     elif args.mode == "timer":
         app = TimerApp(args.out, args.seconds)
     else:
