@@ -30,8 +30,7 @@ placeholders; the query string is never stored), status, latency, response size,
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ht_dash.meter.proxy import DEFAULT_LISTEN, DEFAULT_UPSTREAM
-    from ht_dash.meter.recorder import DEFAULT_RETENTION_DAYS
+    from ht_dash.meter import DEFAULT_LISTEN, DEFAULT_RETENTION_DAYS, DEFAULT_UPSTREAM
 
     parser = subparsers.add_parser(
         "meter",

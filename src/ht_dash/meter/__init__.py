@@ -8,3 +8,9 @@
 
 Nothing here imports Textual.
 """
+
+# Defaults the `ht-dash meter` parser shows; here so that building the CLI's parser (every
+# command, `status` included) does not import the proxy and h11.
+DEFAULT_UPSTREAM = "https://ht-api.coinmarketman.com"
+DEFAULT_LISTEN = "127.0.0.1:8787"
+DEFAULT_RETENTION_DAYS = 90

@@ -27,11 +27,10 @@ import h11
 
 from ht_dash.api.client import is_loopback_host
 from ht_dash.api.errors import ConfigError
+from ht_dash.meter import DEFAULT_LISTEN, DEFAULT_UPSTREAM
 from ht_dash.meter.recorder import Record, Recorder, is_error
 from ht_dash.meter.templates import path_template
 
-DEFAULT_UPSTREAM = "https://ht-api.coinmarketman.com"
-DEFAULT_LISTEN = "127.0.0.1:8787"
 READ_CHUNK = 65536
 MAX_REQUEST_BODY = 32 * 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024

@@ -24,9 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from ht_dash.meter import DEFAULT_RETENTION_DAYS
+
 SCHEMA_VERSION = 1
 DB_FILENAME = "meter.sqlite3"
-DEFAULT_RETENTION_DAYS = 90
 DAILY_RETENTION_DAYS = 400  # daily aggregates are tiny; keep them for `metrics --days 365`
 FINGERPRINT_HEX = 8
 BUSY_TIMEOUT_MS = 2000
