@@ -6,7 +6,9 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-pytest_plugins = ("fault_matrix",)  # prints "fault matrix: N cases, N handled" (tests/fault_matrix.py)
+pytest_plugins = (
+    "fault_matrix",
+)  # prints "fault matrix: N cases, N handled" (tests/fault_matrix.py)
 
 
 class MemoryKeyring(KeyringBackend):

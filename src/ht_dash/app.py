@@ -74,19 +74,29 @@ class HtDashApp(App[int]):
         self.metrics_days = 90
         self.usage_timeframe = "30d"
         self.history_kind: str | None = None
-        self.theme = runtime.settings.theme if runtime.settings.theme in self.available_themes else "textual-dark"
+        self.theme = (
+            runtime.settings.theme
+            if runtime.settings.theme in self.available_themes
+            else "textual-dark"
+        )
         self.alerts = AlertMonitor()
-        self.scheduler = Scheduler(self.clock, self._on_feed_update, on_auth_failed=self._on_auth_failed)
+        self.scheduler = Scheduler(
+            self.clock, self._on_feed_update, on_auth_failed=self._on_auth_failed
+        )
         src = self.source
         self.scheduler.add("profile", src.profile, SLOW_INTERVAL_S)
         self.scheduler.add("token", src.token_info, SLOW_INTERVAL_S)
         self.scheduler.add("subscription", src.subscription, SUBSCRIPTION_INTERVAL_S)
         self.scheduler.add("live", src.live, self.live_interval, pausable=True)
         self.scheduler.add("metrics", lambda: src.metrics(self.metrics_days), SLOW_INTERVAL_S)
-        self.scheduler.add("usage", lambda: src.endpoint_usage(self.usage_timeframe), SLOW_INTERVAL_S)
+        self.scheduler.add(
+            "usage", lambda: src.endpoint_usage(self.usage_timeframe), SLOW_INTERVAL_S
+        )
         self.scheduler.add("billing", src.next_billing, SLOW_INTERVAL_S)
         self.scheduler.add(
-            "history", lambda: src.history(kind=self.history_kind, limit=HISTORY_FIRST_PAGE), SLOW_INTERVAL_S
+            "history",
+            lambda: src.history(kind=self.history_kind, limit=HISTORY_FIRST_PAGE),
+            SLOW_INTERVAL_S,
         )
         # last good answers on disk: saved on success, shown as "offline copy" until the first poll
         self.offline = OfflineCopies.for_runtime(runtime, on_save_failed=self._offline_save_failed)
@@ -103,7 +113,9 @@ class HtDashApp(App[int]):
 
     def on_mount(self) -> None:
         if self.live:
-            self.run_worker(self.scheduler.run(), name="scheduler", group="scheduler", exit_on_error=False)
+            self.run_worker(
+                self.scheduler.run(), name="scheduler", group="scheduler", exit_on_error=False
+            )
             self.set_interval(1.0, self._tick, name="freshness")
         self._start()
 
@@ -279,7 +291,10 @@ class HtDashApp(App[int]):
         paused = not self.scheduler.paused
         self.scheduler.set_paused(paused)
         self.refresh_context()
-        self.notify("Live polling paused — press p to resume" if paused else "Live polling resumed", timeout=3)
+        self.notify(
+            "Live polling paused — press p to resume" if paused else "Live polling resumed",
+            timeout=3,
+        )
 
     def set_live_interval(self, seconds: float) -> None:
         low, high = LIVE_INTERVAL_RANGE
@@ -308,9 +323,15 @@ class HtDashApp(App[int]):
             yield from super().get_system_commands(screen)
             return
         for mode, key, label, _, _ in SCREENS:
-            yield SystemCommand(f"Go to {label}", f"Screen {key}", partial(self.action_show_screen, mode))
+            yield SystemCommand(
+                f"Go to {label}", f"Screen {key}", partial(self.action_show_screen, mode)
+            )
         yield SystemCommand("Refresh", "Fetch this screen's data now (r)", self.action_refresh)
-        yield SystemCommand("Pause / resume live polling", "Stop or restart live requests (p)", self.action_toggle_pause)
+        yield SystemCommand(
+            "Pause / resume live polling",
+            "Stop or restart live requests (p)",
+            self.action_toggle_pause,
+        )
         yield SystemCommand("Live refresh faster", "Shorter live interval (+)", self.action_faster)
         yield SystemCommand("Live refresh slower", "Longer live interval (-)", self.action_slower)
         yield SystemCommand("Help", "Keys and screens (?)", self.action_help)

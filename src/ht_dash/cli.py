@@ -14,7 +14,16 @@ from ht_dash import __version__
 from ht_dash.api.errors import HtError
 
 # Modules in ht_dash.commands that add subcommands, in the order --help lists them.
-COMMAND_MODULES: tuple[str, ...] = ("status", "usage", "metrics", "billing", "history", "watch", "auth", "meter")
+COMMAND_MODULES: tuple[str, ...] = (
+    "status",
+    "usage",
+    "metrics",
+    "billing",
+    "history",
+    "watch",
+    "auth",
+    "meter",
+)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
 
@@ -45,10 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ht-dash {__version__}")
-    parser.add_argument("--demo", action="store_true", help="use the embedded simulated backend (no account needed)")
-    parser.add_argument("--base-url", metavar="URL", help="account API base URL (default: the public API)")
-    parser.add_argument("--source", choices=("api", "meter"), help="where usage data comes from (default: api)")
-    parser.add_argument("--debug", action="store_true", help="write a redacted debug log to the log directory")
+    parser.add_argument(
+        "--demo", action="store_true", help="use the embedded simulated backend (no account needed)"
+    )
+    parser.add_argument(
+        "--base-url", metavar="URL", help="account API base URL (default: the public API)"
+    )
+    parser.add_argument(
+        "--source", choices=("api", "meter"), help="where usage data comes from (default: api)"
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="write a redacted debug log to the log directory"
+    )
     parser.add_argument("--demo-seed", type=int, default=None, help=argparse.SUPPRESS)
     subparsers = parser.add_subparsers(dest="command", metavar="command")
     for name in COMMAND_MODULES:
@@ -81,7 +98,9 @@ def error_exit_code(exc: BaseException) -> int:
         return EXIT_AUTH
     if isinstance(exc, errors.QuotaExhausted | errors.RateLimited):
         return EXIT_QUOTA
-    if isinstance(exc, errors.NetworkError | errors.ServerError | errors.BadPayload | errors.BadRequest):
+    if isinstance(
+        exc, errors.NetworkError | errors.ServerError | errors.BadPayload | errors.BadRequest
+    ):
         return EXIT_NETWORK
     if isinstance(exc, errors.ConfigError | errors.NotAvailable):
         return EXIT_USAGE

@@ -49,7 +49,16 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        if isinstance(value, str) and value.lower() in (
+            "1",
+            "true",
+            "yes",
+            "on",
+            "0",
+            "false",
+            "no",
+            "off",
+        ):
             return value.lower() in ("1", "true", "yes", "on")
         raise ConfigError(f"{where} must be true or false, got {value!r}")
     if isinstance(default, float):
@@ -61,7 +70,9 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             raise ConfigError(f"{where} must be a number, got {value!r}") from None
         low, high = LIVE_INTERVAL_RANGE
         if not low <= number <= high:
-            raise ConfigError(f"{where} must be between {low:g} and {high:g} seconds, got {number:g}")
+            raise ConfigError(
+                f"{where} must be between {low:g} and {high:g} seconds, got {number:g}"
+            )
         return number
     if not isinstance(value, str):
         raise ConfigError(f"{where} must be a string, got {value!r}")
@@ -96,12 +107,15 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix or delete the file") from None
+            raise ConfigError(
+                f"{path} is not valid TOML: {exc}", hint="fix or delete the file"
+            ) from None
         known = {f.name for f in fields(Settings)}
         for key, value in data.items():
             if key not in known:
                 raise ConfigError(
-                    f"{path}: unknown setting '{key}'", hint=f"known settings: {', '.join(sorted(known))}"
+                    f"{path}: unknown setting '{key}'",
+                    hint=f"known settings: {', '.join(sorted(known))}",
                 )
             values[key] = _coerce(key, value, str(path))
     for key, name in _ENV.items():

@@ -1,4 +1,4 @@
-"""Where ht-dash keeps files: platformdirs, or everything under $HT_DASH_HOME when set (tests, portable use)."""
+"""Where ht-dash keeps files: platformdirs, or all under $HT_DASH_HOME if set (tests, portable)."""
 
 from __future__ import annotations
 

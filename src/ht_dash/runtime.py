@@ -1,4 +1,4 @@
-"""What one run of ht-dash works with: settings, clock, and where data comes from (demo or real API).
+"""What one run of ht-dash works with: settings, clock, where data comes from (demo or real API).
 
 Shared by the app and the CLI subcommands; never imports Textual.
 """
@@ -48,6 +48,6 @@ class Runtime:
         return self.make_client(token)
 
     def make_client(self, token: Secret | None) -> AccountClient:
-        """One AccountClient; in demo mode it talks to the embedded backend through its transport."""
+        """One AccountClient; in demo mode it reaches the embedded backend through its transport."""
         transport = self.demo_backend.transport() if self.demo else None
         return AccountClient(self.base_url, token, transport=transport, clock=self.clock)

@@ -141,7 +141,9 @@ class AccountClient:
         self.requests_sent = 0
 
     def __repr__(self) -> str:
-        return f"AccountClient(base_url={self.base_url!r}, token={'set' if self._token else 'none'})"
+        return (
+            f"AccountClient(base_url={self.base_url!r}, token={'set' if self._token else 'none'})"
+        )
 
     @property
     def host(self) -> str:
@@ -215,7 +217,11 @@ class AccountClient:
                 raise BadPayload(f"the server answered {status} with something that is not JSON")
             return data
         if status in (401, 403):
-            text = "the token was rejected (401)" if status == 401 else "the token is not allowed here (403)"
+            text = (
+                "the token was rejected (401)"
+                if status == 401
+                else "the token is not allowed here (403)"
+            )
             raise AuthError(text, status=status)
         if status == 402:
             resets = None
@@ -230,17 +236,25 @@ class AccountClient:
         if status == 429:
             raise self._rate_limited(response, data, message)
         if 300 <= status < 400:
-            raise ServerError(f"unexpected redirect ({status}); ht-dash does not follow redirects", status=status)
+            raise ServerError(
+                f"unexpected redirect ({status}); ht-dash does not follow redirects", status=status
+            )
         if 400 <= status < 500:
             raise BadRequest(f"{message} ({status})", status=status)
-        raise ServerError(f"the server answered {status} {response.reason_phrase}".strip(), status=status)
+        raise ServerError(
+            f"the server answered {status} {response.reason_phrase}".strip(), status=status
+        )
 
     def _rate_limited(self, response: httpx.Response, data: Any, message: str) -> Exception:
         now = self._clock.now()
         waits = [parse_retry_after(response.headers.get("Retry-After"), now)]
         if isinstance(data, dict):
             body_wait = data.get("retry_after")
-            if isinstance(body_wait, int | float) and not isinstance(body_wait, bool) and body_wait >= 0:
+            if (
+                isinstance(body_wait, int | float)
+                and not isinstance(body_wait, bool)
+                and body_wait >= 0
+            ):
                 waits.append(float(body_wait))
         known = [w for w in waits if w is not None and math.isfinite(w)]
         # Cap absurd waits (1e300 s would overflow datetime): no quota resets later than a year.
@@ -276,13 +290,19 @@ class AccountClient:
         return await self._get(contract.METRICS, contract.parse_metrics, days=days)
 
     async def endpoint_usage(self, timeframe: str = "30d") -> EndpointUsageReport:
-        return await self._get(contract.ENDPOINT_USAGE, contract.parse_endpoint_usage, timeframe=timeframe)
+        return await self._get(
+            contract.ENDPOINT_USAGE, contract.parse_endpoint_usage, timeframe=timeframe
+        )
 
     async def next_billing(self) -> NextBilling:
         return await self._get(contract.NEXT_BILLING, contract.parse_next_billing)
 
-    async def history(self, *, kind: str | None = None, cursor: str | None = None, limit: int = 50) -> HistoryPage:
-        return await self._get(contract.HISTORY, contract.parse_history, kind=kind, cursor=cursor, limit=limit)
+    async def history(
+        self, *, kind: str | None = None, cursor: str | None = None, limit: int = 50
+    ) -> HistoryPage:
+        return await self._get(
+            contract.HISTORY, contract.parse_history, kind=kind, cursor=cursor, limit=limit
+        )
 
     async def iter_history(
         self, *, kind: str | None = None, limit: int = 200, max_pages: int = 10_000

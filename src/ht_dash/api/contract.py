@@ -59,7 +59,9 @@ class Reader:
 
     def __init__(self, data: Any, where: str) -> None:
         if not isinstance(data, dict):
-            raise BadPayload(f"{where or 'response'}: expected an object, got {_kind(data)}", field=where)
+            raise BadPayload(
+                f"{where or 'response'}: expected an object, got {_kind(data)}", field=where
+            )
         self._data = data
         self._where = where
 
@@ -78,7 +80,8 @@ class Reader:
 
     def _bad(self, key: str, expected: str, value: Any) -> BadPayload:
         return BadPayload(
-            f"field '{self._path(key)}' should be {expected}, got {_kind(value)}", field=self._path(key)
+            f"field '{self._path(key)}' should be {expected}, got {_kind(value)}",
+            field=self._path(key),
         )
 
     def str(self, key: str, *, optional: bool = False, choices: tuple[str, ...] = ()) -> Any:
@@ -105,7 +108,9 @@ class Reader:
         if not signed and value < 0:
             raise BadPayload(f"field '{self._path(key)}' is negative", field=self._path(key))
         if abs(value) > 10**15:
-            raise BadPayload(f"field '{self._path(key)}' is implausibly large", field=self._path(key))
+            raise BadPayload(
+                f"field '{self._path(key)}' is implausibly large", field=self._path(key)
+            )
         return value
 
     def float(self, key: str, *, optional: bool = False) -> Any:
@@ -122,7 +127,9 @@ class Reader:
     def ratio(self, key: str) -> float:
         value = self.float(key)
         if value > 1:
-            raise BadPayload(f"field '{self._path(key)}' should be between 0 and 1", field=self._path(key))
+            raise BadPayload(
+                f"field '{self._path(key)}' should be between 0 and 1", field=self._path(key)
+            )
         return value
 
     def bool(self, key: str) -> bool:
@@ -138,7 +145,9 @@ class Reader:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise BadPayload(f"field '{self._path(key)}' is not an ISO 8601 instant", field=self._path(key)) from None
+            raise BadPayload(
+                f"field '{self._path(key)}' is not an ISO 8601 instant", field=self._path(key)
+            ) from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
     def date(self, key: str, *, optional: bool = False) -> Any:
@@ -148,7 +157,9 @@ class Reader:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            raise BadPayload(f"field '{self._path(key)}' is not an ISO 8601 date", field=self._path(key)) from None
+            raise BadPayload(
+                f"field '{self._path(key)}' is not an ISO 8601 date", field=self._path(key)
+            ) from None
 
     def obj(self, key: str, *, optional: bool = False) -> Any:
         value = self._get(key, optional)
@@ -164,7 +175,11 @@ class Reader:
 
 
 def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__.replace("dict", "object").replace("str", "string")
+    return (
+        "null"
+        if value is None
+        else type(value).__name__.replace("dict", "object").replace("str", "string")
+    )
 
 
 def _iso(at: datetime) -> str:
@@ -344,7 +359,9 @@ def _history_entry(r: Reader) -> HistoryEntry:
 
 def parse_history(data: Any) -> HistoryPage:
     r = Reader(data, "")
-    return HistoryPage(items=r.list("items", _history_entry), next_cursor=r.str("next_cursor", optional=True))
+    return HistoryPage(
+        items=r.list("items", _history_entry), next_cursor=r.str("next_cursor", optional=True)
+    )
 
 
 # ---- dump: model -> wire (served by the demo backend) -----------------------------------------
@@ -403,7 +420,9 @@ def dump_live(u: LiveUsage) -> dict[str, Any]:
         "requests_per_minute": u.requests_per_minute,
         "limit_per_minute": u.limit_per_minute,
         "interval_seconds": u.interval_seconds,
-        "series": [{"at": _iso(b.at), "requests": b.requests, "throttled": b.throttled} for b in u.series],
+        "series": [
+            {"at": _iso(b.at), "requests": b.requests, "throttled": b.throttled} for b in u.series
+        ],
         "throttled_in_window": u.throttled_in_window,
         "streams": None
         if u.streams is None
@@ -430,7 +449,9 @@ def dump_metrics(m: Metrics) -> dict[str, Any]:
         "from": m.start.isoformat(),
         "to": m.end.isoformat(),
         "summary": dump_summary(m.summary),
-        "previous_summary": None if m.previous_summary is None else dump_summary(m.previous_summary),
+        "previous_summary": None
+        if m.previous_summary is None
+        else dump_summary(m.previous_summary),
         "daily": [
             {
                 "date": d.date.isoformat(),
@@ -458,7 +479,9 @@ def dump_endpoint_usage(r: EndpointUsageReport) -> dict[str, Any]:
                 "throttled": e.throttled,
                 "avg_latency_ms": round(e.avg_latency_ms, 2),
                 "calls_per_hour": round(e.calls_per_hour, 3),
-                "mean_interval_s": None if e.mean_interval_s is None else round(e.mean_interval_s, 2),
+                "mean_interval_s": None
+                if e.mean_interval_s is None
+                else round(e.mean_interval_s, 2),
             }
             for e in r.endpoints
         ],

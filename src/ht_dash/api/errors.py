@@ -70,7 +70,9 @@ class BadRequest(HtError):
     title = "Request rejected"
 
     def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message, hint="this is a bug in ht-dash or a changed API; please report it")
+        super().__init__(
+            message, hint="this is a bug in ht-dash or a changed API; please report it"
+        )
         self.status = status
 
 

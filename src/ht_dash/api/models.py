@@ -1,4 +1,4 @@
-"""Typed models of the account API. Any data source (the API client, the local meter) yields these."""
+"""Typed models of the account API; every data source (API client, local meter) yields these."""
 
 from __future__ import annotations
 

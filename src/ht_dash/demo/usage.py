@@ -401,10 +401,14 @@ class Traffic:
         if seconds >= LIVE_INTERVAL_S:
             return total
         start = bucket * LIVE_INTERVAL_S
-        weights = [unit(self.seed, _LIVE_SECOND, start + i) ** 3 + 0.02 for i in range(LIVE_INTERVAL_S)]
+        weights = [
+            unit(self.seed, _LIVE_SECOND, start + i) ** 3 + 0.02 for i in range(LIVE_INTERVAL_S)
+        ]
         return round(total * sum(weights[:seconds]) / sum(weights))
 
-    def _sliding_rate(self, received: dict[int, int], last: int, now_s: int, capacity: float) -> int:
+    def _sliding_rate(
+        self, received: dict[int, int], last: int, now_s: int, capacity: float
+    ) -> int:
         """Requests in the 60 s before `now_s`, second by second, so the figure moves as a
         real per-minute counter does instead of once per 15 s bucket."""
         into_current = now_s - (last + 1) * LIVE_INTERVAL_S

@@ -28,7 +28,9 @@ def describe_problem(state: FeedState, now: datetime) -> str | None:
     if isinstance(error, RateLimited):
         return f"rate-limited, retrying in {retry:.0f} s" if retry is not None else "rate-limited"
     if isinstance(error, QuotaExhausted):
-        when = f"resets at {error.resets_at:%b %d %H:%M} UTC" if error.resets_at else "until the reset"
+        when = (
+            f"resets at {error.resets_at:%b %d %H:%M} UTC" if error.resets_at else "until the reset"
+        )
         return f"usage quota spent — {when}"
     text = error.message
     if retry is not None:

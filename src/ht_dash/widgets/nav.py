@@ -9,7 +9,6 @@ from textual.widgets import Static, Tab, Tabs
 
 from ht_dash.screens import SCREENS
 
-
 TABS_WIDTH = sum(len(f"{key} {label}") + 2 for _, key, label, _, _ in SCREENS)
 
 
