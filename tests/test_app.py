@@ -103,3 +103,28 @@ async def test_q_quits_cleanly():
         await pilot.pause()
     assert app.return_code in (0, None)
     assert app._exit_renderables == []
+
+
+@pytest.mark.parametrize(
+    ("key", "most_per_minute"),
+    [("1", 1), ("2", 1), ("3", 1), ("4", 60 / 2 + 2), ("5", 1), ("6", 1)],
+)
+async def test_requests_the_dashboard_itself_sends_per_screen(key, most_per_minute):
+    """Live figures cost a request per interval on screen 4; elsewhere polling is slow."""
+    from tests.virtual_time import VirtualTime
+
+    vt = VirtualTime(FixedClock(AT))
+    runtime = Runtime(settings=Settings(), demo=True, clock=vt.clock, demo_seed=7)
+    app = make_app(runtime)
+    app.scheduler.waiter = vt
+    backend = runtime.demo_backend
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press(key)
+        await vt.advance(5)  # the screen's first fetches
+        before = backend.requests_served
+        await vt.advance(10 * 60)
+        per_minute = (backend.requests_served - before) / 10
+        await pilot.pause()
+    assert per_minute <= most_per_minute
+    if key == "4":
+        assert per_minute >= 30  # and the live screen really is live

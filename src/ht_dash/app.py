@@ -179,6 +179,10 @@ class HtDashApp(App[int]):
 
     def screen_shown(self, screen: Any) -> None:
         kinds = set(screen.FEEDS)
+        # The subscription moves fast only beside live figures; elsewhere (billing) it is slow data.
+        subscription_every = SUBSCRIPTION_INTERVAL_S if "live" in kinds else SLOW_INTERVAL_S
+        if self.scheduler.feeds["subscription"].interval != subscription_every:
+            self.scheduler.set_interval("subscription", subscription_every)
         if self.live:
             self.scheduler.set_active(kinds)
         else:
