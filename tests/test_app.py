@@ -128,3 +128,17 @@ async def test_requests_the_dashboard_itself_sends_per_screen(key, most_per_minu
     assert per_minute <= most_per_minute
     if key == "4":
         assert per_minute >= 30  # and the live screen really is live
+
+
+async def test_meter_source_asks_for_no_token_and_does_not_touch_the_keyring(fail_keyring):
+    """Reading the local meter needs no token: no login screen, no keyring warning."""
+    runtime = Runtime(settings=Settings(source="meter"), clock=FixedClock(AT))
+    app = make_app(runtime, live=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        from ht_dash.screens.login import LoginScreen
+
+        assert not any(isinstance(s, LoginScreen) for s in app.screen_stack)
+        assert not any("keyring" in n.message.lower() for n in app._notifications)
+        assert app.current_mode == "limits"

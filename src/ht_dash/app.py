@@ -349,7 +349,8 @@ def make_app(runtime: Runtime, *, token: Secret | None = None, live: bool = True
     Without `token`, it is resolved as everywhere else (demo's own, or env > keyring > file; the
     keyring call is bounded by a timeout). No token found: the app opens on the login screen.
     """
-    resolved = resolve_token(runtime) if token is None else None
+    needs_token = token is None and runtime.settings.source != "meter"  # the meter needs none
+    resolved = resolve_token(runtime) if needs_token else None
     if resolved is not None:
         token = resolved.secret
     return HtDashApp(runtime, runtime.make_source(token), live=live, token=token, resolved=resolved)
