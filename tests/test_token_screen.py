@@ -214,6 +214,29 @@ async def test_regenerate_with_a_keyring_that_refuses_writes_shows_the_new_token
         assert "Stored in plain text" in shown(app, "token-warning")
 
 
+async def test_a_failing_copy_in_the_new_token_dialog_keeps_the_app_and_the_token(
+    refusing_keyring, monkeypatch
+):
+    """A crash would end the app and print a traceback whose locals hold the revealed token."""
+    runtime = api_runtime()
+    refusing_keyring.entries[KEYRING_KEY] = runtime.demo_backend.token.reveal()
+
+    async def broken(text: str, timeout: float = 2.0, *, env=None) -> NativeCopy:
+        raise RuntimeError("clipboard tool exploded")
+
+    monkeypatch.setattr(clipboard, "copy_native_async", broken)
+    app = make_app(runtime, live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("g", "y")
+        await settle(pilot)
+        assert isinstance(app.screen, NewTokenScreen)
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.is_running and isinstance(app.screen, NewTokenScreen)
+        assert app.return_code is None and not app._exit_renderables
+
+
 async def test_logout_removes_the_stored_token_and_asks_for_a_new_one(memory_keyring):
     runtime = api_runtime()
     memory_keyring.entries[KEYRING_KEY] = runtime.demo_backend.token.reveal()

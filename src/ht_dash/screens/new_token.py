@@ -100,7 +100,11 @@ class NewTokenScreen(ModalScreen[None]):
     def action_copy(self) -> None:
         from ht_dash.screens.token import copy_and_report
 
-        self.run_worker(copy_and_report(self.app, self.outcome.token), group="new-token-copy")
+        self.run_worker(
+            copy_and_report(self.app, self.outcome.token),
+            group="new-token-copy",
+            exit_on_error=False,  # a crash report would print the revealed token among its locals
+        )
 
     @work(exclusive=True, group="new-token-save", exit_on_error=False)
     async def action_save_file(self) -> None:
