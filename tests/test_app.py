@@ -142,3 +142,27 @@ async def test_meter_source_asks_for_no_token_and_does_not_touch_the_keyring(fai
         assert not any(isinstance(s, LoginScreen) for s in app.screen_stack)
         assert not any("keyring" in n.message.lower() for n in app._notifications)
         assert app.current_mode == "limits"
+
+
+async def test_logging_out_while_reading_the_meter_keeps_the_dashboard(memory_keyring):
+    """The meter needs no token: logging out must not trap the user on a login-or-quit screen."""
+    from ht_dash.screens.confirm import ConfirmScreen
+    from ht_dash.screens.login import LoginScreen
+
+    memory_keyring.entries[("ht-dash", "ht-api.coinmarketman.com")] = "a-stored-token-123456"
+    runtime = Runtime(settings=Settings(source="meter"), clock=FixedClock(AT))
+    app = make_app(runtime, live=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("L")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert memory_keyring.entries == {}
+        assert app.token is None
+        assert not any(isinstance(s, LoginScreen) for s in app.screen_stack)
+        await pilot.press("4")
+        await pilot.pause()
+        assert app.current_mode == "limits" and app.is_running

@@ -341,4 +341,6 @@ class TokenScreen(DashScreen):
         app.use_token(None, None)
         self.revealed = False
         self.render_local()
+        if app.runtime.settings.source == "meter":
+            return  # the local meter needs no token: no login screen that only offers to quit
         app.open_login("Logged out. Paste a token to continue, or quit.", first_run=True)
