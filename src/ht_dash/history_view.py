@@ -71,10 +71,6 @@ class HistoryList:
         return len(self.entries)
 
     @property
-    def wants_page(self) -> bool:
-        return not self.done
-
-    @property
     def request_cursor(self) -> str | None:
         """The cursor for the next page (None: the first page)."""
         return self.next_cursor if self.started else None

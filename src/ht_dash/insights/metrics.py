@@ -125,7 +125,6 @@ def summary_cards(current: MetricsSummary, previous: MetricsSummary | None) -> l
 
 # ---- daily series ------------------------------------------------------------------------------
 
-SeriesName = Literal["requests", "latency", "errors", "rate_limited"]
 
 SERIES_FIELDS: dict[str, Callable[[DailyMetric], float]] = {
     "requests": lambda d: d.requests,
