@@ -10,6 +10,7 @@ from typing import Any
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 
 from ht_dash.api.errors import AuthError
 from ht_dash.api.secret import Secret
@@ -70,6 +71,7 @@ class HtDashApp(App[int]):
         self._resolved = resolved
         self.clock = runtime.clock
         self.live = live
+        self._freshness_timer: Timer | None = None  # the 1 s tick that moves age texts on
         self.live_interval = runtime.settings.live_interval
         self.metrics_days = 90
         self.usage_timeframe = "30d"
@@ -116,7 +118,7 @@ class HtDashApp(App[int]):
             self.run_worker(
                 self.scheduler.run(), name="scheduler", group="scheduler", exit_on_error=False
             )
-            self.set_interval(1.0, self._tick, name="freshness")
+            self._freshness_timer = self.set_interval(1.0, self._tick, name="freshness")
         self._start()
 
     def _start(self) -> None:
@@ -217,6 +219,8 @@ class HtDashApp(App[int]):
         screen = self.screen
         if state.kind in getattr(screen, "FEEDS", ()):
             screen.post_message(FeedUpdated(state))
+            if self._freshness_timer is not None:  # the screen ticks with the update (DashScreen)
+                self._freshness_timer.reset()
 
     def _check_alerts(self, state: FeedState) -> None:
         """Notify (and ring, if settings.bell) once per crossing of 80 % / 100 % of a limit."""

@@ -50,6 +50,10 @@ class DashScreen(Screen):
     def on_feed_updated(self, message: FeedUpdated) -> None:
         if message.state.kind in self.FEEDS:
             self.show_feed(message.state)
+            if self.app.live:
+                # Every age text moves on with the data, in the same frame; the app then skips its
+                # next 1 s tick, which would only draw a second frame (screen 4 polls each second).
+                self.tick()
 
     def show_feed(self, state: FeedState) -> None:
         if (panel_id := self.PANELS.get(state.kind)) is not None:

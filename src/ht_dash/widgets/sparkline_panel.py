@@ -9,13 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
+BANDS = ("ok", "near", "over")
 
 
 def resample(values: Sequence[float], width: int) -> list[float]:
@@ -48,6 +52,9 @@ def spark_rows(values: Sequence[float], height: int, scale: float) -> list[list[
 
 
 class RateSparkline(Widget):
+    """Drawn line by line (Textual's Line API) from strips built once per change of the data,
+    size or theme: a rich Text per update cost more than everything else on screen 4."""
+
     COMPONENT_CLASSES: ClassVar[set[str]] = {"spark--ok", "spark--near", "spark--over"}
     DEFAULT_CSS = """
     RateSparkline { height: 2; width: 1fr; }
@@ -60,32 +67,46 @@ class RateSparkline(Widget):
         super().__init__(id=id)
         self.values: list[float] = []
         self.limit: float | None = None
+        self._strips: list[Strip] = []
+        self._strips_key: tuple[object, ...] | None = None
 
     def show(self, values: Sequence[float], limit: float | None) -> None:
-        self.values = list(values)
+        values = list(values)
+        if values == self.values and limit == self.limit:
+            return  # the same picture: no repaint
+        self.values = values
         self.limit = limit
+        self._strips_key = None
         self.refresh()
 
-    def render(self) -> Text:
+    def render_line(self, y: int) -> Strip:
+        strips = self._current_strips()
+        return strips[y] if 0 <= y < len(strips) else Strip.blank(self.size.width)
+
+    def _current_strips(self) -> list[Strip]:
         width, height = self.size.width or 60, self.size.height or 1
+        styles = tuple(self.get_component_rich_style(f"spark--{band}") for band in BANDS)
+        key = (width, height, styles)
+        if key != self._strips_key:
+            self._strips = self._build_strips(width, height, dict(zip(BANDS, styles, strict=True)))
+            self._strips_key = key
+        return self._strips
+
+    def _build_strips(self, width: int, height: int, styles: dict[str, Style]) -> list[Strip]:
         columns = resample(self.values, width)
         scale = max([*columns, self.limit or 0.0, 1.0])
-        styles = {
-            name: self.get_component_rich_style(f"spark--{name}") for name in ("ok", "near", "over")
-        }
         bands = [self._band(value) for value in columns]
-        text = Text(no_wrap=True)
-        for index, row in enumerate(spark_rows(columns, height, scale)):
-            if index:
-                text.append("\n")
-            # one span per run of a band, not per cell: a span per cell made each repaint ~30 ms
-            start = 0
+        strips = []
+        for row in spark_rows(columns, height, scale):
+            # one segment per run of a band, not per cell
+            segments, start = [], 0
             for end in range(1, len(row) + 1):
                 if end == len(row) or bands[end] != bands[start]:
                     cells = "".join(BLOCKS[level] for level in row[start:end])
-                    text.append(cells, styles[bands[start]])
+                    segments.append(Segment(cells, styles[bands[start]]))
                     start = end
-        return text
+            strips.append(Strip(segments, len(row)))
+        return strips
 
     def _band(self, value: float) -> str:
         if not self.limit:

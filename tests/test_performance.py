@@ -1,0 +1,64 @@
+"""What the performance work must not break: pictures still change, age texts still move on, the
+help still lists every command. (The timings themselves: python benchmarks/run.py.)"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.virtual_time import VirtualTime
+
+from ht_dash.app import make_app
+from ht_dash.clock import FixedClock
+from ht_dash.config import Settings
+from ht_dash.runtime import Runtime
+from ht_dash.widgets.freshness import freshness
+from ht_dash.widgets.panel import DataPanel
+from ht_dash.widgets.sparkline_panel import SparklinePanel
+
+AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
+
+
+def drawn(spark) -> list[str]:
+    return [spark.render_line(y).text for y in range(spark.size.height)]
+
+
+async def test_the_sparkline_redraws_when_the_rates_change_and_not_otherwise():
+    runtime = Runtime(settings=Settings(), demo=True, clock=FixedClock(AT), demo_seed=7)
+    app = make_app(runtime, live=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        spark = app.screen.query_one(SparklinePanel).spark
+        spark.show([10.0] * 30, 100)
+        await pilot.pause()
+        flat = drawn(spark)
+        assert flat[-1].strip() and not flat[0].strip()  # low traffic: bottom row only
+        spark.show([10.0] * 15 + [150.0] * 15, 100)
+        await pilot.pause()
+        burst = drawn(spark)
+        assert burst != flat
+        assert burst[0].rstrip().endswith("█")  # over the limit: the right half hits the top
+        spark.refresh = lambda *a, **k: (_ for _ in ()).throw(AssertionError("repainted"))
+        spark.show([10.0] * 15 + [150.0] * 15, 100)  # the same rates: nothing to repaint
+
+
+async def test_live_updates_move_every_age_text_on_without_the_one_second_tick():
+    """Screen 4 draws one frame per live poll: the subscription panel's "updated N s ago" moves
+    with the live data, not on a separate timer frame."""
+    vt = VirtualTime(FixedClock(AT))
+    runtime = Runtime(settings=Settings(), demo=True, clock=vt.clock, demo_seed=7)
+    app = make_app(runtime)  # live mode, scheduler on virtual time
+    app.scheduler.waiter = vt
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await vt.advance(3)
+        app._freshness_timer.pause()  # only the live updates may move the texts now
+        await vt.advance(12)
+        await pilot.pause()
+        live = app.feed_state("live")
+        subscription = app.feed_state("subscription")
+        assert (live.updated_at - subscription.updated_at).total_seconds() >= 10
+        plan_panel = app.screen.query_one("#plan-panel", DataPanel)
+        expected, _ = freshness(subscription, live.updated_at)
+        assert plan_panel.border_subtitle == expected
+        assert expected.startswith("updated 1") and expected.endswith(" s ago")
