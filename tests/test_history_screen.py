@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -177,13 +176,15 @@ async def test_fifty_thousand_entries_stay_responsive(entries):
         await screen._fetch(None, everything=True)
         await settle(pilot, screen)
         assert screen.table.row_count == entries
-        started = time.perf_counter()
         await pilot.press("s")  # sort by amount over 50,000 rows, then repaint
         await pilot.pause()
-        elapsed = time.perf_counter() - started
         assert screen.book.sort_column == "amount"
-        # Generous bound (CI machines vary); the budget of 0.1 s is checked by the benchmark.
-        assert elapsed < 1.0
+        view = screen.book.view()
+        assert len(view) == entries
+        amounts = [e.amount_cents for e in view if e.amount_cents is not None]
+        assert amounts in (sorted(amounts), sorted(amounts, reverse=True))
+        assert all(e.amount_cents is None for e in view[len(amounts) :])  # no amount: last
+        # How fast is measured by benchmarks/run.py (budget 0.1 s), not asserted by a timed test.
 
 
 def test_history_snapshot(snap_compare):
