@@ -420,3 +420,27 @@ async def test_a_refresh_asked_during_a_poll_is_not_lost():
         scheduler.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_failing_panel_does_not_stop_its_feed():
+    """An exception while showing data is logged; the next poll still happens."""
+    from ht_dash.clock import FixedClock
+    from ht_dash.refresh import Scheduler
+
+    polls = []
+
+    async def fetch():
+        polls.append(1)
+        return len(polls)
+
+    def broken_panel(state):
+        if state.data == 1:
+            raise ValueError("render bug")
+
+    clock = FixedClock(datetime(2026, 11, 25, 12, tzinfo=UTC))
+    scheduler = Scheduler(clock, broken_panel)
+    scheduler.add("live", fetch, 2.0)
+    state = await scheduler.poll("live")
+    assert state.data == 1
+    state = await scheduler.poll("live")
+    assert state.data == 2 and state.error is None

@@ -205,7 +205,7 @@ class Scheduler:
         for feed in self.feeds.values():
             if feed.pausable:
                 feed.state.paused = paused
-                self.on_update(feed.state)
+                self._report(feed.state)
                 feed.wake.set()
 
     def reauthorized(self) -> None:
@@ -298,7 +298,7 @@ class Scheduler:
         feed.in_flight = True
         state.loading = True
         self.requests_started[feed.kind] += 1
-        self.on_update(state)
+        self._report(state)
         try:
             data = await feed.fetch()
         except AuthError as exc:
@@ -327,7 +327,14 @@ class Scheduler:
         state.updated_at, state.retry_at = self.clock.now(), None
         state.loading = state.from_cache = False
         state.held_until = None
-        self.on_update(state)
+        self._report(state)
+
+    def _report(self, state: FeedState) -> None:
+        """Tell the app; a bug in a panel must not end the polling of its feed."""
+        try:
+            self.on_update(state)
+        except Exception:
+            log.exception("showing %s failed", state.kind)
 
     def _failed(self, feed: Feed, exc: HtError, delay: float | None) -> None:
         state = feed.state
@@ -343,7 +350,7 @@ class Scheduler:
                     other.wake.set()  # re-plan around the hold
         if isinstance(exc, QuotaExhausted):
             self.quota_resets_at = exc.resets_at
-        self.on_update(state)
+        self._report(state)
 
     def _failure_delay(self, feed: Feed, exc: HtError) -> float:
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
