@@ -62,3 +62,29 @@ async def test_live_updates_move_every_age_text_on_without_the_one_second_tick()
         expected, _ = freshness(subscription, live.updated_at)
         assert plan_panel.border_subtitle == expected
         assert expected.startswith("updated 1") and expected.endswith(" s ago")
+
+
+def test_a_nav_bar_not_yet_composed_lets_the_account_line_wait():
+    """The first answers can come before the nav bar is composed (they are asked for at once); the
+    scheduler's callback then refreshes it — raising there stopped all polling for the session."""
+    from ht_dash.widgets.nav import NavBar
+
+    NavBar("token").refresh_context()  # nothing to update yet; on_mount shows the line
+
+
+async def test_the_first_screen_shows_its_data_and_polling_goes_on():
+    from textual.worker import WorkerState
+
+    vt = VirtualTime(FixedClock(AT))
+    runtime = Runtime(settings=Settings(), demo=True, clock=vt.clock, demo_seed=7)
+    app = make_app(runtime)
+    app.scheduler.waiter = vt
+    async with app.run_test(size=(100, 30)) as pilot:
+        await vt.advance(1)
+        await pilot.pause()
+        scheduler = next(w for w in app.workers if w.name == "scheduler")
+        assert scheduler.state == WorkerState.RUNNING, scheduler.error
+        assert app.feed_state("profile").data is not None
+        panel = app.screen.query_one("#profile-panel", DataPanel)
+        assert not panel.has_class("-nodata")
+        assert app.feed_state("profile").data.email in app.context_line()

@@ -135,6 +135,10 @@ class HtDashApp(App[int]):
         if problem is not None:
             text = f"{problem.message}. {problem.hint}"
             self.notify(text, title=problem.title, severity="error", timeout=15)
+        if self.live:  # ask now: the answers can be there when the first screen first paints
+            from ht_dash.screens.token import TokenScreen
+
+            self.scheduler.set_active(TokenScreen.FEEDS)
         self.switch_mode("token")
 
     def open_login(self, reason: str | None = None, *, first_run: bool = False) -> None:

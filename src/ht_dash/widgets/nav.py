@@ -38,7 +38,9 @@ class NavBar(Horizontal):
 
     def refresh_context(self) -> None:
         # Sized to its text: an auto-width Static beside a 1fr Tabs does not re-measure on update.
-        context = self.query_one("#nav-context", Static)
+        found = self.query("#nav-context").results(Static)
+        if (context := next(found, None)) is None:  # data came before compose: on_mount shows it
+            return
         parts = [p for p in self.app.context_line().split(" · ") if p]
         room = self.size.width - TABS_WIDTH - 2 if self.size.width else 200
         # Drop the least telling parts (the email first) until the tabs keep their room.

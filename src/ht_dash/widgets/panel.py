@@ -11,6 +11,8 @@ from textual.widgets import Static
 from ht_dash.refresh import FeedState
 from ht_dash.widgets.freshness import freshness
 
+STATE_CLASSES = frozenset({"-stale", "-error", "-paused", "-loading", "-nodata"})
+
 
 class DataPanel(Vertical):
     """Children are the panel's content; a message line appears when loading or failing."""
@@ -33,30 +35,36 @@ class DataPanel(Vertical):
     DataPanel.-nodata > .panel-content { display: none; }
     """
 
+    # Classes are set before mounting, and later all at once: each change restyles the panel and
+    # everything in it, which made up much of the first screen's start-up.
     def __init__(self, *children, title: str = "", **kwargs) -> None:
-        super().__init__(*children, **kwargs)
-        self.border_title = title
         self._message = Static("loading…", classes="panel-message")
+        for child in children:
+            child.add_class("panel-content")
+        super().__init__(self._message, *children, **kwargs)
+        self.add_class("-nodata")
+        self.border_title = title
         self._subtitle: str | None = None
 
-    def on_mount(self) -> None:
-        self.mount(self._message, before=0)
-        for child in self.children:
-            if child is not self._message:
-                child.add_class("panel-content")
-        self.add_class("-nodata")
+    def compose_add_child(self, widget) -> None:  # children given in a `with DataPanel():` block
+        widget.add_class("panel-content")
+        super().compose_add_child(widget)
 
     def show_state(self, state: FeedState, now: datetime) -> None:
         text, level = freshness(state, now)
         if text != self._subtitle:  # setting it repaints the panel, even to the same text
             self._subtitle = self.border_subtitle = text
-        for name in ("stale", "error", "paused", "loading"):
-            self.set_class(level == name, f"-{name}")
-        self.set_class(state.data is None, "-nodata")
+        wanted = {f"-{level}"} & STATE_CLASSES
+        if state.data is None:
+            wanted.add("-nodata")
+        if wanted != self.classes & STATE_CLASSES:
+            self.set_classes((self.classes - STATE_CLASSES) | wanted)
         if state.data is None:
             if state.error is not None:
                 hint = f"\n[dim]{escape(state.error.hint)}[/]" if state.error.hint else ""
-                self._message.update(f"⚠ [b]{escape(state.error.title)}[/]: {escape(state.error.message)}{hint}")
+                self._message.update(
+                    f"⚠ [b]{escape(state.error.title)}[/]: {escape(state.error.message)}{hint}"
+                )
             elif (held := state.held_s(now)) is not None:
                 wait = f"asking in {held:.0f} s"
                 self._message.update(f"waiting: the API rate-limited this token; {wait}")
