@@ -3,10 +3,14 @@ help still lists every command. (The timings themselves: python benchmarks/run.p
 
 from __future__ import annotations
 
+import argparse
+import importlib
 from datetime import UTC, datetime
 
+import pytest
 from tests.virtual_time import VirtualTime
 
+from ht_dash import cli
 from ht_dash.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
@@ -88,3 +92,28 @@ async def test_the_first_screen_shows_its_data_and_polling_goes_on():
         panel = app.screen.query_one("#profile-panel", DataPanel)
         assert not panel.has_class("-nodata")
         assert app.feed_state("profile").data.email in app.context_line()
+
+
+def test_each_command_line_builds_the_subcommands_it_needs_and_help_lists_them_all(capsys):
+    registered = {}
+    for module in cli.COMMAND_MODULES:  # the alias table says truly which module has which name
+        subparsers = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(f"ht_dash.commands.{module}").register(subparsers)
+        for name in subparsers.choices:
+            registered[name] = module
+            assert cli.command_modules_for(["--demo", name]) == (module,)
+    assert {n: m for n, m in registered.items() if n != m} == cli.COMMAND_ALIASES
+
+    assert cli.command_modules_for(["--demo"]) == ()  # the dashboard: no command module
+    assert cli.command_modules_for(["--source", "meter", "status", "--json"]) == ("status",)
+    assert cli.command_modules_for(["--base-url=https://x.example", "token", "show"]) == ("auth",)
+    for unclear in (["--help"], ["--sou", "meter", "status"], ["statsu"]):
+        assert cli.command_modules_for(unclear) == cli.COMMAND_MODULES
+
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    help_text = capsys.readouterr().out
+    assert all(name in help_text for name in registered)
+    with pytest.raises(SystemExit):
+        cli.main(["statsu"])
+    assert "invalid choice: 'statsu'" in capsys.readouterr().err

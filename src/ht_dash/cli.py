@@ -24,6 +24,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "auth",
     "meter",
 )
+# Subcommands not named after their module. A command line imports only the module its command
+# needs (the dashboard: none); --help, and anything unclear, imports them all.
+COMMAND_ALIASES: dict[str, str] = {"login": "auth", "logout": "auth", "token": "auth"}
+GLOBAL_FLAGS = frozenset({"--demo", "--debug"})
+GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--demo-seed"})  # each takes a value
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
 
@@ -46,7 +51,25 @@ exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 authentication problem,
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_modules_for(argv: list[str]) -> tuple[str, ...]:
+    """The modules of ht_dash.commands that parsing `argv` needs: the one its command names,
+    none without a command (the dashboard), all of them for help or anything else unclear."""
+    words = iter(argv)
+    for word in words:
+        if word in GLOBAL_OPTIONS:
+            next(words, None)
+        elif word in GLOBAL_FLAGS or word.split("=", 1)[0] in GLOBAL_OPTIONS:
+            continue
+        elif word.startswith("-"):  # --help, --version, an abbreviation: argparse decides
+            return COMMAND_MODULES
+        else:
+            module = COMMAND_ALIASES.get(word, word)
+            return (module,) if module in COMMAND_MODULES else COMMAND_MODULES
+    return ()
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given the command line, with only the subcommands it can need."""
     parser = argparse.ArgumentParser(
         prog="ht-dash",
         description="Terminal dashboard for HyperTracker API accounts.",
@@ -68,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--demo-seed", type=int, default=None, help=argparse.SUPPRESS)
     subparsers = parser.add_subparsers(dest="command", metavar="command")
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if argv is None else command_modules_for(argv):
         importlib.import_module(f"ht_dash.commands.{name}").register(subparsers)
     return parser
 
@@ -114,7 +137,8 @@ def print_error(exc: HtError) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         runtime = make_runtime(args)
