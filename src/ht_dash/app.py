@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import Iterable
 from functools import partial
@@ -365,5 +366,9 @@ def make_app(runtime: Runtime, *, token: Secret | None = None, live: bool = True
 
 
 def run_app(runtime: Runtime) -> int:
-    result = make_app(runtime).run()
+    app = make_app(runtime)
+    # What exists now (modules, classes, the app) lives as long as the process: move it out of
+    # the collector's sight, so its passes stop walking it (a full pass cost ~20 ms at start-up).
+    gc.freeze()
+    result = app.run()
     return result or 0

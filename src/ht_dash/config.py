@@ -6,7 +6,6 @@ Secrets never live here: the token has its own storage (ht_dash.auth).
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -104,6 +103,8 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
     if text:
+        import tomllib  # only with a config file: every command starts here
+
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
