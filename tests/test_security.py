@@ -20,6 +20,7 @@ from faultserver import (
 from ht_dash import cli
 from ht_dash.api import (
     AccountClient,
+    HtError,
     InsecureBaseURL,
     Secret,
     ServerError,
@@ -239,3 +240,22 @@ async def test_redirect_on_the_same_host_is_not_followed_either():
     async with api:
         with pytest.raises(ServerError):
             await api.subscription()
+
+
+@pytest.mark.parametrize("status", [418, 503])
+async def test_a_status_line_that_echoes_the_token_is_redacted(status):
+    """Some proxies put request details in the reason phrase; it reaches panels and stderr."""
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzZW50aW5lbCJ9.c2VudGluZWwtc2lnbmF0dXJl"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        phrase = f"Bad token {token}".encode()
+        return httpx.Response(status, content=b"", extensions={"reason_phrase": phrase})
+
+    client = AccountClient(
+        "https://api.example.test", Secret(token), transport=httpx.MockTransport(handler)
+    )
+    with pytest.raises(HtError) as caught:
+        await client.profile()
+    await client.aclose()
+    assert token not in str(caught.value)
+    assert "Bad token" in str(caught.value)

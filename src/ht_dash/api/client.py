@@ -211,7 +211,10 @@ class AccountClient:
     def _decode(self, response: httpx.Response, body: bytes) -> Any:
         status = response.status_code
         data = _json_or_none(body)
-        message = _server_message(data) or response.reason_phrase or f"HTTP {status}"
+        reason = redact(response.reason_phrase or "")[
+            :100
+        ]  # the status line is the server's text too
+        message = _server_message(data) or reason or f"HTTP {status}"
         if 200 <= status < 300:
             if data is _NOT_JSON:
                 raise BadPayload(f"the server answered {status} with something that is not JSON")
@@ -241,9 +244,7 @@ class AccountClient:
             )
         if 400 <= status < 500:
             raise BadRequest(f"{message} ({status})", status=status)
-        raise ServerError(
-            f"the server answered {status} {response.reason_phrase}".strip(), status=status
-        )
+        raise ServerError(f"the server answered {status} {reason}".strip(), status=status)
 
     def _rate_limited(self, response: httpx.Response, data: Any, message: str) -> Exception:
         now = self._clock.now()
