@@ -211,9 +211,7 @@ class AccountClient:
     def _decode(self, response: httpx.Response, body: bytes) -> Any:
         status = response.status_code
         data = _json_or_none(body)
-        reason = redact(response.reason_phrase or "")[
-            :100
-        ]  # the status line is the server's text too
+        reason = redact(response.reason_phrase or "")[:100]  # server text: redacted too
         message = _server_message(data) or reason or f"HTTP {status}"
         if 200 <= status < 300:
             if data is _NOT_JSON:
