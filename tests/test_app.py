@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 import pytest
@@ -166,3 +167,35 @@ async def test_logging_out_while_reading_the_meter_keeps_the_dashboard(memory_ke
         await pilot.press("4")
         await pilot.pause()
         assert app.current_mode == "limits" and app.is_running
+
+
+async def test_a_crash_report_shows_no_token():
+    """Textual's default report prints frame locals; a local holding the token must not show."""
+    app = build()
+    token = app.token.reveal()
+
+    def crash() -> None:
+        revealed = app.token.reveal()  # a local, as in real code that sends or copies it
+        raise RuntimeError(f"boom near {len(revealed)} chars")
+
+    kept: list = []
+
+    class Keep(list):  # Textual prints then clears its crash reports at exit
+        def append(self, item) -> None:
+            kept.append(item)
+            super().append(item)
+
+    app._exit_renderables = Keep()
+    with pytest.raises(RuntimeError):
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            app.call_later(crash)
+            await pilot.pause(0.2)
+    from rich.console import Console
+
+    console = Console(record=True, width=200, file=io.StringIO())
+    for renderable in kept:
+        console.print(renderable)
+    reports = console.export_text()
+    assert "RuntimeError: boom" in reports
+    assert token[:24] not in reports  # not even the truncated repr of a local

@@ -170,6 +170,20 @@ class HtDashApp(App[int]):
             shown = {f.kind for f in feeds if f.state.data is not None or f.state.error is not None}
             self.run_worker(self._poll_all(shown), group="manual-poll", exit_on_error=False)
 
+    def _fatal_error(self) -> None:
+        """A crash report without frame locals (they can hold the token), redacted."""
+        import traceback
+
+        from rich.text import Text
+
+        from ht_dash.logs import redact
+
+        self.bell()
+        report = redact(traceback.format_exc())
+        hint = "\nht-dash crashed. Please report this (run with --debug for a redacted log)."
+        self._exit_renderables.append(Text(report + hint))
+        self._close_messages_no_wait()
+
     async def on_unmount(self) -> None:
         self.scheduler.stop()
         await self.source.aclose()
