@@ -73,7 +73,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     cursor_row: reactive[int] = reactive(0, always_update=True, init=False)
 
-    class CursorMoved(Message):
+    class _RowMessage(Message):
         def __init__(self, table: VirtualTable, row: int) -> None:
             super().__init__()
             self.table = table
@@ -83,15 +83,11 @@ class VirtualTable(ScrollView, can_focus=True):
         def control(self) -> VirtualTable:
             return self.table
 
-    class RowActivated(Message):
-        def __init__(self, table: VirtualTable, row: int) -> None:
-            super().__init__()
-            self.table = table
-            self.row = row
+    class CursorMoved(_RowMessage):
+        """The cursor is on another row."""
 
-        @property
-        def control(self) -> VirtualTable:
-            return self.table
+    class RowActivated(_RowMessage):
+        """Enter (or a click) on a row."""
 
     class HeaderClicked(Message):
         def __init__(self, table: VirtualTable, column: str) -> None:
