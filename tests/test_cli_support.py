@@ -31,21 +31,12 @@ from ht_dash.api.models import (
     Subscription,
 )
 from ht_dash.api.secret import Secret
+from ht_dash.plans import plan_by_id
 
 NOW = datetime(2026, 11, 25, 14, 3, 0, tzinfo=UTC)
 TOKEN = "scripted-token-abcdef123456"
 
-PULSE = Plan(
-    id="pulse",
-    name="Pulse",
-    price_cents=17900,
-    currency="USD",
-    quota=50_000,
-    quota_period="month",
-    rate_limit_per_minute=60,
-    streams_included=False,
-    stream_connection_limit=None,
-)
+PULSE = plan_by_id("pulse")  # the public price table
 
 
 def subscription(tokens_used: int = 12_345, plan: Plan = PULSE) -> Subscription:
