@@ -131,7 +131,7 @@ def screen_has_data(app) -> bool:  # type: ignore[no-untyped-def]
 
 def launch(out: str) -> None:
     """`ht-dash --demo` via the CLI's own main(); the only addition is the exit at first data."""
-    from ht_dash import app as app_module
+    from ht_dash.tui import app as app_module
     from ht_dash import cli
 
     original = app_module.HtDashApp._on_feed_update
@@ -165,7 +165,7 @@ PROFILE: str | None = None  # --profile FILE: cProfile stats of the measured win
 
 
 def cpu_window(out: str, seconds: float, key: str, feed: str, interval: float, **demo) -> None:
-    from ht_dash.app import make_app
+    from ht_dash.tui.app import make_app
 
     runtime = make_runtime(**demo)
     if feed == "live":
@@ -211,7 +211,7 @@ def cpu_window(out: str, seconds: float, key: str, feed: str, interval: float, *
 
 
 def history(out: str, entries: int) -> None:
-    from ht_dash.app import make_app
+    from ht_dash.tui.app import make_app
 
     runtime = make_runtime(history_entries=entries)
     # The simulated server builds its 50,000 entries on the first request; a real server has
@@ -284,11 +284,11 @@ def requests_per_screen(out: str, minutes: float) -> None:
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from ht_dash.app import make_app
+    from ht_dash.tui.app import make_app
     from ht_dash.clock import FixedClock
     from ht_dash.config import Settings
     from ht_dash.runtime import Runtime
-    from ht_dash.screens import SCREENS
+    from ht_dash.tui.screens import SCREENS
     from virtual_time import VirtualTime  # the scheduler tests' virtual clock
 
     async def one(mode: str, key: str) -> dict:

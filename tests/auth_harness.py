@@ -17,7 +17,7 @@ import httpx
 
 from ht_dash.api.client import AccountClient
 from ht_dash.api.secret import Secret
-from ht_dash.app import make_app
+from ht_dash.tui.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.demo import DemoBackend

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ht_dash.app import make_app
+from ht_dash.tui.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.runtime import Runtime
-from ht_dash.widgets.panel import DataPanel
+from ht_dash.tui.widgets.panel import DataPanel
 
 AT = datetime(2026, 11, 25, 14, 3, 7, tzinfo=UTC)
 
@@ -64,7 +64,7 @@ async def test_help_lists_keys_of_every_screen_and_closes():
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
-        from ht_dash.screens.help import HelpScreen
+        from ht_dash.tui.screens.help import HelpScreen
 
         assert isinstance(app.screen, HelpScreen)
         from textual.widgets import Markdown
@@ -138,7 +138,7 @@ async def test_meter_source_asks_for_no_token_and_does_not_touch_the_keyring(fai
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("4")
         await pilot.pause()
-        from ht_dash.screens.login import LoginScreen
+        from ht_dash.tui.screens.login import LoginScreen
 
         assert not any(isinstance(s, LoginScreen) for s in app.screen_stack)
         assert not any("keyring" in n.message.lower() for n in app._notifications)
@@ -147,8 +147,8 @@ async def test_meter_source_asks_for_no_token_and_does_not_touch_the_keyring(fai
 
 async def test_logging_out_while_reading_the_meter_keeps_the_dashboard(memory_keyring):
     """The meter needs no token: logging out must not trap the user on a login-or-quit screen."""
-    from ht_dash.screens.confirm import ConfirmScreen
-    from ht_dash.screens.login import LoginScreen
+    from ht_dash.tui.screens.confirm import ConfirmScreen
+    from ht_dash.tui.screens.login import LoginScreen
 
     memory_keyring.entries[("ht-dash", "ht-api.coinmarketman.com")] = "a-stored-token-123456"
     runtime = Runtime(settings=Settings(source="meter"), clock=FixedClock(AT))

@@ -17,7 +17,7 @@ from ht_dash.insights.billing import (
     projected_usage,
     requests_between,
 )
-from ht_dash.plans import plan_by_id
+from ht_dash.api.plans import plan_by_id
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from textual.widgets import Static
 
 from ht_dash.api.errors import ServerError
 from ht_dash.api.models import NextBilling, Subscription
-from ht_dash.app import make_app
+from ht_dash.tui.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.demo import DemoBackend

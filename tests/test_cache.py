@@ -14,7 +14,7 @@ import pytest
 from faultserver import SENTINEL_TOKEN, sample_payloads
 from ht_dash.api import Secret, contract
 from ht_dash.api.models import RegeneratedToken
-from ht_dash.cache import FORMAT_VERSION, Cached, ResponseCache, namespace_for
+from ht_dash.feeds.cache import FORMAT_VERSION, Cached, ResponseCache, namespace_for
 from ht_dash.logs import register_secret
 from ht_dash.paths import cache_dir
 

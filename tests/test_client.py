@@ -340,7 +340,7 @@ async def test_a_redirect_is_reported_not_followed():
 
 def test_importing_api_and_demo_loads_no_textual():
     code = (
-        "import sys, ht_dash.api, ht_dash.demo, ht_dash.plans\n"
+        "import sys, ht_dash.api, ht_dash.demo, ht_dash.api.plans\n"
         "ht_dash.demo.DemoBackend(seed=1).transport()\n"
         "print(sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.')))"
     )

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from rich.console import Console
 
 from ht_dash.api.models import EndpointUsage
-from ht_dash.app import make_app
+from ht_dash.tui.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.demo import DemoBackend
 from ht_dash.runtime import Runtime
-from ht_dash.screens.endpoints import EndpointsScreen
+from ht_dash.tui.screens.endpoints import EndpointsScreen
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ht_dash.api.models import HistoryEntry
-from ht_dash.export import (
+from ht_dash.insights.export import (
     ExportError,
     amount_text,
     default_export_path,

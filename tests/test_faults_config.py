@@ -114,7 +114,7 @@ def error_lines(err: str) -> list[str]:
 def test_cli_exits_2_with_the_message_and_no_traceback(argv, capsys, monkeypatch):
     write_config("bell = yes\n")
     monkeypatch.setattr(
-        "ht_dash.app.run_app", lambda runtime: pytest.fail("the app must not start")
+        "ht_dash.tui.app.run_app", lambda runtime: pytest.fail("the app must not start")
     )
     assert cli.main(argv) == 2
     captured = capsys.readouterr()

@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ht_dash.app import make_app
+from ht_dash.tui.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.demo import DemoBackend
-from ht_dash.export import read_history_csv
+from ht_dash.insights.export import read_history_csv
 from ht_dash.runtime import Runtime
-from ht_dash.screens.history import HistoryScreen
-from ht_dash.screens.history_detail import ExportPathScreen, HistoryDetailScreen
+from ht_dash.tui.screens.history import HistoryScreen
+from ht_dash.tui.screens.history_detail import ExportPathScreen, HistoryDetailScreen
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 

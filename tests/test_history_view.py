@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ht_dash.api.models import HistoryEntry, HistoryPage
-from ht_dash.history_view import HistoryBook, HistoryList, PageRequest, sort_entries
+from ht_dash.insights.history_view import HistoryBook, HistoryList, PageRequest, sort_entries
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
 KINDS = ("payment", "invoice", "support", "refund")

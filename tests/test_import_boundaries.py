@@ -10,10 +10,9 @@ CODE = """
 import importlib, pkgutil, sys
 import ht_dash
 core = ["ht_dash." + m for m in (
-    "cli", "runtime", "config", "paths", "clock", "plans", "logs", "cache", "offline", "export",
-    "refresh", "live", "history_view",
+    "cli", "runtime", "config", "paths", "clock", "logs",
 )]
-for package in ("api", "demo", "auth", "meter", "commands", "insights"):
+for package in ("api", "demo", "auth", "meter", "commands", "insights", "feeds"):
     mod = importlib.import_module("ht_dash." + package)
     core.append(mod.__name__)
     core += [f"{mod.__name__}.{m.name}" for m in pkgutil.iter_modules(mod.__path__)]

@@ -24,11 +24,11 @@ from auth_harness import (
     settle,
     unwrapped,
 )
-from ht_dash.app import make_app
+from ht_dash.tui.app import make_app
 from ht_dash.auth import clipboard
 from ht_dash.auth.clipboard import NativeCopy
-from ht_dash.screens.login import LoginScreen
-from ht_dash.screens.token import TokenScreen
+from ht_dash.tui.screens.login import LoginScreen
+from ht_dash.tui.screens.token import TokenScreen
 
 MARK = "SNTNLq7Xw"  # only in the token's signature: never in its masked form
 SENTINEL = jwt_like(MARK, AT - timedelta(days=30))

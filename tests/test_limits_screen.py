@@ -9,14 +9,14 @@ import pytest
 from textual.widgets import Static
 
 from ht_dash.api.models import LiveUsage, Subscription
-from ht_dash.app import make_app
+from ht_dash.tui.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.demo import DemoBackend
-from ht_dash.refresh import FeedState
+from ht_dash.feeds.scheduler import FeedState
 from ht_dash.runtime import Runtime
-from ht_dash.widgets.gauge import Gauge
-from ht_dash.widgets.panel import DataPanel
+from ht_dash.tui.widgets.gauge import Gauge
+from ht_dash.tui.widgets.panel import DataPanel
 
 AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
 SIZE = (100, 30)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ht_dash.api.models import LiveBucket, LiveUsage, Subscription
-from ht_dash.live import (
+from ht_dash.insights.live import (
     AlertMonitor,
     gauge_level,
     live_peak,
@@ -15,7 +15,7 @@ from ht_dash.live import (
     rate_fraction,
     span,
 )
-from ht_dash.plans import plan_by_id
+from ht_dash.api.plans import plan_by_id
 
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 PERIOD_START = datetime(2026, 11, 1, tzinfo=UTC)

@@ -10,10 +10,10 @@ from textual import events
 from textual.widgets import Input, RadioSet, Static
 
 from auth_harness import KEYRING_KEY, SIZE, api_runtime, notifications, settle
-from ht_dash.app import make_app
+from ht_dash.tui.app import make_app
 from ht_dash.auth.storage import Where
-from ht_dash.screens.login import LoginScreen, parse_token
-from ht_dash.screens.token import TokenScreen
+from ht_dash.tui.screens.login import LoginScreen, parse_token
+from ht_dash.tui.screens.token import TokenScreen
 
 
 def shown(app, widget_id: str) -> str:

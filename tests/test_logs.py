@@ -133,10 +133,10 @@ def test_cli_debug_option_writes_the_log(monkeypatch, capsys):
 
     def fake_app(runtime):
         seen["debug"] = runtime.debug
-        logging.getLogger("ht_dash.app").debug("app started")
+        logging.getLogger("ht_dash.tui.app").debug("app started")
         return 0
 
-    monkeypatch.setattr("ht_dash.app.run_app", fake_app)
+    monkeypatch.setattr("ht_dash.tui.app.run_app", fake_app)
     assert cli.main(["--debug", "--demo"]) == 0
     assert seen == {"debug": True}
     (path,) = log_dir().glob("ht-dash-debug-*.log")
@@ -145,6 +145,6 @@ def test_cli_debug_option_writes_the_log(monkeypatch, capsys):
 
 
 def test_cli_without_debug_writes_no_log(monkeypatch):
-    monkeypatch.setattr("ht_dash.app.run_app", lambda runtime: 0)
+    monkeypatch.setattr("ht_dash.tui.app.run_app", lambda runtime: 0)
     assert cli.main(["--demo"]) == 0
     assert not log_dir().exists()

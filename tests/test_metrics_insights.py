@@ -15,7 +15,7 @@ from ht_dash.insights.metrics import (
     relative_change,
     summary_cards,
 )
-from ht_dash.widgets.bar_chart import (
+from ht_dash.tui.widgets.bar_chart import (
     axis_scale,
     bar_column,
     bucket_columns,

@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 from textual.widgets import Static
 
 from ht_dash.api.models import Metrics
-from ht_dash.app import make_app
+from ht_dash.tui.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.demo import DemoBackend
 from ht_dash.insights.metrics import find_incident, summary_cards
 from ht_dash.runtime import Runtime
-from ht_dash.widgets.bar_chart import BarChart
-from ht_dash.widgets.panel import DataPanel
-from ht_dash.widgets.stat_card import StatCard
+from ht_dash.tui.widgets.bar_chart import BarChart
+from ht_dash.tui.widgets.panel import DataPanel
+from ht_dash.tui.widgets.stat_card import StatCard
 
 AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
 SIZE = (100, 30)

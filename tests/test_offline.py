@@ -14,14 +14,14 @@ from textual.widgets import Static
 
 from faultserver import SENTINEL_TOKEN, FaultServer, assert_token_absent
 from ht_dash.api.secret import Secret
-from ht_dash.app import make_app
-from ht_dash.cache import ResponseCache
+from ht_dash.tui.app import make_app
+from ht_dash.feeds.cache import ResponseCache
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
-from ht_dash.offline import clear_offline_copies
+from ht_dash.feeds.offline import clear_offline_copies
 from ht_dash.paths import cache_dir
 from ht_dash.runtime import Runtime
-from ht_dash.widgets.panel import DataPanel
+from ht_dash.tui.widgets.panel import DataPanel
 from virtual_time import VirtualTime
 
 AT = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)

@@ -11,13 +11,13 @@ import pytest
 from tests.virtual_time import VirtualTime
 
 from ht_dash import cli
-from ht_dash.app import make_app
+from ht_dash.tui.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.runtime import Runtime
-from ht_dash.widgets.freshness import freshness
-from ht_dash.widgets.panel import DataPanel
-from ht_dash.widgets.sparkline_panel import SparklinePanel
+from ht_dash.tui.widgets.freshness import freshness
+from ht_dash.tui.widgets.panel import DataPanel
+from ht_dash.tui.widgets.sparkline_panel import SparklinePanel
 
 AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
 
@@ -71,7 +71,7 @@ async def test_live_updates_move_every_age_text_on_without_the_one_second_tick()
 def test_a_nav_bar_not_yet_composed_lets_the_account_line_wait():
     """The first answers can come before the nav bar is composed (they are asked for at once); the
     scheduler's callback then refreshes it — raising there stopped all polling for the session."""
-    from ht_dash.widgets.nav import NavBar
+    from ht_dash.tui.widgets.nav import NavBar
 
     NavBar("token").refresh_context()  # nothing to update yet; on_mount shows the line
 

@@ -17,7 +17,7 @@ from tests.virtual_time import VirtualTime
 from ht_dash.api.client import AccountClient
 from ht_dash.api.errors import AuthError, QuotaExhausted, ServerError
 from ht_dash.api.secret import Secret
-from ht_dash.refresh import (
+from ht_dash.feeds.scheduler import (
     BACKOFF_MAX_S,
     QUOTA_PROBE_S,
     FeedState,
@@ -25,7 +25,7 @@ from ht_dash.refresh import (
     Scheduler,
     backoff_delay,
 )
-from ht_dash.widgets.freshness import describe_problem, freshness
+from ht_dash.tui.widgets.freshness import describe_problem, freshness
 
 BASE_URL = "https://ht-api.example.test/api/external"
 
@@ -388,7 +388,7 @@ def test_planned_requests_per_minute_follows_intervals_and_pause():
 async def test_a_refresh_asked_during_a_poll_is_not_lost():
     """Changing the timeframe while the old one is loading must still fetch the new one."""
     from ht_dash.clock import FixedClock
-    from ht_dash.refresh import Scheduler
+    from ht_dash.feeds.scheduler import Scheduler
 
     gate = asyncio.Event()
     asked: list[str] = []
@@ -425,7 +425,7 @@ async def test_a_refresh_asked_during_a_poll_is_not_lost():
 async def test_a_failing_panel_does_not_stop_its_feed():
     """An exception while showing data is logged; the next poll still happens."""
     from ht_dash.clock import FixedClock
-    from ht_dash.refresh import Scheduler
+    from ht_dash.feeds.scheduler import Scheduler
 
     polls = []
 

@@ -112,7 +112,7 @@ def test_malformed_base_url_is_a_clear_error(url, message):
 )
 def test_cli_exits_2_on_an_insecure_or_malformed_base_url(argv, capsys, monkeypatch):
     monkeypatch.setattr(
-        "ht_dash.app.run_app", lambda runtime: pytest.fail("the app must not start")
+        "ht_dash.tui.app.run_app", lambda runtime: pytest.fail("the app must not start")
     )
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
@@ -123,7 +123,7 @@ def test_cli_exits_2_on_an_insecure_or_malformed_base_url(argv, capsys, monkeypa
 def test_env_base_url_over_plain_http_is_refused_too(monkeypatch, capsys):
     monkeypatch.setenv("HT_DASH_BASE_URL", "http://ht-api.coinmarketman.com/api/external")
     monkeypatch.setattr(
-        "ht_dash.app.run_app", lambda runtime: pytest.fail("the app must not start")
+        "ht_dash.tui.app.run_app", lambda runtime: pytest.fail("the app must not start")
     )
     assert cli.main([]) == 2
     assert "refusing plain http:// to ht-api.coinmarketman.com" in capsys.readouterr().err

@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = getattr(args, "handler", None)
         if handler is not None:
             return handler(args, runtime)
-        from ht_dash.app import run_app
+        from ht_dash.tui.app import run_app
 
         return run_app(runtime)
     except HtError as exc:

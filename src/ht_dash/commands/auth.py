@@ -278,7 +278,7 @@ def cmd_logout(args: argparse.Namespace, runtime: Runtime) -> int:
     result = store.delete()
     for location in result.removed:
         say(f"Removed the token for {store.host} from the {location.label}.")
-    from ht_dash.offline import clear_offline_copies
+    from ht_dash.feeds.offline import clear_offline_copies
 
     if clear_offline_copies(runtime.base_url):
         say(f"Removed the offline copies of the account data from {store.host}.")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from ht_dash.api.models import Plan, Profile
-from ht_dash.plans import plan_by_id, previous_plan
+from ht_dash.api.plans import plan_by_id, previous_plan
 
 PAYMENT_METHOD = "Visa •••• 4242"
 

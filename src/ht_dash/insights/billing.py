@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from ht_dash.api.models import DailyMetric, LiveUsage, Plan, Subscription
-from ht_dash.plans import PLANS, is_custom
+from ht_dash.api.plans import PLANS, is_custom
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 # Above this share of a quota or rate limit, a plan is called "tight".

@@ -78,7 +78,7 @@ def saved_plan(path: Path | None = None) -> Plan:
 
 def validate_plan(plan_id: str) -> Plan:
     """The public plan with this id; ConfigError naming the known ids otherwise."""
-    from ht_dash.plans import PLANS, plan_by_id
+    from ht_dash.api.plans import PLANS, plan_by_id
 
     plan = plan_by_id(plan_id)
     if plan is None:

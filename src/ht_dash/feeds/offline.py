@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ht_dash.api import contract
-from ht_dash.cache import Cached, ResponseCache
+from ht_dash.feeds.cache import Cached, ResponseCache
 
 if TYPE_CHECKING:
     from ht_dash.clock import Clock
-    from ht_dash.refresh import Scheduler
+    from ht_dash.feeds.scheduler import Scheduler
     from ht_dash.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ht_dash.refresh import FeedState
-from ht_dash.widgets.nav import NavBar
-from ht_dash.widgets.panel import DataPanel
+from ht_dash.feeds.scheduler import FeedState
+from ht_dash.tui.widgets.nav import NavBar
+from ht_dash.tui.widgets.panel import DataPanel
 
 
 class FeedUpdated(Message):

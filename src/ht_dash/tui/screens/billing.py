@@ -22,9 +22,9 @@ from ht_dash.insights.billing import (
     fits,
     format_money,
 )
-from ht_dash.plans import PLANS, is_custom, plan_by_id
-from ht_dash.screens.base import DashScreen
-from ht_dash.widgets.panel import DataPanel
+from ht_dash.api.plans import PLANS, is_custom, plan_by_id
+from ht_dash.tui.screens.base import DashScreen
+from ht_dash.tui.widgets.panel import DataPanel
 
 # Daily history fetched for the advice: covers the previous month and the last 30 days.
 HISTORY_DAYS = 62

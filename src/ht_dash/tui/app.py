@@ -18,12 +18,12 @@ from ht_dash.api.secret import Secret
 from ht_dash.api.source import AccountSource
 from ht_dash.auth.storage import ResolvedToken, TokenLocation, resolve_token, store_for
 from ht_dash.config import LIVE_INTERVAL_RANGE
-from ht_dash.history_view import FIRST_PAGE_SIZE as HISTORY_FIRST_PAGE
-from ht_dash.live import AlertMonitor
-from ht_dash.offline import OfflineCopies
-from ht_dash.refresh import FeedState, Scheduler
+from ht_dash.insights.history_view import FIRST_PAGE_SIZE as HISTORY_FIRST_PAGE
+from ht_dash.insights.live import AlertMonitor
+from ht_dash.feeds.offline import OfflineCopies
+from ht_dash.feeds.scheduler import FeedState, Scheduler
 from ht_dash.runtime import Runtime
-from ht_dash.screens import SCREENS
+from ht_dash.tui.screens import SCREENS
 
 SLOW_INTERVAL_S = 300.0
 SUBSCRIPTION_INTERVAL_S = 30.0
@@ -129,7 +129,7 @@ class HtDashApp(App[int]):
             self.notify(text, title="Token", severity="warning", timeout=12)
         problem = resolved.problem if resolved else None
         if self.token is None and self.runtime.settings.source != "meter":
-            from ht_dash.screens.login import LoginScreen
+            from ht_dash.tui.screens.login import LoginScreen
 
             self.push_screen(LoginScreen(first_run=True, problem=problem), self.after_login)
             return
@@ -137,14 +137,14 @@ class HtDashApp(App[int]):
             text = f"{problem.message}. {problem.hint}"
             self.notify(text, title=problem.title, severity="error", timeout=15)
         if self.live:  # ask now: the answers can be there when the first screen first paints
-            from ht_dash.screens.token import TokenScreen
+            from ht_dash.tui.screens.token import TokenScreen
 
             self.scheduler.set_active(TokenScreen.FEEDS)
         self.switch_mode("token")
 
     def open_login(self, reason: str | None = None, *, first_run: bool = False) -> None:
         """Ask for a token on top of the current screen (Esc goes back; quits on a first run)."""
-        from ht_dash.screens.login import LoginScreen
+        from ht_dash.tui.screens.login import LoginScreen
 
         if not any(isinstance(s, LoginScreen) for s in self.screen_stack):
             self.push_screen(LoginScreen(reason=reason, first_run=first_run), self.after_login)
@@ -229,7 +229,7 @@ class HtDashApp(App[int]):
             await self.scheduler.poll(kind)
 
     def _on_feed_update(self, state: FeedState) -> None:
-        from ht_dash.screens.base import FeedUpdated
+        from ht_dash.tui.screens.base import FeedUpdated
 
         if state.kind in ("profile", "subscription") and state.data is not None:
             self.refresh_context()
@@ -295,7 +295,7 @@ class HtDashApp(App[int]):
         return " · ".join(parts)
 
     def refresh_context(self) -> None:
-        from ht_dash.widgets.nav import NavBar
+        from ht_dash.tui.widgets.nav import NavBar
 
         for nav in self.screen.query(NavBar):
             nav.refresh_context()
@@ -339,7 +339,7 @@ class HtDashApp(App[int]):
         self.notify(f"Live refresh every {self.live_interval:g} s", timeout=2)
 
     def action_help(self) -> None:
-        from ht_dash.screens.help import HelpScreen
+        from ht_dash.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

@@ -98,7 +98,7 @@ class NewTokenScreen(ModalScreen[None]):
             action()
 
     def action_copy(self) -> None:
-        from ht_dash.screens.token import copy_and_report
+        from ht_dash.tui.screens.token import copy_and_report
 
         self.run_worker(
             copy_and_report(self.app, self.outcome.token),

@@ -12,8 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from ht_dash.api.models import HistoryEntry
-from ht_dash.export import resolve_export_path
-from ht_dash.history_view import KIND_LABELS
+from ht_dash.insights.export import resolve_export_path
+from ht_dash.insights.history_view import KIND_LABELS
 
 _DIALOG_CSS = """
 {name} {{ align: center middle; background: $background 60%; }}

@@ -23,8 +23,8 @@ from ht_dash.auth.flows import regenerate
 from ht_dash.auth.jwt import token_times
 from ht_dash.auth.storage import ResolvedToken, Where
 from ht_dash.commands.auth import WEB_DASHBOARD, when
-from ht_dash.screens.base import DashScreen
-from ht_dash.widgets.panel import DataPanel
+from ht_dash.tui.screens.base import DashScreen
+from ht_dash.tui.widgets.panel import DataPanel
 
 REVEAL_HINT = "press v on the Token screen to reveal it and select it by hand"
 
@@ -219,7 +219,7 @@ class TokenScreen(DashScreen):
     # -- regenerate
 
     def action_regenerate(self) -> None:
-        from ht_dash.screens.confirm import ConfirmScreen
+        from ht_dash.tui.screens.confirm import ConfirmScreen
 
         app = self.app
         if app.token is None:
@@ -241,7 +241,7 @@ class TokenScreen(DashScreen):
 
     @work(exclusive=True, group="token-regenerate", exit_on_error=False)
     async def regenerate_token(self) -> None:
-        from ht_dash.screens.new_token import NewTokenScreen
+        from ht_dash.tui.screens.new_token import NewTokenScreen
 
         app = self.app
         resolved = ResolvedToken(app.token, app.token_location)
@@ -294,7 +294,7 @@ class TokenScreen(DashScreen):
     # -- log out
 
     def action_logout(self) -> None:
-        from ht_dash.screens.confirm import ConfirmScreen
+        from ht_dash.tui.screens.confirm import ConfirmScreen
 
         app = self.app
         if app.runtime.demo:

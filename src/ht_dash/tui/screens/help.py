@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-from ht_dash.screens import SCREENS
+from ht_dash.tui.screens import SCREENS
 
 INTRO = """\
 # ht-dash

@@ -8,8 +8,8 @@ from rich.markup import escape
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from ht_dash.refresh import FeedState
-from ht_dash.widgets.freshness import freshness
+from ht_dash.feeds.scheduler import FeedState
+from ht_dash.tui.widgets.freshness import freshness
 
 STATE_CLASSES = frozenset({"-stale", "-error", "-paused", "-loading", "-nodata"})
 

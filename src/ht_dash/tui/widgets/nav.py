@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static, Tab, Tabs
 
-from ht_dash.screens import SCREENS
+from ht_dash.tui.screens import SCREENS
 
 TABS_WIDTH = sum(len(f"{key} {label}") + 2 for _, key, label, _, _ in SCREENS)
 

@@ -20,8 +20,8 @@ from textual.widgets import Static
 
 from ht_dash.api.errors import HtError
 from ht_dash.api.models import HistoryEntry, HistoryPage
-from ht_dash.export import ExportError, default_export_path, write_history_csv
-from ht_dash.history_view import (
+from ht_dash.insights.export import ExportError, default_export_path, write_history_csv
+from ht_dash.insights.history_view import (
     BULK_PAGE_SIZE,
     KIND_CYCLE,
     KIND_LABELS,
@@ -31,15 +31,15 @@ from ht_dash.history_view import (
     PageRequest,
 )
 from ht_dash.paths import export_dir
-from ht_dash.screens.base import DashScreen
-from ht_dash.screens.history_detail import (
+from ht_dash.tui.screens.base import DashScreen
+from ht_dash.tui.screens.history_detail import (
     ExportPathScreen,
     HistoryDetailScreen,
     kind_label,
     money,
 )
-from ht_dash.widgets.panel import DataPanel
-from ht_dash.widgets.virtual_table import Column, VirtualTable
+from ht_dash.tui.widgets.panel import DataPanel
+from ht_dash.tui.widgets.virtual_table import Column, VirtualTable
 
 COLUMNS = (
     Column("date", "Date", 16),

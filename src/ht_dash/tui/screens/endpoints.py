@@ -33,8 +33,8 @@ from ht_dash.insights.hints import (
     human_interval,
     total_saving_per_day,
 )
-from ht_dash.screens.base import DashScreen
-from ht_dash.widgets.panel import DataPanel
+from ht_dash.tui.screens.base import DashScreen
+from ht_dash.tui.widgets.panel import DataPanel
 
 # (key, label, width or None to fit, right-aligned, sort value, descending first)
 SortValue = Callable[[EndpointUsage], Any]

@@ -22,10 +22,10 @@ from ht_dash.insights.metrics import (
     series,
     summary_cards,
 )
-from ht_dash.screens.base import DashScreen
-from ht_dash.widgets.bar_chart import BarChart
-from ht_dash.widgets.panel import DataPanel
-from ht_dash.widgets.stat_card import StatCard
+from ht_dash.tui.screens.base import DashScreen
+from ht_dash.tui.widgets.bar_chart import BarChart
+from ht_dash.tui.widgets.panel import DataPanel
+from ht_dash.tui.widgets.stat_card import StatCard
 
 CARD_IDS = ("card-requests", "card-latency", "card-errors", "card-429")
 # (series, chart id, title, value format, y axis starts at zero)

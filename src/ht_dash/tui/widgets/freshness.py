@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ht_dash.api.errors import QuotaExhausted, RateLimited
-from ht_dash.refresh import FeedState
+from ht_dash.feeds.scheduler import FeedState
 
 
 def ago(seconds: float) -> str:

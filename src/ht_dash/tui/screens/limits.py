@@ -11,11 +11,11 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ht_dash.api.models import LiveUsage, Plan, Subscription
-from ht_dash.live import gauge_level, live_peak, project_quota, rate_fraction, span
-from ht_dash.screens.base import DashScreen
-from ht_dash.widgets.gauge import Gauge
-from ht_dash.widgets.panel import DataPanel
-from ht_dash.widgets.sparkline_panel import SparklinePanel
+from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction, span
+from ht_dash.tui.screens.base import DashScreen
+from ht_dash.tui.widgets.gauge import Gauge
+from ht_dash.tui.widgets.panel import DataPanel
+from ht_dash.tui.widgets.sparkline_panel import SparklinePanel
 
 STATUS_STYLE = {
     "active": "$success",
@@ -59,7 +59,7 @@ def plan_terms(plan: Plan) -> str:
 
 class LimitsScreen(DashScreen):
     """Quota and its projection refresh every 30 s; live req/min every 2 s (+/- to change, p to
-    pause). Crossing 80 % or 100 % of the limit or the quota rings once (see ht_dash.live)."""
+    pause). Crossing 80 % or 100 % of the limit or the quota rings once (see ht_dash.insights.live)."""
 
     MODE = "limits"
     FEEDS = ("subscription", "live")

@@ -1,0 +1,1 @@
+"""The feed engine: the scheduler that polls each kind of data, offline copies, the cache."""

@@ -1,0 +1,1 @@
+"""The Textual side of ht-dash: the app, its screens and widgets."""
