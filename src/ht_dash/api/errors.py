@@ -105,3 +105,17 @@ class NotAvailable(HtError):
     """The current data source cannot provide this (e.g. billing from the local meter)."""
 
     title = "Not available from this source"
+
+
+class NotOffered(NotAvailable):
+    """The service does not offer this to tokens (404/405/501 on an account path).
+
+    A state, not a fault: the feed stops asking the API (re-probing at most hourly, and on `r`)
+    and falls to the next source in its chain; no message calls it a bug.
+    """
+
+    title = "Not offered by the API"
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
