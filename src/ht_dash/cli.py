@@ -77,23 +77,62 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ht-dash {__version__}")
-    parser.add_argument(
-        "--demo", action="store_true", help="use the embedded simulated backend (no account needed)"
-    )
-    parser.add_argument(
-        "--base-url", metavar="URL", help="account API base URL (default: the public API)"
-    )
-    parser.add_argument(
-        "--source", choices=("api", "meter"), help="where usage data comes from (default: api)"
-    )
-    parser.add_argument(
-        "--debug", action="store_true", help="write a redacted debug log to the log directory"
-    )
-    parser.add_argument("--demo-seed", type=int, default=None, help=argparse.SUPPRESS)
+    add_global_options(parser, default=None)
     subparsers = parser.add_subparsers(dest="command", metavar="command")
     for name in COMMAND_MODULES if argv is None else command_modules_for(argv):
         importlib.import_module(f"ht_dash.commands.{name}").register(subparsers)
+    # `ht-dash status --demo` works like `ht-dash --demo status`: every command (and action)
+    # accepts the global options too; given nowhere, the top level's defaults stand.
+    for command in _command_parsers(parser):
+        group = command.add_argument_group("global options (also accepted before the command)")
+        add_global_options(group, default=argparse.SUPPRESS)
     return parser
+
+
+def add_global_options(parser, *, default) -> None:
+    """The options of every run; `default` is None at the top, SUPPRESS after a command."""
+    flag = {} if default is None else {"default": default}
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the embedded simulated backend (no account needed)",
+        **flag,
+    )
+    parser.add_argument(
+        "--demo-seed",
+        type=int,
+        metavar="N",
+        default=default,
+        help="which demo account --demo shows (default: the same one every run)",
+    )
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=default,
+        help="account API base URL (default: the public API)",
+    )
+    parser.add_argument(
+        "--source",
+        choices=("api", "meter"),
+        default=default,
+        help="where usage data comes from (default: api)",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="write a redacted debug log to the log directory",
+        **flag,
+    )
+
+
+def _command_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser below `parser`: its commands, their actions, and so on."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                found += [child, *_command_parsers(child)]
+    return found
 
 
 def make_runtime(args: argparse.Namespace):

@@ -34,6 +34,7 @@ from ht_dash.api.secret import Secret
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from ht_dash.api.source import AccountSource
     from ht_dash.runtime import Runtime
@@ -46,9 +47,13 @@ EXIT_CODES_HELP = """\
 exit codes:
   0 ok                      3 authentication problem (no token, 401/403)
   1 unexpected error        4 network or server problem after retries, or a bad payload
-  2 usage error             5 usage quota spent (402), or still rate-limited after retries
+  2 usage error             5 usage quota spent (402), or still rate-limited after retries"""
+JSON_ERRORS_HELP = """
 With --json, an error is also printed on stdout as {"error": {"type", "message", "hint",
 "exit_code"}}. Schemas: docs/cli.md."""
+OUTPUT_HELP = """
+On a terminal tables fit its width; piped, each record is one line of tab-separated fields,
+never wrapped or padded, without colour."""
 
 # Stable names of the "type" field of a JSON error (documented in docs/cli.md).
 ERROR_TYPES: tuple[tuple[type[BaseException], str], ...] = (
@@ -151,15 +156,18 @@ class RetryPolicy:
             except (NetworkError, ServerError) as exc:
                 if attempt == self.attempts:
                     exc.message = f"{exc.message} (gave up after {attempt} attempts)"
-                    exc.hint = (
-                        "check your connection and the base URL (--base-url, HT_DASH_BASE_URL)"
-                        if isinstance(exc, NetworkError)
-                        else "the service is having trouble; try again in a few minutes"
-                    )
+                    exc.hint = final_hint(exc)
                     raise
                 wait = self.delay(attempt)
             await self.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def final_hint(exc: NetworkError | ServerError) -> str:
+    """The hint once a command has stopped trying (the errors' own say the app will retry)."""
+    if isinstance(exc, NetworkError):
+        return "check your connection and the base URL (--base-url, HT_DASH_BASE_URL)"
+    return "the service is having trouble; try again in a few minutes"
 
 
 # Tests replace this with a RetryPolicy whose sleep records instead of sleeping.
@@ -254,13 +262,20 @@ def add_format_options(parser: argparse.ArgumentParser, *, csv_too: bool = False
 
 
 def add_command(
-    subparsers: argparse._SubParsersAction, name: str, *, help: str, description: str
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    has_json: bool = True,
 ) -> argparse.ArgumentParser:
+    """A command's parser; its help ends with the exit codes (and JSON errors if it has --json)."""
+    epilog = EXIT_CODES_HELP + (JSON_ERRORS_HELP + OUTPUT_HELP if has_json else "")
     return subparsers.add_parser(
         name,
         help=help,
         description=description,
-        epilog=EXIT_CODES_HELP,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
@@ -293,10 +308,45 @@ def write_csv(
 
 
 def make_console() -> Console:
-    """A rich console for tables; rich itself honours NO_COLOR and plain (non-TTY) output."""
+    """A rich console for tables; rich itself honours NO_COLOR and plain (non-TTY) output.
+
+    Piped, a printed line is never wrapped (tables go through `print_table`)."""
     from rich.console import Console
 
-    return Console(highlight=False, markup=False)
+    console = Console(highlight=False, markup=False)
+    console.soft_wrap = not console.is_terminal
+    return console
+
+
+def print_table(console: Console, table: Table) -> None:
+    """On a terminal the table fits its width. Piped, as gh does: one record per line, fields
+    separated by tabs, no title, header, borders, padding or colour."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    for line in table_records(table):
+        console.file.write("\t".join(line) + "\n")
+    console.file.flush()
+
+
+def table_records(table: Table) -> list[list[str]]:
+    """The table's rows as plain text fields (tabs and line breaks inside a field become spaces)."""
+    from rich.text import Text
+
+    def plain(cell: object) -> str:
+        text = cell.plain if isinstance(cell, Text) else str(cell)
+        return " ".join(text.replace("\t", " ").split())
+
+    cells = [list(column.cells) for column in table.columns]
+    return [[plain(column[row]) for column in cells] for row in range(table.row_count)]
+
+
+def print_note(console: Console, text: str) -> None:
+    """A remark about a table (not a record): under it on a terminal, on stderr when piped."""
+    if console.is_terminal:
+        console.print(text)
+    else:
+        print(text, file=sys.stderr)
 
 
 def error_type(exc: BaseException) -> str:

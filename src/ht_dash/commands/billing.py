@@ -64,4 +64,4 @@ def to_table(bill: NextBilling, console: Console) -> None:
     table.add_row("Amount", common.money(bill.amount_cents, bill.currency) or "—")
     table.add_row("Plan", bill.plan_name)
     table.add_row("Payment method", bill.payment_method or "none on file")
-    console.print(table)
+    common.print_table(console, table)

@@ -144,6 +144,8 @@ def to_table(history: History, console: Console) -> None:
             common.money(e.amount_cents, e.currency) or "",
             e.reference or "",
         )
-    console.print(table)
+    common.print_table(console, table)
     if history.more:
-        console.print(f"Showing the newest {len(history.items)}; use --all for everything.")
+        common.print_note(
+            console, f"Showing the newest {len(history.items)}; use --all for everything."
+        )

@@ -124,7 +124,7 @@ def to_table(m: Metrics, console: Console) -> None:
             "—" if before is None else fmt.format(before),
             _change(now, before),
         )
-    console.print(table)
+    common.print_table(console, table)
     if m.daily:
         requests = [d.requests for d in m.daily]
         label = "Daily requests" if len(requests) <= console.width - 40 else "Requests"

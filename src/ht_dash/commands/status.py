@@ -169,4 +169,4 @@ def to_table(status: Status, console: Console) -> None:
             table.add_row("Streams", "not in this plan")
     else:
         table.add_row("Requests/min", "not available from this source")
-    console.print(table)
+    common.print_table(console, table)

@@ -129,4 +129,4 @@ def to_table(report: EndpointUsageReport, console: Console) -> None:
     if not report.endpoints:
         console.print(f"No data-API requests in this timeframe ({label.lower()}).")
         return
-    console.print(table)
+    common.print_table(console, table)

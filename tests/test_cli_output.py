@@ -1,0 +1,130 @@
+"""Output that pipes (gh's rules), global options anywhere, a stable demo account, honest help."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from test_cli_support import ENDPOINTS, ScriptedBackend, install_scripted, run_cli
+
+
+@pytest.fixture
+def scripted(monkeypatch) -> ScriptedBackend:
+    return install_scripted(monkeypatch)
+
+
+def test_usage_piped_into_grep_finds_the_heatmap_row():
+    """`ht-dash --demo usage | grep heatmap`, through a real pipe and a narrow COLUMNS."""
+    env = {**os.environ, "COLUMNS": "60", "NO_COLOR": "1"}
+    ht_dash = subprocess.Popen(
+        [sys.executable, "-m", "ht_dash", "--demo", "usage"], stdout=subprocess.PIPE, env=env
+    )
+    grep = subprocess.run(
+        ["grep", "heatmap"], stdin=ht_dash.stdout, capture_output=True, text=True, check=False
+    )
+    ht_dash.stdout.close()
+    assert ht_dash.wait(timeout=60) == 0
+    fields = grep.stdout.rstrip("\n").split("\t")
+    assert fields[0] == "GET /positions/heatmap", grep.stdout
+    assert len(fields) == 7 and fields[1].replace(",", "").isdigit()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["usage"],
+        ["metrics", "--days", "3"],
+        ["billing"],
+        ["history", "--limit", "5"],
+    ],
+)
+def test_piped_output_is_one_record_per_line_unwrapped_unpadded(
+    scripted, capsys, monkeypatch, argv
+):
+    monkeypatch.setenv("COLUMNS", "40")  # narrower than any record: nothing may wrap anyway
+    code, out, _ = run_cli(capsys, "--demo", *argv)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines
+    for line in lines:
+        assert line == line.rstrip(" "), f"padded: {line!r}"  # empty last fields stay
+        assert "\x1b[" not in line
+        assert not set(line) & set("│┃─━┏┗╭╰"), f"a table border: {line!r}"
+    if argv[0] == "usage":  # one endpoint, one line, every column
+        assert [line.split("\t")[0] for line in lines] == [
+            f"{e.method} {e.path}" for e in ENDPOINTS
+        ]
+        assert {len(line.split("\t")) for line in lines} == {7}
+    if argv[0] == "history":  # long descriptions stay on their line; the "more" note is stderr
+        assert len(lines) == 5
+        assert 'Entry 1, "quoted", café ✓' in lines[1]
+
+
+def test_history_note_about_more_entries_goes_to_stderr_when_piped(scripted, capsys):
+    code, out, err = run_cli(capsys, "--demo", "history", "--limit", "2")
+    assert code == 0
+    assert "Showing the newest 2" in err and "Showing" not in out
+
+
+def test_status_piped_is_label_tab_value(scripted, capsys):
+    code, out, _ = run_cli(capsys, "--demo", "status")
+    assert code == 0
+    assert "Requests/min\t42 / 60 (70 %)" in out.splitlines()
+
+
+# ---- global options after the command -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--demo", "status", "--json"],
+        ["status", "--demo", "--json"],
+        ["status", "--json", "--demo"],
+    ],
+)
+def test_global_options_work_before_and_after_the_command(scripted, capsys, argv):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    assert json.loads(out)["source"] == "demo"
+
+
+def test_global_options_after_an_action_and_help_lists_them(capsys):
+    from ht_dash.cli import build_parser
+
+    args = build_parser().parse_args(["token", "show", "--demo", "--source", "meter"])
+    assert args.demo and args.source == "meter"
+    args = build_parser().parse_args(["--debug", "usage"])  # not reset by the command's copy
+    assert args.debug and not args.demo and args.demo_seed is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["usage", "--help"])
+    assert "also accepted before the command" in capsys.readouterr().out
+
+
+# ---- a stable demo account ------------------------------------------------------------------------
+
+
+def test_the_demo_account_is_the_same_on_every_run_unless_a_seed_says_otherwise(capsys):
+    def account(*argv: str) -> tuple:
+        code, out, err = run_cli(capsys, *argv, "--demo", "status", "--json")
+        assert code == 0, err
+        doc = json.loads(out)
+        return doc["plan"]["id"], doc["tokens"]["period_start"], doc["tokens"]["used"] // 1000
+
+    first = account()
+    assert account() == first
+    assert account("--demo-seed", "7") == first
+    assert account("--demo-seed", "12345") != first
+
+
+def test_help_lists_the_demo_seed(capsys):
+    from ht_dash.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    assert "--demo-seed N" in capsys.readouterr().out
