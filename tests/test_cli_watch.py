@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from ht_dash.api import contract
+from ht_dash.api.models import StreamUsage
 from ht_dash.clock import FixedClock
 from ht_dash.commands import watch as watch_cmd
 from test_cli_support import (
@@ -60,7 +61,7 @@ def stop_after(monkeypatch):
 def test_sparkline_per_minute_scaled_to_the_limit():
     assert watch_cmd.per_minute(live(series=RAMP)) == [4.0 * k for k in range(15)]
     segments = watch_cmd.sample_segments(live(series=RAMP), None)
-    assert segments[1] == (RAMP_SPARK, "")
+    assert segments[1].text == RAMP_SPARK
 
 
 def test_piped_watch_prints_one_line_per_sample_and_ctrl_c_exits_0(
@@ -181,13 +182,36 @@ def test_on_a_terminal_the_line_is_redrawn_in_place_and_cut_to_the_width():
     writer = watch_cmd.LineWriter(out, tty=True, color=False, width=lambda: 40)
     writer.show(NOW, watch_cmd.sample_segments(live(rpm=42), subscription()))
     first = out.getvalue()
-    assert first.startswith("\r14:03:00  req/min 42/60 (70%)")
+    # Sparkline and time give way first; what is left is cut only as a last resort.
+    assert first.startswith("\rreq/min 42/60 (70%)  429s 3/15m  quota")
     assert len(first) == 1 + 39 and "\n" not in first
     writer.show(NOW, [("short", "")])
     second = out.getvalue()[len(first) :]
     assert second == "\r14:03:00  short" + " " * (39 - len("14:03:00  short"))  # old text wiped
     writer.finish()
     assert out.getvalue().endswith("\n")
+
+
+@pytest.mark.parametrize(
+    ("width", "shown", "gone"),
+    [
+        (200, ["14:03:00", "req/min 42/60", "429s 3/15m", "quota 24.7%", "streams 2/5"], []),
+        (72, ["14:03:00", "req/min 42/60", "429s 3/15m", "quota 24.7%", "streams 2/5"], ["▁"]),
+        (56, ["14:03:00", "req/min 42/60", "429s 3/15m", "quota 24.7%"], ["▁", "streams"]),
+        (48, ["req/min 42/60", "429s 3/15m", "quota 24.7%"], ["▁", "streams", "14:03"]),
+    ],
+)
+def test_a_narrow_pane_drops_the_sparkline_first_and_keeps_429s_and_quota(width, shown, gone):
+    out = io.StringIO()
+    streams = StreamUsage(connections_open=2, connection_limit=5, messages_per_minute=900)
+    segments = watch_cmd.sample_segments(live(rpm=42, streams=streams), subscription())
+    watch_cmd.LineWriter(out, tty=True, color=False, width=lambda: width).show(NOW, segments)
+    line = out.getvalue()
+    assert len(line) <= width
+    for text in shown:
+        assert text in line, (width, line)
+    for text in gone:
+        assert text not in line, (width, line)
 
 
 def test_colours_only_when_asked_and_levels_follow_the_limit():

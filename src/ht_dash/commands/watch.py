@@ -14,7 +14,7 @@ import shutil
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from ht_dash.commands import _common as common
 
@@ -58,7 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="A compact live line: requests per minute against the limit, a sparkline of "
         "the last 15 minutes, requests throttled (429) in that window and the share of the usage "
         "quota spent. Redrawn in place on a terminal, one line per sample when piped. "
-        "Ctrl-C stops it (exit status 0).",
+        "Ctrl-C stops it (exit status 0). In a narrow pane the sparkline goes first, then the "
+        "streams and the time; the 429s and the quota stay.",
+        has_json=False,
     )
     parser.add_argument(
         "--interval",
@@ -90,7 +92,13 @@ def _level(fraction: float) -> str:
     return "red" if fraction >= 0.95 else "yellow" if fraction >= 0.8 else "green"
 
 
-Segment = tuple[str, str]  # (text, style name or "")
+class Segment(NamedTuple):
+    text: str
+    style: str = ""  # a style name of _STYLES, or ""
+    shed: int = 0  # in a narrow pane the highest goes first; 0 stays (cut only as a last resort)
+
+
+SHED_SPARKLINE, SHED_STREAMS, SHED_TIME = 3, 2, 1
 
 
 def sample_segments(live: LiveUsage, subscription: Subscription | None) -> list[Segment]:
@@ -98,21 +106,36 @@ def sample_segments(live: LiveUsage, subscription: Subscription | None) -> list[
     limit = live.limit_per_minute
     if limit:
         fraction = live.requests_per_minute / limit
-        segments.append(
-            (f"req/min {live.requests_per_minute}/{limit} ({fraction:.0%})", _level(fraction))
-        )
+        rate = f"req/min {live.requests_per_minute}/{limit} ({fraction:.0%})"
+        segments.append(Segment(rate, _level(fraction)))
     else:
-        segments.append((f"req/min {live.requests_per_minute} (no limit)", ""))
-    segments.append((common.sparkline(per_minute(live), top=limit), ""))
+        segments.append(Segment(f"req/min {live.requests_per_minute} (no limit)"))
+    segments.append(Segment(common.sparkline(per_minute(live), top=limit), "", SHED_SPARKLINE))
     throttled = live.throttled_in_window
-    segments.append((f"429s {throttled}/{WINDOW_MINUTES}m", "red" if throttled else ""))
+    segments.append(Segment(f"429s {throttled}/{WINDOW_MINUTES}m", "red" if throttled else ""))
     if subscription is not None:
         fraction = subscription.quota_fraction
-        segments.append((f"quota {fraction:.1%}", _level(fraction)))
+        segments.append(Segment(f"quota {fraction:.1%}", _level(fraction)))
     if live.streams is not None:
         s = live.streams
-        segments.append((f"streams {s.connections_open}/{s.connection_limit}", ""))
+        segments.append(
+            Segment(f"streams {s.connections_open}/{s.connection_limit}", "", SHED_STREAMS)
+        )
     return segments
+
+
+def fit_segments(parts: list[Segment], room: int) -> list[Segment]:
+    """The parts that fit in `room` columns (two apart), the most sheddable left out first."""
+
+    def width(kept: list[Segment]) -> int:
+        return sum(len(part.text) for part in kept) + 2 * max(0, len(kept) - 1)
+
+    kept = list(parts)
+    for shed in sorted({part.shed for part in parts if part.shed}, reverse=True):
+        if width(kept) <= room:
+            break
+        kept = [part for part in kept if part.shed != shed]
+    return kept
 
 
 class LineWriter:
@@ -129,14 +152,15 @@ class LineWriter:
 
     def show(self, at: datetime, segments: list[Segment]) -> None:
         stamp = f"{at:%H:%M:%S}" if self.tty else common.iso(at) or ""
-        parts: list[Segment] = [(stamp, "dim"), *segments]
+        parts = [Segment(stamp, "dim", SHED_TIME), *(Segment(*part) for part in segments)]
         if not self.tty:
-            self.out.write("  ".join(text for text, _ in parts) + "\n")
+            self.out.write("  ".join(part.text for part in parts) + "\n")
             self.out.flush()
             return
         room = max(10, self._width() - 1)
+        parts = fit_segments(parts, room)
         rendered, visible = [], 0
-        for index, (text, style) in enumerate(parts):
+        for index, (text, style, _) in enumerate(parts):
             for piece, piece_style in (("  " if index else "", ""), (text, style)):
                 piece = piece[: max(0, room - visible)]
                 visible += len(piece)
@@ -225,12 +249,11 @@ def _backoff(interval: float, failures: int) -> float:
 def _show_problem(
     writer: LineWriter, clock: Clock, what: str, delay: float, last: LiveUsage | None
 ) -> None:
-    segments: list[Segment] = [(f"⚠ {what} — retrying in {common.duration(delay)}", "yellow")]
+    segments = [Segment(f"⚠ {what} — retrying in {common.duration(delay)}", "yellow")]
     if last is not None:
         limit = f"/{last.limit_per_minute}" if last.limit_per_minute else ""
-        segments.append(
-            (f"last req/min {last.requests_per_minute}{limit} at {last.at:%H:%M:%S}", "dim")
-        )
+        last_rate = f"last req/min {last.requests_per_minute}{limit} at {last.at:%H:%M:%S}"
+        segments.append(Segment(last_rate, "dim", SHED_SPARKLINE))
     writer.show(clock.now(), segments)
 
 
