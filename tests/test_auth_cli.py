@@ -162,6 +162,7 @@ def test_login_with_a_token_that_cannot_be_checked_stores_nothing(
     code, _, err = run(monkeypatch, capsys, "login", stdin=SENTINEL)
     assert code == expected
     assert "nothing was stored" in err or "so nothing was stored" in err
+    assert "will retry" not in err  # login tried once and exits: it must not promise a retry
     assert memory_keyring.entries == {}
     assert not any(isolated_home.rglob("*.token"))
 
@@ -437,6 +438,25 @@ def test_auth_status_exit_codes(api, memory_keyring, monkeypatch, capsys, fault,
     code, _, err = run(monkeypatch, capsys, "auth", "status")
     assert code == expected
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "lists", "omits"),
+    [
+        (["logout"], ["3 the token could not be removed"], ["copied", "network"]),
+        (["token", "copy"], ["1 the token could not be copied"], ["network", "cancelled"]),
+        (["token", "show"], ["4 network"], ["copied", "cancelled"]),
+        (["login"], ["1 cancelled", "4 network"], ["copied"]),
+    ],
+)
+def test_each_auth_command_lists_only_its_own_exit_codes(capsys, argv, lists, omits):
+    with pytest.raises(SystemExit):
+        cli.main([*argv, "--help"])
+    epilog = capsys.readouterr().out.split("exit codes:")[1]
+    for text in lists:
+        assert text in epilog
+    for text in omits:
+        assert text not in epilog
 
 
 def test_token_without_action_is_a_usage_error(api, capsys):

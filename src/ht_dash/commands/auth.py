@@ -32,6 +32,7 @@ from ht_dash.auth.storage import (
     display_path,
     store_for,
 )
+from ht_dash.commands._common import final_hint
 
 if TYPE_CHECKING:
     from ht_dash.api.client import AccountClient
@@ -41,13 +42,34 @@ T = TypeVar("T")
 
 WEB_DASHBOARD = "https://app.coinmarketman.com/hypertracker/api-dashboard"
 
-EXIT_CODES = """\
-exit codes:
-  0 ok
-  1 cancelled, or the token could not be copied
-  2 usage error (bad input, or a confirmation that cannot be asked without a terminal)
-  3 authentication problem: no token, token rejected (401/403), or it could not be stored/removed
-  4 network or server problem"""
+# What each command can exit with; its --help lists only its own.
+_EXIT_MEANINGS = {
+    "ok": "0 ok",
+    "cancelled": "1 cancelled",
+    "not copied": "1 the token could not be copied",
+    "usage": "2 usage error (bad input, or a confirmation that cannot be asked without a terminal)",
+    "auth": "3 authentication problem: no token, or token rejected (401/403)",
+    "auth store": "3 authentication problem: no token, token rejected (401/403), or it could not "
+    "be stored",
+    "not removed": "3 the token could not be removed (keyring or file problem)",
+    "network": "4 network or server problem (not retried: run the command again)",
+}
+EXIT_CODES_BY_COMMAND = {
+    "login": ("ok", "cancelled", "usage", "auth store", "network"),
+    "logout": ("ok", "not removed"),
+    "token": ("ok", "cancelled", "not copied", "usage", "auth store", "network"),
+    "show": ("ok", "auth", "network"),
+    "copy": ("ok", "not copied", "auth"),
+    "regenerate": ("ok", "cancelled", "usage", "auth store", "network"),
+    "auth": ("ok", "auth", "network"),
+    "status": ("ok", "auth", "network"),
+}
+
+
+def exit_codes(command: str) -> str:
+    lines = (_EXIT_MEANINGS[key] for key in EXIT_CODES_BY_COMMAND[command])
+    return "exit codes:\n" + "\n".join(f"  {line}" for line in lines)
+
 
 NO_TOKEN_HINT = "run `ht-dash login`, or set HT_DASH_TOKEN; `ht-dash --demo …` works without one"
 
@@ -114,6 +136,9 @@ def with_client(
         client = runtime.make_client(token)
         try:
             return await work(client)
+        except (NetworkError, ServerError) as exc:  # one attempt: no "ht-dash will retry"
+            exc.hint = final_hint(exc)
+            raise
         finally:
             await client.aclose()
 
@@ -476,7 +501,7 @@ def _parser(subparsers: argparse._SubParsersAction, name: str, help: str, descri
         name,
         help=help,
         description=description,
-        epilog=EXIT_CODES,
+        epilog=exit_codes(name),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
