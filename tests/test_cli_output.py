@@ -106,7 +106,7 @@ def test_global_options_after_an_action_and_help_lists_them(capsys):
     assert "also accepted before the command" in capsys.readouterr().out
 
 
-# ---- a stable demo account ------------------------------------------------------------------------
+# ---- a stable demo account ----------------------------------------------------------------------
 
 
 def test_the_demo_account_is_the_same_on_every_run_unless_a_seed_says_otherwise(capsys):
