@@ -7,15 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ht_dash.api.models import LiveBucket, LiveUsage, Subscription
+from ht_dash.api.plans import plan_by_id
 from ht_dash.insights.live import (
     AlertMonitor,
+    LivePeak,
     gauge_level,
     live_peak,
     project_quota,
     rate_fraction,
     span,
 )
-from ht_dash.api.plans import plan_by_id
 
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 PERIOD_START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -99,10 +100,24 @@ def test_no_limit_means_no_gauge_fraction():
     assert rate_fraction(live(72)) == pytest.approx(0.72)
 
 
-def test_peak_of_the_window_is_the_busiest_bucket_as_a_rate():
+def test_peak_is_the_busiest_minute_as_the_limit_counts_it_not_one_bucket_times_four():
+    # One 15 s bucket at a 120/min pace is a burst, not a minute over the limit of 100: the
+    # minute ending with it holds 10 + 15 + 30 + 20 = 75 requests (screen 4 said "peak 120").
     peak = live_peak(live(50, rates=(40, 60, 120, 80)))
-    assert peak.per_minute == 120
-    assert peak.at == NOW - timedelta(seconds=30)
+    assert peak.per_minute == 75
+    assert peak.at == NOW
+    busier = live_peak(live(50, rates=(40, 60, 120, 80, 100, 120, 40)))
+    assert busier.per_minute == (120 + 80 + 100 + 120) // 4
+    assert busier.at == NOW - timedelta(seconds=15)
+    assert live_peak(live(90, rates=(40, 40, 40, 40))) == LivePeak(90, None)  # current is higher
+
+
+def test_the_limits_and_billing_screens_share_one_peak():
+    from ht_dash.insights.billing import peak_per_minute
+
+    for rates in ((40, 60, 120, 80), (10, 20), (100, 100, 100, 100, 0)):
+        sample = live(30, rates=rates)
+        assert peak_per_minute(sample) == live_peak(sample).per_minute
 
 
 # ---- alerts --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 from ht_dash.api.models import DailyMetric, LiveUsage, Plan, Subscription
 from ht_dash.api.plans import PLANS, is_custom
+from ht_dash.insights.live import live_peak
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 # Above this share of a quota or rate limit, a plan is called "tight".
@@ -83,16 +84,8 @@ def projected_usage(subscription: Subscription, now: datetime) -> int:
 
 
 def peak_per_minute(live: LiveUsage) -> int:
-    """The busiest 60 s of the live window (rolling over its buckets), or the current rate."""
-    per_minute = max(1, round(60 / live.interval_seconds))
-    counts = [b.requests for b in live.series]
-    if len(counts) < per_minute:
-        window_peak = max((c * 60 / live.interval_seconds for c in counts), default=0)
-    else:
-        window_peak = max(
-            sum(counts[i : i + per_minute]) for i in range(len(counts) - per_minute + 1)
-        )
-    return max(live.requests_per_minute, math.ceil(window_peak))
+    """The peak req/min as every screen shows it (`insights.live.live_peak`)."""
+    return live_peak(live).per_minute
 
 
 def monthly_quota(plan: Plan) -> int:

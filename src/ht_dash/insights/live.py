@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -131,17 +132,28 @@ def project_quota(sub: Subscription, now: datetime) -> QuotaProjection:
 
 @dataclass(frozen=True, slots=True)
 class LivePeak:
-    per_minute: float
-    at: datetime | None
+    per_minute: int
+    at: datetime | None  # when that minute ended; None for the current rate
 
 
 def live_peak(live: LiveUsage) -> LivePeak:
-    """The highest req/min rate of one series bucket in the window, and when it happened."""
-    rates = live.per_minute_series()
-    if not rates:
-        return LivePeak(float(live.requests_per_minute), None)
-    index = max(range(len(rates)), key=rates.__getitem__)
-    return LivePeak(rates[index], live.series[index].at)
+    """THE peak req/min of every screen and command: the busiest 60 s of the live window, counted
+    as the per-minute limit counts them (rolling over its buckets), or the current rate if that
+    is higher. A window shorter than a minute scales its busiest bucket."""
+    counts = [b.requests for b in live.series]
+    per_minute = max(1, round(60 / live.interval_seconds))
+    if not counts:
+        return LivePeak(live.requests_per_minute, None)
+    if len(counts) < per_minute:
+        index = max(range(len(counts)), key=counts.__getitem__)
+        busiest = math.ceil(counts[index] * 60 / live.interval_seconds)
+    else:
+        sums = [sum(counts[i - per_minute + 1 : i + 1]) for i in range(per_minute - 1, len(counts))]
+        offset = max(range(len(sums)), key=sums.__getitem__)
+        index, busiest = offset + per_minute - 1, sums[offset]
+    if live.requests_per_minute > busiest:
+        return LivePeak(live.requests_per_minute, None)
+    return LivePeak(busiest, live.series[index].at + timedelta(seconds=live.interval_seconds))
 
 
 def rate_fraction(live: LiveUsage) -> float | None:
