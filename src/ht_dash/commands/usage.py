@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=TIMEFRAMES,
         default="30d",
         help="today (since 00:00 UTC), week (since Monday), month (since the 1st), "
-        "30d or 90d rolling (default: 30d)",
+        "30d or 90d (the last 30 or 90 UTC days, today included, as `metrics` counts them; "
+        "default: 30d)",
     )
     common.add_format_options(parser, csv_too=True)
     parser.set_defaults(handler=run)

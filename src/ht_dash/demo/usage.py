@@ -150,10 +150,11 @@ def window_start(timeframe: str, now: datetime) -> datetime:
         return today - timedelta(days=today.weekday())
     if timeframe == "month":
         return today.replace(day=1)
+    # "Last N days" is the N UTC days ending today, as the metrics' daily series counts them.
     if timeframe == "30d":
-        return now - timedelta(days=30)
+        return today - timedelta(days=29)
     if timeframe == "90d":
-        return now - timedelta(days=90)
+        return today - timedelta(days=89)
     raise ValueError(f"unknown timeframe {timeframe!r}")
 
 
