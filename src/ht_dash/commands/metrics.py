@@ -105,6 +105,8 @@ def fit(values: list[int], width: int) -> list[float]:
 def to_table(m: Metrics, console: Console) -> None:
     from rich.table import Table
 
+    from ht_dash.insights.metrics import REQUESTS_LABEL, THROTTLED_LABEL
+
     s, p = m.summary, m.previous_summary
     table = Table(title=f"Metrics · last {m.days} days ({m.start} → {m.end})", title_justify="left")
     table.add_column("Metric")
@@ -112,10 +114,10 @@ def to_table(m: Metrics, console: Console) -> None:
     table.add_column(f"Previous {m.days} d", justify="right")
     table.add_column("Change", justify="right")
     rows = (
-        ("Avg daily requests", s.avg_daily_requests, p and p.avg_daily_requests, "{:,.0f}"),
+        (REQUESTS_LABEL, s.avg_daily_requests, p and p.avg_daily_requests, "{:,.0f}"),
         ("Avg latency", s.avg_latency_ms, p and p.avg_latency_ms, "{:,.0f} ms"),
         ("Error rate", s.error_rate, p and p.error_rate, "{:.2%}"),
-        ("Rate-limit hits", s.rate_limit_hits, p and p.rate_limit_hits, "{:,}"),
+        (THROTTLED_LABEL, s.rate_limit_hits, p and p.rate_limit_hits, "{:,}"),
     )
     for label, now, before, fmt in rows:
         table.add_row(

@@ -66,6 +66,12 @@ def point_change(current: float, previous: float, *, better: Better) -> Change:
     return Change(direction, _verdict(direction, better), f"{arrow} {abs(points):.2f} pp")
 
 
+# The cards' names say which figure is a per-day average and which a period total; the CLI's
+# `metrics` table uses the same ones.
+REQUESTS_LABEL = "Avg req/day"
+THROTTLED_LABEL = "429s (total)"
+
+
 @dataclass(frozen=True, slots=True)
 class Card:
     label: str
@@ -99,7 +105,7 @@ def summary_cards(current: MetricsSummary, previous: MetricsSummary | None) -> l
     p = previous
     return [
         Card(
-            "Requests / day",
+            REQUESTS_LABEL,
             format_count(current.avg_daily_requests),
             change(
                 relative_change, current.avg_daily_requests, p and p.avg_daily_requests, "neither"
@@ -116,7 +122,7 @@ def summary_cards(current: MetricsSummary, previous: MetricsSummary | None) -> l
             change(point_change, current.error_rate, p and p.error_rate, "lower"),
         ),
         Card(
-            "Rate-limit hits",
+            THROTTLED_LABEL,
             format_count(current.rate_limit_hits),
             change(relative_change, current.rate_limit_hits, p and p.rate_limit_hits, "lower"),
         ),
@@ -137,6 +143,19 @@ SERIES_FIELDS: dict[str, Callable[[DailyMetric], float]] = {
 def series(daily: Sequence[DailyMetric], name: str) -> list[float]:
     field = SERIES_FIELDS[name]
     return [float(field(d)) for d in daily]
+
+
+def period_average(daily: Sequence[DailyMetric], name: str) -> float | None:
+    """A series' average over the period as the summary cards define it: latency weighted by each
+    day's requests (the average request), counts per day. None for no data."""
+    if not daily:
+        return None
+    if name == "latency":
+        requests = sum(d.requests for d in daily)
+        if requests:
+            return sum(d.avg_latency_ms * d.requests for d in daily) / requests
+    values = series(daily, name)
+    return sum(values) / len(values)
 
 
 @dataclass(frozen=True, slots=True)

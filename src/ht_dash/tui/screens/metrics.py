@@ -18,6 +18,7 @@ from ht_dash.insights.metrics import (
     format_ms,
     next_period,
     peak,
+    period_average,
     period_title,
     series,
     summary_cards,
@@ -66,7 +67,6 @@ class MetricsScreen(DashScreen):
     MetricsScreen #metrics-charts { height: 1fr; grid-size: 2 2; grid-gutter: 0 2; }
     """
 
-
     def compose_body(self) -> ComposeResult:
         with DataPanel(title="Metrics", id="metrics-panel"):
             with Horizontal(id="metrics-cards"):
@@ -108,8 +108,9 @@ class MetricsScreen(DashScreen):
             values = series(daily, name)
             top = peak(daily, name)
             notes = [] if top is None else [f"max {fmt(top.value)} {top.date:%b %d}"]
-            if values:
-                notes.append(f"mean {fmt(sum(values) / len(values))}")
+            average = period_average(daily, name)
+            if average is not None:  # the same figure as the card above
+                notes.append(f"avg {fmt(average)}")
             self.query_one(f"#{chart_id}", BarChart).show(
                 values,
                 dates,
