@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 
 import pytest
 
-from ht_dash.tui.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.runtime import Runtime
+from ht_dash.tui.app import make_app
 from ht_dash.tui.widgets.panel import DataPanel
 
 AT = datetime(2026, 11, 25, 14, 3, 7, tzinfo=UTC)
@@ -67,9 +68,7 @@ async def test_help_lists_keys_of_every_screen_and_closes():
         from ht_dash.tui.screens.help import HelpScreen
 
         assert isinstance(app.screen, HelpScreen)
-        from textual.widgets import Markdown
-
-        text = app.screen.query_one(Markdown).source
+        text = app.screen.text
         for heading in (
             "1 · Token",
             "2 · Metrics",
@@ -80,9 +79,34 @@ async def test_help_lists_keys_of_every_screen_and_closes():
         ):
             assert heading in text
         assert "Reveal/hide" in text and "Pause live" in text  # a screen key and a global one
+        for key in ("enter", "home / end", "tab / shift+tab", "ctrl+q"):  # Textual's own keys
+            assert f"  {key}  " in text, key
+        assert "ht_dash." not in text  # no module names meant for developers
+        assert re.search(r"^  r +Refresh$", text, re.MULTILINE)
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_help_is_one_line_per_key_and_opens_at_the_current_screen():
+    from textual.containers import VerticalScroll
+
+    from ht_dash.tui.screens.help import HelpScreen, _screen_bindings
+
+    app = build()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5", "question_mark")
+        await pilot.pause()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, HelpScreen)
+        scroll = screen.query_one(VerticalScroll)
+        heading = screen.query_one("#help-billing-heading")
+        assert scroll.scroll_y > 0
+        assert heading.region.y == scroll.content_region.y  # screen 5's keys at the top
+        history = screen.query_one("#help-history")  # a section without prose: its keys only
+        keys = [b for b in _screen_bindings("history") if b.description]
+        assert history.region.height == len(keys)  # one line a key (was a boxed 2-line table)
 
 
 async def test_palette_offers_every_screen_and_the_global_actions():

@@ -342,7 +342,7 @@ class HtDashApp(App[int]):
         from ht_dash.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(at_mode=self.current_mode))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         if getattr(screen, "BLOCKS_NAVIGATION", False):  # the login screen: no way around it

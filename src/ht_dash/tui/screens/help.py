@@ -1,4 +1,7 @@
-"""A scrollable help screen: every key, per screen, from the bindings themselves."""
+"""A scrollable help screen: every key, per screen, from the bindings themselves; one line a key.
+
+It opens at the section of the screen it was asked from.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +9,49 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Static
 
 from ht_dash.tui.screens import SCREENS
 
-INTRO = """\
-# ht-dash
+INTRO = (
+    "A terminal dashboard for your HyperTracker API account. Number keys switch screens; "
+    "ctrl+p opens the command palette, which lists every action."
+)
 
-A terminal dashboard for your HyperTracker API account. Numbers jump between screens;
-`ctrl+p` opens the command palette, which lists every action.
-"""
+# Keys that come from Textual's widgets rather than from a binding of ours.
+MOVING = (
+    ("tab / shift+tab", "move the focus (tab bar, table, filter box)"),
+    ("← / →", "previous / next screen while the tab bar has the focus"),
+    ("↑ ↓ pgup pgdn", "move in a table or list"),
+    ("home / end", "first / last row (History); scroll to the first / last column (Endpoints)"),
+    ("enter", "open the selected entry's details (History)"),
+    ("escape", "close a dialog or this help; clear a filter"),
+    ("ctrl+p", "command palette: every action, searchable"),
+    ("ctrl+q", "quit from anywhere (q too, outside a text box)"),
+)
 
-ABOUT = """\
-## Data and freshness
-
-Every panel says how old its data is. *stale* means older than three refresh intervals or
-fetched before a failure; *offline copy* is the last good answer kept on disk. Errors show in
-the panel that failed, and ht-dash retries with back-off (a `429` waits as long as the server asks).
-
-Live figures refresh every 2 s by default (`+`/`-` on screen 4 change it, `p` pauses);
-the subscription every 30 s while screen 4 is open; other screens when opened, every 5 minutes,
-and on `r`.
-"""
+ABOUT = (
+    "Every panel says how old its data is. 'stale' means older than three refresh intervals or "
+    "fetched before a failure; 'offline copy' is the last good answer kept on disk. Errors show "
+    "in the panel that failed, and ht-dash retries with back-off (a 429 waits as long as the "
+    "server asks). Live figures refresh every 2 s by default (+/- on screen 4 change it, p "
+    "pauses); the subscription every 30 s while screen 4 is open; other screens when opened, "
+    "every 5 minutes, and on r."
+)
 
 
-def _keys_table(bindings: list[Binding]) -> str:
-    rows = ["| key | action |", "|---|---|"]
-    for binding in bindings:
-        if not binding.description:
-            continue
-        key = binding.key_display or binding.key.replace("question_mark", "?")
-        rows.append(f"| `{key}` | {binding.description} |")
-    return "\n".join(rows)
+def key_name(binding: Binding) -> str:
+    return binding.key_display or binding.key.replace("question_mark", "?")
+
+
+def key_lines(keys: list[tuple[str, str]]) -> str:
+    """One line per key: the key padded to a column, then what it does."""
+    width = max((len(key) for key, _ in keys), default=0)
+    return "\n".join(f"  {key:<{width}}  {what}" for key, what in keys)
+
+
+def binding_keys(bindings: list[Binding]) -> list[tuple[str, str]]:
+    return [(key_name(b), b.description) for b in bindings if b.description]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -46,21 +60,53 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll { width: 90%; max-width: 100; height: 90%; border: round $primary;
                                   background: $surface; padding: 0 1; }
+    HelpScreen .help-section { margin-bottom: 1; }
+    HelpScreen .help-heading { text-style: bold; color: $accent; }
     """
 
-    def compose(self) -> ComposeResult:
-        app = self.app
-        parts = [INTRO, "## Everywhere", _keys_table(list(app.BINDINGS))]
+    def __init__(self, at_mode: str | None = None) -> None:
+        super().__init__()
+        self.at_mode = at_mode
+
+    def sections(self) -> list[tuple[str, str, str]]:
+        """(id, heading, body) of every section, in order."""
+        app_bindings = [b for b in self.app.BINDINGS if isinstance(b, Binding)]
+        app_keys = binding_keys([b for b in app_bindings if not (b.id or "").startswith("screen.")])
+        found = [
+            ("help-intro", "ht-dash", INTRO),
+            ("help-everywhere", "Everywhere", key_lines([("1 … 6", "switch screens"), *app_keys])),
+            ("help-moving", "Moving around", key_lines(list(MOVING))),
+        ]
         for mode, key, label, _, _ in SCREENS:
-            parts.append(f"## {key} · {label}")
-            bindings = _screen_bindings(mode)
-            parts.append(_keys_table(bindings) if bindings else "No keys of its own.")
-            doc = _screen_doc(mode)
-            if doc:
-                parts.append(doc)
-        parts.append(ABOUT)
+            keys = binding_keys(_screen_bindings(mode))
+            body = key_lines(keys) if keys else "  No keys of its own."
+            doc = " ".join(_screen_doc(mode).split())
+            found.append((f"help-{mode}", f"{key} · {label}", f"{body}\n{doc}" if doc else body))
+        found.append(("help-about", "Data and freshness", ABOUT))
+        return found
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(f"{heading}\n{body}" for _, heading, body in self.sections())
+
+    def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Markdown("\n\n".join(parts))
+            for section_id, heading, body in self.sections():
+                yield Static(
+                    heading, id=f"{section_id}-heading", classes="help-heading", markup=False
+                )
+                yield Static(body, id=section_id, classes="help-section", markup=False)
+
+    def on_mount(self) -> None:
+        if self.at_mode is not None:
+            self.call_after_refresh(self._open_at, self.at_mode)
+
+    def _open_at(self, mode: str) -> None:
+        heading = self.query(f"#help-{mode}-heading")
+        if heading:
+            self.query_one(VerticalScroll).scroll_to_widget(
+                heading.first(), top=True, animate=False
+            )
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

@@ -59,7 +59,7 @@ def plan_terms(plan: Plan) -> str:
 
 class LimitsScreen(DashScreen):
     """Quota and its projection refresh every 30 s; live req/min every 2 s (+/- to change, p to
-    pause). Crossing 80 % or 100 % of the limit or the quota rings once (see ht_dash.insights.live)."""
+    pause). Crossing 80 % or 100 % of the limit or the quota rings once."""
 
     MODE = "limits"
     FEEDS = ("subscription", "live")
