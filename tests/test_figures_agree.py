@@ -87,7 +87,7 @@ async def screens_agree(metrics: dict, usage: dict, status: dict) -> None:
         await pilot.press("2", "d", "d")
         await wait_for(
             pilot,
-            lambda: getattr(app.feed_state("metrics").data, "days", None) == 30,
+            lambda: getattr(app.feeds.state("metrics").data, "days", None) == 30,
             "30 days of metrics",
         )
         await app.workers.wait_for_complete()
@@ -107,7 +107,7 @@ async def screens_agree(metrics: dict, usage: dict, status: dict) -> None:
 
         # Screen 3, last 30 days: the totals line is the CLI's totals.
         await pilot.press("3")
-        await wait_for(pilot, lambda: app.feed_state("usage").data is not None, "endpoint usage")
+        await wait_for(pilot, lambda: app.feeds.state("usage").data is not None, "endpoint usage")
         await pilot.pause()
         totals = render(app.screen.query_one("#endpoint-totals", Static))
         assert f"{usage['totals']['requests']:,} requests" in totals
