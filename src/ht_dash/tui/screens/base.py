@@ -8,11 +8,11 @@ from textual import getters
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from ht_dash.feeds.registry import FeedSpec
 from ht_dash.feeds.scheduler import FeedState
 from ht_dash.tui.app import HtDashApp
+from ht_dash.tui.widgets.footer import DashFooter
 from ht_dash.tui.widgets.nav import NavBar
 from ht_dash.tui.widgets.panel import DataPanel
 
@@ -41,7 +41,7 @@ class DashScreen(Screen):
     def compose(self) -> ComposeResult:
         yield NavBar(self.MODE)
         yield from self.compose_body()
-        yield Footer()
+        yield DashFooter()
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError

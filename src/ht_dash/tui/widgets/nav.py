@@ -13,6 +13,17 @@ from ht_dash.tui.app import HtDashApp
 from ht_dash.tui.screens import SCREENS
 
 TABS_WIDTH = sum(len(f"{key} {label}") + 2 for _, key, label, _, _ in SCREENS)
+BADGE_ROOM = 8  # " DEMO " and a margin: what the context line needs at the least
+
+
+def tab_labels(active: str, width: int) -> dict[str, str]:
+    """Every tab's label: "key label" when they all fit beside the badge, else only the active
+    tab keeps its name and the others show their number (the bar never scrolls)."""
+    full = width == 0 or width >= TABS_WIDTH + BADGE_ROOM
+    return {
+        mode: f"{key} {label}" if full or mode == active else key
+        for mode, key, label, _, _ in SCREENS
+    }
 
 
 def _width(parts: list[str]) -> int:
@@ -50,7 +61,8 @@ class NavBar(Horizontal):
         self.active = active
 
     def compose(self) -> ComposeResult:
-        tabs = [Tab(f"{key} {label}", id=f"nav-{mode}") for mode, key, label, _, _ in SCREENS]
+        labels = tab_labels(self.active, self.app.size.width)
+        tabs = [Tab(labels[mode], id=f"nav-{mode}") for mode, *_ in SCREENS]
         yield Tabs(*tabs, active=f"nav-{self.active}")
         yield Static(id="nav-context")
 
@@ -63,13 +75,25 @@ class NavBar(Horizontal):
         if (context := next(found, None)) is None:  # data came before compose: on_mount shows it
             return
         parts = [p for p in context_line(self.app).split(" · ") if p]
-        room = self.size.width - TABS_WIDTH - 2 if self.size.width else 200
+        tabs_width = sum(len(label) + 2 for label in self._fit_tabs().values())
+        # At most half the bar (its max-width), and never the tabs' room.
+        room = (
+            min(self.size.width - tabs_width, self.size.width // 2) - 2 if self.size.width else 200
+        )
         # Drop the least telling parts (the email first) until the tabs keep their room.
         while len(parts) > 1 and _width(parts) > room:
             parts.pop(next((i for i, p in enumerate(parts) if "@" in p), len(parts) - 1))
         text = " · ".join(parts) if _width(parts) <= room else ""
         context.update(text)
         context.styles.width = _width([text]) + 2 if text else 0
+
+    def _fit_tabs(self) -> dict[str, str]:
+        labels = tab_labels(self.active, self.size.width)
+        for tab in self.query(Tab):
+            label = labels[(tab.id or "").removeprefix("nav-")]
+            if str(tab.label) != label:
+                tab.label = label
+        return labels
 
     def on_resize(self) -> None:
         self.refresh_context()

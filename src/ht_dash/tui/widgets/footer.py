@@ -1,0 +1,57 @@
+"""The footer: Help and Quit always in view on the right; other keys give way from the end.
+
+Textual's footer lays every key out in a row and lets the row run off the edge, so at 80 columns
+`? Help` and `q Quit` (the last keys) were the first to disappear. Here they sit on the right
+beside the palette key; the screen's keys fill what is left, most important (first) kept, and a
+key that does not fit whole is left out rather than cut.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import HorizontalGroup
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+PINNED_ACTIONS = ("help", "app.help", "quit", "app.quit")
+PALETTE_MIN_WIDTH = 100  # below this the palette key gives its room to the screen's keys
+
+
+def key_width(key: FooterKey) -> int:
+    """Columns a (non-compact) footer key takes: " k " + "description "."""
+    if not key.description:
+        return len(key.key_display)
+    return len(key.key_display) + len(key.description) + 3
+
+
+class DashFooter(Footer):
+    DEFAULT_CSS = """
+    DashFooter #footer-pinned { dock: right; width: auto; height: 1; }
+    DashFooter #footer-pinned FooterKey.-command-palette { dock: none; }
+    """
+
+    def compose(self) -> ComposeResult:
+        keys = [key for key in super().compose() if isinstance(key, FooterKey)]
+        palette = [key for key in keys if key.has_class("-command-palette")]
+        pinned = [key for key in keys if key.action in PINNED_ACTIONS and key not in palette]
+        rest = [key for key in keys if key not in pinned and key not in palette]
+        width = self.app.size.width
+        if width < PALETTE_MIN_WIDTH:
+            palette = []
+        room = width - sum(key_width(key) for key in pinned) - sum(map(key_width, palette)) - 2
+        for key in rest:
+            room -= key_width(key)
+            if room < 0:
+                break
+            yield key
+        with HorizontalGroup(id="footer-pinned"):
+            yield from pinned
+            yield from palette
+
+    _laid_out_for = 0
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != self._laid_out_for:  # which keys fit depends on the width
+            self._laid_out_for = event.size.width
+            self.call_after_refresh(self.recompose)

@@ -1,0 +1,57 @@
+"""Fits at 60x20 and 80x24 (issue 17 §3): Help and Quit always in the footer, the tab bar whole."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from textual.widgets import Static, Tabs
+from textual.widgets._footer import FooterKey
+
+from ht_dash.clock import FixedClock
+from ht_dash.config import Settings
+from ht_dash.demo import DemoBackend
+from ht_dash.runtime import Runtime
+from ht_dash.tui.app import make_app
+from ht_dash.tui.screens import SCREENS
+
+AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
+
+
+def build():
+    clock = FixedClock(AT)
+    runtime = Runtime(settings=Settings(), demo=True, clock=clock)
+    runtime._backend = DemoBackend(clock=clock)
+    return make_app(runtime, live=False)
+
+
+def visible_footer_keys(screen) -> dict[str, FooterKey]:
+    """Footer keys drawn whole inside the screen, by description."""
+    width = screen.size.width
+    return {
+        key.description: key
+        for key in screen.query(FooterKey)
+        if key.region.width and key.region.x >= 0 and key.region.right <= width
+    }
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
+async def test_help_and_quit_stay_in_the_footer_on_every_screen(size):
+    app = build()
+    async with app.run_test(size=size) as pilot:
+        for mode, key, label, _, _ in SCREENS:
+            await pilot.press(key)
+            await pilot.pause()
+            await pilot.pause()
+            screen = app.screen
+            keys = visible_footer_keys(screen)
+            assert {"Help", "Quit"} <= set(keys), (size, mode, sorted(keys))
+            shown = [k for k in screen.query(FooterKey) if k.region.width]
+            assert all(k.region.right <= size[0] for k in shown), "a key cut at the edge"
+            # The tab bar never scrolls: every tab is in view, the active one by name.
+            tabs = screen.query_one(Tabs)
+            for tab in tabs.query("Tab"):
+                assert tab.region.right <= size[0], (size, mode, str(tab.label))
+            assert str(tabs.active_tab.label) == f"{key} {label}"
+            badge = screen.query_one("#nav-context", Static)
+            assert "DEMO" in str(badge.render()), (size, mode)
