@@ -55,3 +55,29 @@ async def test_help_and_quit_stay_in_the_footer_on_every_screen(size):
             assert str(tabs.active_tab.label) == f"{key} {label}"
             badge = screen.query_one("#nav-context", Static)
             assert "DEMO" in str(badge.render()), (size, mode)
+
+
+@pytest.mark.parametrize(
+    ("size", "columns"),
+    [
+        ((60, 20), {"path", "requests", "throttled"}),
+        ((80, 24), {"path", "requests", "throttled", "latency", "every"}),
+        ((120, 40), {"method", "path", "requests", "share", "errors", "throttled", "every"}),
+    ],
+)
+async def test_endpoints_choose_columns_by_width_and_never_scroll_sideways(size, columns):
+    from textual.widgets import DataTable
+
+    app = build()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("3")
+        for _ in range(50):
+            await pilot.pause()
+            table = app.screen.query_one("#endpoint-table", DataTable)
+            if table.row_count:
+                break
+        await pilot.pause()
+        shown = {key.value for key in table.columns}
+        assert columns <= shown, sorted(shown)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert not table.show_horizontal_scrollbar

@@ -94,17 +94,33 @@ HINTS_WIDTH = 60
 HINTS_SHOWN = 20  # the most important; the table marks every endpoint that has one
 PATH_WIDTH_RANGE = (24, 48)
 CELL_PADDING = 1  # DataTable's, on each side of every column
-FIXED_COLUMNS = 3  # flag, method and path stay in view when scrolling right
+FIXED_COLUMNS = 3  # flag, method and path stay in view (were there any scrolling right)
 
 
-def path_width_for(screen_width: int) -> int:
-    """The path column's width: what the other columns and the hints panel leave of the screen."""
-    table = screen_width - 6 - 1  # panel margins, border and padding; the scrollbar
+SCROLLBAR_WIDTH = 2  # Textual's vertical scrollbar
+# Columns that give way, first first, when the table would need a horizontal scrollbar (the
+# totals line under the table still has the errors).
+DROP_ORDER = ("share", "method", "errors", "error_rate", "every", "latency")
+
+
+def columns_for(screen_width: int) -> tuple[tuple[str, ...], int]:
+    """The columns shown at this screen width, and the path column's width: the widest set that
+    fits beside the path's minimum, so the table never scrolls sideways."""
+    table = screen_width - 6 - SCROLLBAR_WIDTH  # panel margins, border and padding
     if screen_width >= NARROW_WIDTH:
         table -= HINTS_WIDTH + 1
-    others = sum(c[2] or 0 for c in COLUMNS) + 2 * CELL_PADDING * len(COLUMNS)
     low, high = PATH_WIDTH_RANGE
-    return max(low, min(high, table - others))
+    shown = list(COLUMN_KEYS)
+    widths = {c[0]: c[2] or 0 for c in COLUMNS}
+
+    def room_for_path() -> int:
+        return table - sum(widths[key] + 2 * CELL_PADDING for key in shown)
+
+    for key in DROP_ORDER:
+        if room_for_path() >= low:
+            break
+        shown.remove(key)
+    return tuple(shown), max(low, min(high, room_for_path()))
 
 
 def fit_path(path: str, width: int) -> str:
@@ -192,6 +208,7 @@ class EndpointsScreen(DashScreen):
         self._severity: dict[str, str] = {}
         self._cells: dict[str, tuple[str, ...]] = {}  # what each row shows now, by row key
         self._path_width = 0
+        self._shown: tuple[str, ...] = COLUMN_KEYS
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="timeframes")
@@ -223,17 +240,19 @@ class EndpointsScreen(DashScreen):
     def _apply_width(self, width: int) -> None:
         """Hints beside or below the table; the path column as wide as the screen allows."""
         self.query_one("#endpoints-body").set_class(width < NARROW_WIDTH, "-narrow")
-        path_width = path_width_for(width)
-        if path_width == self._path_width:
+        shown, path_width = columns_for(width)
+        if (shown, path_width) == (self._shown, self._path_width):
             return
-        # A new path width changes every row: rebuild once (a resize, not a refresh).
+        # New columns or path width change every row: rebuild once (a resize, not a refresh).
         table = self.table
         cursor_key = self._cursor_key()
-        self._path_width = path_width
+        self._shown, self._path_width = shown, path_width
         table.clear(columns=True)
+        table.fixed_columns = sum(1 for key in ("flag", "method", "path") if key in shown)
         self._cells.clear()
         for key, _, width_, _, _, _ in COLUMNS:
-            table.add_column("", width=path_width if key == "path" else width_, key=key)
+            if key in shown:
+                table.add_column("", width=path_width if key == "path" else width_, key=key)
         self._label_sort_column()
         self._sync(cursor_key)
 
@@ -278,14 +297,19 @@ class EndpointsScreen(DashScreen):
             cells = format_endpoint(e, total, self._severity.get(key), self._path_width)
             old = self._cells.get(key)
             if old is None:
-                row = [_cell(c, t, key) for c, t in zip(COLUMN_KEYS, cells, strict=True)]
+                row = [
+                    _cell(c, t, key)
+                    for c, t in zip(COLUMN_KEYS, cells, strict=True)
+                    if c in self._shown
+                ]
                 table.add_row(*row, key=key)
                 reorder = True
             elif old != cells:
                 for i, (before, after) in enumerate(zip(old, cells, strict=True)):
+                    column = COLUMN_KEYS[i]
                     if before != after:
-                        column = COLUMN_KEYS[i]
-                        table.update_cell(key, column, _cell(column, after, key))
+                        if column in self._shown:
+                            table.update_cell(key, column, _cell(column, after, key))
                         reorder = reorder or column in depends
             self._cells[key] = cells
         if reorder:
@@ -350,6 +374,8 @@ class EndpointsScreen(DashScreen):
     def _label_sort_column(self) -> None:
         table = self.table
         for key, label, _, right, _, _ in COLUMNS:
+            if key not in table.columns:
+                continue
             if key == self.sort_column:
                 label = f"{label}{'▼' if self.sort_reverse else '▲'}"
             table.columns[key].label = Text(label, justify="right") if right else Text(label)
