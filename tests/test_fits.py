@@ -81,3 +81,22 @@ async def test_endpoints_choose_columns_by_width_and_never_scroll_sideways(size,
         assert columns <= shown, sorted(shown)
         assert table.virtual_size.width <= table.scrollable_content_region.width
         assert not table.show_horizontal_scrollbar
+
+
+@pytest.mark.parametrize("size", [(120, 40), (200, 60)])
+async def test_history_loads_pages_until_the_view_is_full(size):
+    from ht_dash.tui.widgets.virtual_table import VirtualTable
+
+    app = build()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("6")
+        table = app.screen.query_one("#history-table", VirtualTable)
+        for _ in range(200):
+            await pilot.pause(0.01)
+            if table.row_count > 25 or app.screen.book.complete:
+                break
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        # The first page is 25 entries; a taller view asks for the next pages by itself.
+        assert table.row_count >= min(table.visible_rows, 26) or app.screen.book.complete
+        assert table.row_count > 25

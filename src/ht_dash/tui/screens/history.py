@@ -130,6 +130,15 @@ class HistoryScreen(DashScreen):
         else:
             self.book.add_page(PageRequest(None, None), data)
         self._show()
+        self.call_after_refresh(self._fill_view)
+
+    def _fill_view(self) -> None:
+        """Load pages until the rows fill the view (a tall terminal shows more than one page)."""
+        if not self._fetch_lock.locked() and self._needs_more():
+            self.load_more()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fill_view)
 
     def _show(self, *, cursor_to_top: bool = False) -> None:
         """Put the current view in the table, keeping the cursor on the same entry."""
@@ -259,7 +268,10 @@ class HistoryScreen(DashScreen):
             if not count:
                 self.notify("Nothing loaded to export yet", severity="warning")
                 return
-            prompt = f"Export the {count:,} loaded {what_kind}entries, in the order shown, to:"
+            more = "" if self.book.complete else " (more on the server: E exports all)"
+            prompt = (
+                f"Export the {count:,} loaded {what_kind}entries{more}, in the order shown, to:"
+            )
         self.app.push_screen(
             ExportPathScreen(prompt, default), partial(self._export_to, kind, everything)
         )
