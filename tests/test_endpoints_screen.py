@@ -61,25 +61,43 @@ async def test_demo_data_yields_hints_shown_with_a_count():
         assert "/positions/heatmap is called every" in captured.get()
 
 
-async def test_sort_by_requests_then_latency_by_keys_keeps_the_cursor_row():
+async def test_sorting_by_keys_puts_the_cursor_on_the_top_row():
     app = demo_app()
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_endpoints(pilot)
         data = by_key(screen)
         requests = [data[k].requests for k in row_keys(screen)]
         assert requests == sorted(requests, reverse=True)  # the default
-        await pilot.press("down", "down")
-        chosen = row_keys(screen)[screen.table.cursor_row]
+        await pilot.press("G")  # the last row: the table scrolls down
+        assert screen.table.cursor_row == screen.table.row_count - 1
         await pilot.press("s")
+        await pilot.pause()
         assert screen.sort_column == "latency"
         latencies = [data[k].avg_latency_ms for k in row_keys(screen)]
         assert latencies == sorted(latencies, reverse=True)
-        assert row_keys(screen)[screen.table.cursor_row] == chosen
-        await pilot.press("S")
+        # The slowest endpoint is what a sort by latency is for: cursor and view at the top.
+        assert screen.table.cursor_row == 0 and screen.table.scroll_y == 0
+        await pilot.press("j", "j", "S")
+        await pilot.pause()
         latencies = [data[k].avg_latency_ms for k in row_keys(screen)]
         assert latencies == sorted(latencies)
         assert str(screen.table.columns["latency"].label) == "Avg ms▲"
-        assert row_keys(screen)[screen.table.cursor_row] == chosen
+        assert screen.table.cursor_row == 0
+
+
+async def test_table_keys_are_the_same_as_history():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_endpoints(pilot)
+        table = screen.table
+        await pilot.press("j", "j", "k")
+        assert table.cursor_row == 1
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1 and table.scroll_x == 0
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("G", "g")
+        assert table.cursor_row == 0
 
 
 async def test_filter_by_path_fragment_and_escape_clears_it():

@@ -65,34 +65,38 @@ async def test_paging_to_the_end_loads_the_whole_history_and_stops():
         assert "130 entries" in status and "all loaded" in status
 
 
-async def test_sort_keys_keep_the_cursor_on_the_same_entry():
+async def test_sorting_by_keys_puts_the_cursor_on_the_top_row():
     app = demo_app()
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_history(pilot)
-        await pilot.press("down", "down", "down")
-        chosen = screen.table.cursor_value
+        await pilot.press("j", "j", "j", "k")  # j/k move here too (k was the kind filter)
+        assert screen.table.cursor_row == 2 and screen.book.kind is None
         await pilot.press("s")  # date -> amount, largest first
         assert screen.book.sort_column == "amount"
         amounts = [e.amount_cents for e in screen.table.rows if e.amount_cents is not None]
         assert amounts == sorted(amounts, reverse=True)
-        assert screen.table.cursor_value == chosen
-        await pilot.press("S")
+        assert screen.table.cursor_row == 0
+        await pilot.press("G", "S")
         amounts = [e.amount_cents for e in screen.table.rows if e.amount_cents is not None]
         assert amounts == sorted(amounts)
-        assert screen.table.cursor_value == chosen
+        assert screen.table.cursor_row == 0
         assert "Amount ▲" in str(screen.table.render_line(0).text)
+        await pilot.press("G")
+        assert screen.table.cursor_row == screen.table.row_count - 1
+        await pilot.press("g")
+        assert screen.table.cursor_row == 0
 
 
 async def test_kind_filter_by_key_and_back():
     app = demo_app()
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_history(pilot)
-        await pilot.press("k")  # payments
+        await pilot.press("f")  # payments
         await settle(pilot, screen)
         kinds = {e.kind for e in screen.table.rows}
         assert kinds == {"payment"}
         assert screen.table.cursor_row == 0
-        await pilot.press("K")  # back to all
+        await pilot.press("F")  # back to all
         await settle(pilot, screen)
         assert len({e.kind for e in screen.table.rows}) > 2
 
@@ -101,7 +105,7 @@ async def test_refresh_in_place_keeps_cursor_sort_and_filter():
     app = demo_app()
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_history(pilot)
-        await pilot.press("k", "k")  # invoices
+        await pilot.press("f", "f")  # invoices
         await settle(pilot, screen)
         await pilot.press("s", "down", "down")
         before_rows, chosen = ids(screen), screen.table.cursor_value
@@ -154,7 +158,7 @@ async def test_export_loaded_to_a_typed_path(tmp_path):
     app = demo_app()
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_history(pilot)
-        await pilot.press("k")  # payments only, as shown
+        await pilot.press("f")  # payments only, as shown
         await settle(pilot, screen)
         await pilot.press("e")
         await pilot.pause()

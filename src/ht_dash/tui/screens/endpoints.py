@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
@@ -18,7 +18,7 @@ from rich.padding import Padding
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.events import Resize
 from textual.widgets import DataTable, Input, Static
@@ -146,6 +146,18 @@ def format_endpoint(
     )
 
 
+class EndpointTable(DataTable):
+    """The keys of every table in the app: arrows and j/k move, Home/g and End/G go to the first
+    and last row (DataTable's Home/End scroll sideways), Enter opens the row."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("home,g", "scroll_top", "First row", show=False),
+        Binding("end,G", "scroll_bottom", "Last row", show=False),
+    ]
+
+
 class PathCell(Text):
     """The path cell remembers its row key: DataTable's sort hands the key function cell values."""
 
@@ -215,7 +227,7 @@ class EndpointsScreen(DashScreen):
         with Horizontal(id="endpoints-body"):
             yield DataPanel(
                 Input(placeholder=FILTER_PLACEHOLDER, id="endpoint-filter"),
-                DataTable(
+                EndpointTable(
                     id="endpoint-table",
                     cursor_type="row",
                     zebra_stripes=True,
@@ -347,14 +359,14 @@ class EndpointsScreen(DashScreen):
     # ---- sort and filter ---------------------------------------------------------------------
 
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
-        cursor_key = self._cursor_key()
         self.sort_column = column
         self.sort_reverse = DESCENDING_FIRST[column] if reverse is None else reverse
         if column == "flag":
             self.sort_reverse = False if reverse is None else reverse
         self._label_sort_column()
         self._sort()
-        self._restore_cursor(cursor_key)
+        if self.table.row_count:  # the best rows are the ones to see after a sort
+            self.table.move_cursor(row=0, animate=False)
         self._render_totals_again()
 
     def action_cycle_sort(self) -> None:

@@ -78,8 +78,9 @@ class HistoryScreen(DashScreen):
     FEEDS = (HISTORY,)
     PANELS = {HISTORY.name: "history-panel"}
     BINDINGS = [
-        Binding("k", "cycle_kind(1)", "Kind", id="history.kind"),
-        Binding("K", "cycle_kind(-1)", "Kind back", show=False, id="history.kind_back"),
+        # k moves up in the table, as in every table: the kind filter is f / F.
+        Binding("f", "cycle_kind(1)", "Kind", id="history.kind"),
+        Binding("F", "cycle_kind(-1)", "Kind back", show=False, id="history.kind_back"),
         Binding("s", "cycle_sort", "Sort", id="history.sort"),
         Binding("S", "reverse_sort", "Reverse", id="history.reverse"),
         Binding("e", "export(False)", "Export", id="history.export"),
@@ -234,7 +235,7 @@ class HistoryScreen(DashScreen):
             reverse = DEFAULT_DESCENDING.get(column, False)
         self.book.set_sort(column, reverse)
         self.table.set_sort(column, reverse)
-        self._show()
+        self._show(cursor_to_top=True)  # the best rows are the ones to see after a sort
 
     def action_cycle_sort(self) -> None:
         index = SORT_COLUMNS.index(self.book.sort_column)
@@ -316,7 +317,7 @@ class HistoryScreen(DashScreen):
             else:
                 parts.append(f"[@click=screen.set_kind('{kind or ''}')] {label} [/]")
         self.query_one("#history-kinds", Static).update(
-            "Kind: " + " ".join(parts) + "   [dim]k / K[/]"
+            "Kind: " + " ".join(parts) + "   [dim]f / F[/]"
         )
 
     def _render_status(self) -> None:
@@ -345,7 +346,7 @@ class HistoryScreen(DashScreen):
         for kind in KIND_CYCLE:
             yield SystemCommand(
                 f"History: show {KIND_LABELS[kind].lower()}",
-                "Filter the history by kind (k)",
+                "Filter the history by kind (f)",
                 partial(self.set_kind, kind),
             )
         for column in SORT_COLUMNS:

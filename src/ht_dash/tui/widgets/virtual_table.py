@@ -50,12 +50,13 @@ class VirtualTable(ScrollView, can_focus=True):
     """Rows are any objects; `format_row(row) -> cell texts` is called only for visible rows."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor(-1)", "Up", show=False),
-        Binding("down", "cursor(1)", "Down", show=False),
+        # The keys of every table in the app (the endpoints' DataTable has the same ones).
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
+        Binding("home,g", "first", "First row", show=False),
+        Binding("end,G", "last", "Last row", show=False),
         Binding("enter", "activate", "Open", show=False),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
