@@ -15,6 +15,7 @@ from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import Notify
 from textual.screen import Screen
 from textual.timer import Timer
 
@@ -49,9 +50,12 @@ class HtDashApp(App[int]):
             for mode, key, label, _, _ in SCREENS
         ),
         Binding("r", "refresh", "Refresh", id="refresh"),
-        Binding("p", "toggle_pause", "Pause live", id="pause"),
+        # One key, two faces: the footer says what p will do now.
+        Binding("p", "toggle_pause('pause')", "Pause live", id="pause"),
+        Binding("p", "toggle_pause('resume')", "Resume live", id="resume"),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, id="quit.ctrl_c"),  # as in k9s, btop
     ]
 
     def __init__(
@@ -196,22 +200,27 @@ class HtDashApp(App[int]):
         self.feeds.refresh()
         self.notify("Refreshing…", timeout=1.5)
 
-    def action_toggle_pause(self) -> None:
-        paused = not self.feeds.paused
-        self.feeds.set_paused(paused)
+    def action_toggle_pause(self, _: str = "") -> None:
+        """Pause or resume live polling; the tab bar and the footer say which (no toast)."""
+        self.feeds.set_paused(not self.feeds.paused)
         self.refresh_context()
-        self.notify(
-            "Live polling paused — press p to resume" if paused else "Live polling resumed",
-            timeout=3,
-        )
+        self.refresh_bindings()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_pause" and parameters:  # p's footer key: "Pause" or "Resume"
+            return parameters[0] == ("resume" if self.feeds.paused else "pause")
+        return True
+
+    def _on_notify(self, event: Notify) -> None:
+        notices.arriving(self, event.notification)  # a repeat replaces the one showing
+        super()._on_notify(event)
+
+    # The live panel states the interval: no toast (six presses stacked six over the sparkline).
     def action_faster(self) -> None:
-        seconds = self.feeds.step_live_interval(-1)
-        self.notify(f"Live refresh every {seconds:g} s", timeout=2)
+        self.feeds.step_live_interval(-1)
 
     def action_slower(self) -> None:
-        seconds = self.feeds.step_live_interval(+1)
-        self.notify(f"Live refresh every {seconds:g} s", timeout=2)
+        self.feeds.step_live_interval(+1)
 
     def action_help(self) -> None:
         from ht_dash.tui.screens.help import HelpScreen

@@ -1,16 +1,49 @@
 """What the app tells the user about its feeds: limit alerts, a stopped token, a cache it cannot
-write. Each is a notification; none is shown twice for the same cause."""
+write. Each is a notification; none is shown twice for the same cause.
+
+Every toast passes `arriving`: a repeat replaces the one still showing (six `-` presses, one
+toast), and a toast that is not an error stays on the screen it was about (`leave_screen`).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from ht_dash.feeds.registry import LIVE
 
 if TYPE_CHECKING:
+    from textual.notifications import Notification
+
     from ht_dash.api.errors import AuthError
     from ht_dash.feeds.scheduler import FeedState
     from ht_dash.tui.app import HtDashApp
+
+
+def arriving(app: HtDashApp, notification: Notification) -> None:
+    """A toast is about to show: an identical one still showing goes (six `-` presses, one
+    toast); unless it is an error, it belongs to the screen it was raised on."""
+    same = (notification.message, notification.title, notification.severity)
+    for old in list(app._notifications):  # noqa: SLF001 - Textual keeps them there
+        if (old.message, old.title, old.severity) == same:
+            app._unnotify(old, refresh=False)  # noqa: SLF001
+    if notification.severity != "error":
+        _RAISED_ON.setdefault(app, {})[notification.identity] = app.current_mode
+
+
+# app -> toast identity -> the mode it was raised on
+_RAISED_ON: WeakKeyDictionary[HtDashApp, dict[str, str]] = WeakKeyDictionary()
+
+
+def leave_screen(app: HtDashApp, mode: str) -> None:
+    """Another screen is shown: its toasts (an alert, "Token regenerated") go; errors stay."""
+    raised_on = _RAISED_ON.get(app, {})
+    stale = [n for n in app._notifications if raised_on.get(n.identity, mode) != mode]  # noqa: SLF001
+    for notification in stale:
+        raised_on.pop(notification.identity, None)
+        app._unnotify(notification, refresh=False)  # noqa: SLF001
+    if stale:
+        app._refresh_notifications()  # noqa: SLF001
 
 
 def check_alerts(app: HtDashApp, state: FeedState) -> None:

@@ -11,6 +11,7 @@ from textual.screen import Screen
 
 from ht_dash.feeds.registry import FeedSpec
 from ht_dash.feeds.scheduler import FeedState
+from ht_dash.tui import notices
 from ht_dash.tui.app import HtDashApp
 from ht_dash.tui.widgets.footer import DashFooter
 from ht_dash.tui.widgets.nav import NavBar
@@ -51,6 +52,7 @@ class DashScreen(Screen):
         self._rendered: dict[str, object] = {}  # feed kind -> the data object last rendered
 
     def on_screen_resume(self) -> None:
+        notices.leave_screen(self.app, self.MODE)  # another screen's toasts stay there
         self._rendered.clear()  # back on view: render again, time-relative texts have moved
         self.app.feeds.show(self.FEEDS)
         for spec in self.FEEDS:

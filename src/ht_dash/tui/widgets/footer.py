@@ -1,5 +1,7 @@
 """The footer: Help and Quit always in view on the right; other keys give way from the end.
 
+While a filter box has the focus the footer shows the filter's keys (`?` would type a "?").
+
 Textual's footer lays every key out in a row and lets the row run off the edge, so at 80 columns
 `? Help` and `q Quit` (the last keys) were the first to disappear. Here they sit on the right
 beside the palette key; the screen's keys fill what is left, most important (first) kept, and a
@@ -11,7 +13,7 @@ from __future__ import annotations
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
-from textual.widgets import Footer
+from textual.widgets import Footer, Input
 from textual.widgets._footer import FooterKey
 
 PINNED_ACTIONS = ("help", "app.help", "quit", "app.quit")
@@ -32,6 +34,9 @@ class DashFooter(Footer):
     """
 
     def compose(self) -> ComposeResult:
+        if isinstance(self.screen.focused, Input):  # typing: ? and q are letters now
+            yield from self._typing_keys()
+            return
         keys = [key for key in super().compose() if isinstance(key, FooterKey)]
         palette = [key for key in keys if key.has_class("-command-palette")]
         pinned = [key for key in keys if key.action in PINNED_ACTIONS and key not in palette]
@@ -48,6 +53,12 @@ class DashFooter(Footer):
         with HorizontalGroup(id="footer-pinned"):
             yield from pinned
             yield from palette
+
+    def _typing_keys(self) -> ComposeResult:
+        yield FooterKey("enter", "⏎", "Keep the filter", "").data_bind(compact=Footer.compact)
+        yield FooterKey("escape", "esc", "Clear it", "").data_bind(compact=Footer.compact)
+        with HorizontalGroup(id="footer-pinned"):
+            yield FooterKey("ctrl+q", "^q", "Quit", "app.quit").data_bind(compact=Footer.compact)
 
     _laid_out_for = 0
 

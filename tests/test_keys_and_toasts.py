@@ -1,0 +1,87 @@
+"""Keys that behave the same everywhere and notifications that inform and go (issue 17 §4, §5)."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+from textual.widgets._footer import FooterKey
+
+from test_fits import build
+
+
+def footer(app) -> dict[str, str]:
+    """Description -> key of every footer key drawn."""
+    return {k.description: k.key for k in app.screen.query(FooterKey) if k.region.width}
+
+
+def toasts(app) -> list[str]:
+    return [n.message for n in app._notifications]  # noqa: SLF001
+
+
+async def test_p_says_resume_once_paused_and_ctrl_c_quits():
+    app = build()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        assert "Pause live" in footer(app) and "Resume live" not in footer(app)
+        await pilot.press("p")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.feeds.paused
+        assert "Resume live" in footer(app) and "Pause live" not in footer(app)
+        await pilot.press("p")
+        await pilot.pause()
+        assert not app.feeds.paused
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert app.return_code is not None  # the app quit, as k9s and btop do on ctrl+c
+
+
+async def test_while_typing_a_filter_the_footer_shows_the_filters_keys():
+    app = build()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen.focused, Input)
+        keys = footer(app)
+        assert keys.get("Keep the filter") == "enter" and keys.get("Clear it") == "escape"
+        assert "Help" not in keys  # ? types a "?" here
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.pause()
+        assert {"Help", "Quit"} <= set(footer(app))
+
+
+async def test_live_interval_keys_do_not_stack_toasts():
+    app = build()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        before = len(toasts(app))
+        await pilot.press(*"------")
+        await pilot.pause()
+        assert len(toasts(app)) == before  # the live panel says "Refreshing every N s"
+
+
+async def test_a_repeated_toast_replaces_the_one_showing():
+    app = build()
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(4):
+            app.notify("Refreshing…", timeout=5)
+        await pilot.pause()
+        assert toasts(app).count("Refreshing…") == 1
+
+
+async def test_a_screens_toasts_stay_on_that_screen_errors_follow():
+    app = build()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        app.notify("Requests per minute: 83 % of the limit", severity="warning", timeout=30)
+        app.notify("The token was rejected", severity="error", timeout=30)
+        await pilot.pause()
+        await pilot.press("6")  # History: the alert about screen 4 must not cover its rows
+        await pilot.pause()
+        assert toasts(app) == ["The token was rejected"]
