@@ -200,8 +200,7 @@ class HtDashApp(App[int]):
         self.feeds.refresh()
         self.notify("Refreshing…", timeout=1.5)
 
-    def action_toggle_pause(self, _: str = "") -> None:
-        """Pause or resume live polling; the tab bar and the footer say which (no toast)."""
+    def action_toggle_pause(self, _: str = "") -> None:  # tab bar and footer say it: no toast
         self.feeds.set_paused(not self.feeds.paused)
         self.refresh_context()
         self.refresh_bindings()
@@ -214,13 +213,6 @@ class HtDashApp(App[int]):
     def _on_notify(self, event: Notify) -> None:
         notices.arriving(self, event.notification)  # a repeat replaces the one showing
         super()._on_notify(event)
-
-    # The live panel states the interval: no toast (six presses stacked six over the sparkline).
-    def action_faster(self) -> None:
-        self.feeds.step_live_interval(-1)
-
-    def action_slower(self) -> None:
-        self.feeds.step_live_interval(+1)
 
     def action_help(self) -> None:
         from ht_dash.tui.screens.help import HelpScreen

@@ -27,7 +27,8 @@ def system_commands(app: HtDashApp, screen: Screen) -> Iterable[SystemCommand]:
     yield SystemCommand(
         "Pause / resume live polling", "Stop or restart live requests (p)", app.action_toggle_pause
     )
-    yield SystemCommand("Live refresh faster", "Shorter live interval (+)", app.action_faster)
-    yield SystemCommand("Live refresh slower", "Longer live interval (-)", app.action_slower)
+    faster, slower = (partial(app.feeds.step_live_interval, step) for step in (-1, +1))
+    yield SystemCommand("Live refresh faster", "Shorter live interval (+)", faster)
+    yield SystemCommand("Live refresh slower", "Longer live interval (-)", slower)
     yield SystemCommand("Help", "Keys and screens (?)", app.action_help)
     yield from getattr(screen, "palette_commands", lambda: ())()

@@ -219,9 +219,9 @@ class LimitsScreen(DashScreen):
     # ---- actions -----------------------------------------------------------------------------
 
     def action_faster(self) -> None:
-        self.app.action_faster()
+        self.app.feeds.step_live_interval(-1)  # the status line says it: no toast
         self._render_status()
 
     def action_slower(self) -> None:
-        self.app.action_slower()
+        self.app.feeds.step_live_interval(+1)
         self._render_status()
