@@ -63,7 +63,12 @@ async def test_token_is_masked_until_revealed_and_hidden_again():
         assert token.reveal() not in unwrapped(app)
 
         await pilot.press("v")
-        assert token.reveal() in shown(app, "token-value")
+        # On its own, unbordered: selecting it by hand copies no "│" (it wrapped in the card).
+        assert shown(app, "token-revealed") == token.reveal()
+        assert token.reveal() not in shown(app, "token-value")
+        revealed = app.screen.query_one("#token-revealed", Static)
+        assert revealed.styles.border_left[0] in ("", "none")
+        assert revealed.region.x > app.screen.query_one("#token-card").region.x
         assert token.reveal() in unwrapped(app)
 
         await pilot.press("v")

@@ -59,6 +59,10 @@ class TokenScreen(DashScreen):
     }
     #token-card.-insecure { border: round $warning; }
     #token-value { text-style: bold; }
+    /* Revealed, the token stands on its own lines without a border: selecting it by hand takes
+       no "│" with it. */
+    #token-revealed { display: none; margin: 1 2 0 2; text-style: bold; }
+    #token-revealed.-shown { display: block; }
     #token-warning { color: $warning; display: none; }
     #token-card.-insecure #token-warning { display: block; }
     """
@@ -83,6 +87,7 @@ class TokenScreen(DashScreen):
                 yield Static(id="token-value")
                 yield Static(id="token-details")
                 yield Static(id="token-warning")
+            yield Static(id="token-revealed", markup=False)
             yield DataPanel(Static(id="token-text"), title="Token activity", id="token-panel")
             yield DataPanel(Static(id="profile-text"), title="Account", id="profile-panel")
 
@@ -123,6 +128,9 @@ class TokenScreen(DashScreen):
         card = self.query_one("#token-card", Vertical)
         location = app.token_state.location
         card.set_class(location is not None and location.insecure, "-insecure")
+        shown = self.revealed and token is not None
+        self.query_one("#token-revealed", Static).set_class(shown, "-shown")
+        self._show("token-revealed", token.reveal() if shown and token else "")
         if token is None:
             meter = app.runtime.settings.source == "meter"
             self._show(
@@ -134,7 +142,7 @@ class TokenScreen(DashScreen):
             )
             return
         if self.revealed:
-            self._show("token-value", f"{escape(token.reveal())}\n[dim](revealed — v hides it)[/]")
+            self._show("token-value", "[dim](revealed below, on its own lines — v hides it)[/]")
         else:
             self._show(
                 "token-value", f"{escape(token.masked)}  [dim](masked — v reveals, c copies)[/]"
