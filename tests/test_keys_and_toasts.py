@@ -85,3 +85,29 @@ async def test_a_screens_toasts_stay_on_that_screen_errors_follow():
         await pilot.press("6")  # History: the alert about screen 4 must not cover its rows
         await pilot.pause()
         assert toasts(app) == ["The token was rejected"]
+
+
+async def test_a_theme_picked_in_the_palette_is_remembered_unless_the_settings_name_one():
+    from ht_dash.config import Settings
+    from test_fits import AT
+
+    app = build()
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.theme == "textual-dark"
+        app.theme = "nord"  # what the palette's "Change theme" does
+        await pilot.pause()
+    again = build()
+    async with again.run_test(size=(100, 30)):
+        assert again.theme == "nord"
+
+    from ht_dash.clock import FixedClock
+    from ht_dash.demo import DemoBackend
+    from ht_dash.runtime import Runtime
+    from ht_dash.tui.app import make_app
+
+    clock = FixedClock(AT)
+    runtime = Runtime(settings=Settings(theme="gruvbox"), demo=True, clock=clock)
+    runtime._backend = DemoBackend(clock=clock)
+    chosen = make_app(runtime, live=False)
+    async with chosen.run_test(size=(100, 30)):
+        assert chosen.theme == "gruvbox"  # config.toml / HT_DASH_THEME win

@@ -42,7 +42,8 @@ token (first found wins):
 settings (later wins):
   defaults < config.toml in the config directory < HT_DASH_* environment variables < options
   config.toml keys: base_url, clipboard (auto|osc52|native), bell (true|false),
-  live_interval (1-60 s), source (api|meter), theme
+  live_interval (1-60 s), source (api|meter), theme (else the last one picked in the
+  app's command palette, remembered in the data directory)
   environment: HT_DASH_BASE_URL, HT_DASH_CLIPBOARD, HT_DASH_BELL, HT_DASH_LIVE_INTERVAL,
   HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_HOME (keep all files under one directory)
 

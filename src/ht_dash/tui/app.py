@@ -28,7 +28,7 @@ from ht_dash.feeds.registry import LIVE, PROFILE, SUBSCRIPTION
 from ht_dash.feeds.scheduler import FeedState
 from ht_dash.insights.live import AlertMonitor
 from ht_dash.runtime import Runtime
-from ht_dash.tui import notices
+from ht_dash.tui import notices, themes
 from ht_dash.tui.screens import SCREENS
 from ht_dash.tui.workers import ReportingWorkerManager
 
@@ -76,11 +76,7 @@ class HtDashApp(App[int]):
         self.clock = runtime.clock
         self.live = live
         self._freshness_timer: Timer | None = None  # the 1 s tick that moves age texts on
-        self.theme = (
-            runtime.settings.theme
-            if runtime.settings.theme in self.available_themes
-            else "textual-dark"
-        )
+        self.theme = themes.initial_theme(runtime.settings, self.available_themes)
         self.alerts = AlertMonitor()
         self.feeds = FeedEngine(
             runtime,
@@ -209,6 +205,10 @@ class HtDashApp(App[int]):
         if action == "toggle_pause" and parameters:  # p's footer key: "Pause" or "Resume"
             return parameters[0] == ("resume" if self.feeds.paused else "pause")
         return True
+
+    def watch_theme(self, theme: str) -> None:
+        if self.is_running:  # picked in the palette: remembered for the next start
+            themes.remember(theme)
 
     def _on_notify(self, event: Notify) -> None:
         notices.arriving(self, event.notification)  # a repeat replaces the one showing
