@@ -59,17 +59,31 @@ def test_csv_reads_as_a_plain_spreadsheet_would(tmp_path):
     write_history_csv(TRICKY, path)
     with open(path, encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
+    # One layout for the app's export and `ht-dash history --csv` (docs/cli.md).
     assert rows[0] == [
-        "date", "kind", "description", "status", "amount", "currency", "reference", "id",
+        "id", "at", "kind", "description", "status", "amount_cents", "currency", "amount",
+        "reference",
     ]  # fmt: skip
     assert rows[1] == [
-        "2026-11-25T14:03:00Z", "payment", "Surge plan, November", "paid",
-        "399.00", "USD", "INV-1", "h1",
+        "h1", "2026-11-25T14:03:00Z", "payment", "Surge plan, November", "paid",
+        "39900", "USD", "399.00", "INV-1",
     ]  # fmt: skip
-    assert rows[2][4] == "-12.50"
-    assert rows[3][4:7] == ["", "", ""]
-    assert rows[5][4] == "12345"  # JPY has no minor unit
-    assert rows[6][4] == "12.345"
+    assert rows[2][5:8] == ["-1250", "USD", "-12.50"]
+    assert rows[3][5:9] == ["", "", "", ""]
+    assert rows[5][5:8] == ["12345", "JPY", "12345"]  # JPY has no minor unit
+    assert rows[6][7] == "12.345"
+
+
+def test_the_cli_writes_the_same_csv_as_the_app(tmp_path, capsys, monkeypatch):
+    from test_cli_support import history_entries, install_scripted, run_cli
+
+    scripted = install_scripted(monkeypatch)
+    code, out, _ = run_cli(capsys, "--demo", "history", "--csv")
+    assert code == 0
+    path = tmp_path / "app.csv"
+    write_history_csv(scripted.history, path)
+    assert out == path.read_text(encoding="utf-8")
+    assert scripted.history == history_entries()
 
 
 def test_amount_text():
@@ -106,3 +120,11 @@ def test_export_paths(tmp_path):
     assert resolve_export_path(str(tmp_path), default) == default
     assert resolve_export_path("~/x/report", default) == Path.home() / "x" / "report.csv"
     assert resolve_export_path("/tmp/a.csv", default) == Path("/tmp/a.csv")
+
+
+def test_exports_go_where_ht_dash_was_started(tmp_path, monkeypatch):
+    from ht_dash.paths import export_dir
+
+    monkeypatch.delenv("HT_DASH_HOME")
+    monkeypatch.chdir(tmp_path)
+    assert export_dir() == tmp_path  # not a Downloads folder the user never chose

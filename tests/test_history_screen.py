@@ -154,21 +154,25 @@ async def test_export_all_pages_through_everything_and_tells_the_path(isolated_h
         assert str(path) in str(screen.query_one("#history-status").render())
 
 
-async def test_export_loaded_to_a_typed_path(tmp_path):
+async def test_export_loaded_to_a_typed_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     app = demo_app()
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_history(pilot)
+        notes = []
+        app.notify = lambda message, **kw: notes.append(message)  # type: ignore[method-assign]
         await pilot.press("f")  # payments only, as shown
         await settle(pilot, screen)
         await pilot.press("e")
         await pilot.pause()
         field = app.screen.query_one("#export-path")
-        field.value = str(tmp_path / "mine")
+        field.value = "mine"  # relative to where ht-dash runs
         await pilot.press("enter")
         await settle(pilot, screen)
         exported = read_history_csv(tmp_path / "mine.csv")
         assert [e.id for e in exported] == ids(screen)
         assert {e.kind for e in exported} == {"payment"}
+        assert str(tmp_path / "mine.csv") in notes[-1]  # the whole path, not "mine.csv"
 
 
 @pytest.mark.parametrize("entries", [50_000])

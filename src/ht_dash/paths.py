@@ -46,15 +46,11 @@ def log_dir() -> Path:
 
 
 def export_dir() -> Path:
-    """Where CSV exports go by default: Downloads, else Documents, else the data dir."""
+    """Where CSV exports go by default: the directory ht-dash was started in, as a command's
+    output would (the export dialog shows the whole path and lets the user change it)."""
     if home := _home():
         return home / "exports"
-    import platformdirs
-
-    for candidate in (platformdirs.user_downloads_dir(), platformdirs.user_documents_dir()):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return data_dir() / "exports"
+    return Path.cwd()
 
 
 def config_file() -> Path:

@@ -19,17 +19,6 @@ if TYPE_CHECKING:
 
 LIMIT_RANGE = (1, 200)
 PAGE_SIZE = 200
-CSV_HEADER = (
-    "id",
-    "at",
-    "kind",
-    "description",
-    "status",
-    "amount_cents",
-    "currency",
-    "amount",
-    "reference",
-)
 
 
 @dataclass(frozen=True)
@@ -117,8 +106,11 @@ def to_json(history: History) -> dict[str, Any]:
 
 
 def to_csv(history: History) -> tuple[Sequence[str], Iterable[Sequence[Any]]]:
-    rows = ([_entry(e)[column] for column in CSV_HEADER] for e in history.items)
-    return CSV_HEADER, rows
+    """The app's export layout (insights.export): one CSV layout for the history."""
+    from ht_dash.insights.export import history_csv_rows
+
+    rows = history_csv_rows(history.items)
+    return next(rows), rows
 
 
 def to_table(history: History, console: Console) -> None:

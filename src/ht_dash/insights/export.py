@@ -1,8 +1,10 @@
-"""CSV export of support and billing history. No Textual: the screen and the CLI can both use it.
+"""CSV export of support and billing history: the one layout of the app's `e`/`E` export and of
+`ht-dash history --csv` (documented in docs/cli.md). No Textual.
 
-A file written here reads back into the same entries (`read_history_csv`): amounts are decimal
-strings in the currency's major unit, instants ISO 8601 UTC, text kept as-is (commas, quotes,
-newlines and any Unicode survive, as the csv module quotes them).
+Columns: id, at (ISO 8601 UTC), kind, description, status, amount_cents (exact integer of minor
+units), currency, amount (the same as a plain decimal in the currency's major unit, "399.00", for
+spreadsheets), reference. A file written here reads back into the same entries
+(`read_history_csv`); text is kept as-is (commas, quotes, newlines and any Unicode survive).
 """
 
 from __future__ import annotations
@@ -12,20 +14,21 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from ht_dash.api.models import HistoryEntry
 
 HISTORY_CSV_COLUMNS = (
-    "date",
+    "id",
+    "at",
     "kind",
     "description",
     "status",
-    "amount",
+    "amount_cents",
     "currency",
+    "amount",
     "reference",
-    "id",
 )
 
 # ISO 4217 minor-unit exponents that are not 2.
@@ -52,18 +55,6 @@ def amount_text(cents: int | None, currency: str | None) -> str:
     return f"{Decimal(cents).scaleb(-exponent):.{exponent}f}"
 
 
-def parse_amount(text: str, currency: str | None) -> int | None:
-    if not text.strip():
-        return None
-    try:
-        value = Decimal(text.strip()).scaleb(currency_exponent(currency))
-    except InvalidOperation:
-        raise ValueError(f"not an amount: {text!r}") from None
-    if value != value.to_integral_value():
-        raise ValueError(f"amount {text!r} has more decimals than {currency or 'its currency'}")
-    return int(value)
-
-
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -73,14 +64,15 @@ def history_csv_rows(entries: Iterable[HistoryEntry]) -> Iterator[list[str]]:
     yield list(HISTORY_CSV_COLUMNS)
     for e in entries:
         yield [
+            e.id,
             _iso(e.at),
             e.kind,
             e.description,
             e.status,
-            amount_text(e.amount_cents, e.currency),
+            "" if e.amount_cents is None else str(e.amount_cents),
             e.currency or "",
+            amount_text(e.amount_cents, e.currency),
             e.reference or "",
-            e.id,
         ]
 
 
@@ -95,7 +87,7 @@ def write_history_csv(entries: Iterable[HistoryEntry], path: Path) -> int:
     count = -1  # the header
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
+            writer = csv.writer(handle, lineterminator="\n")  # as `history --csv` writes
             for row in history_csv_rows(entries):
                 writer.writerow(row)
                 count += 1
@@ -119,7 +111,7 @@ def read_history_csv(path: Path) -> list[HistoryEntry]:
         entries = []
         for row in reader:
             currency = row["currency"] or None
-            at = datetime.fromisoformat(row["date"])
+            at = datetime.fromisoformat(row["at"])
             entries.append(
                 HistoryEntry(
                     id=row["id"],
@@ -127,7 +119,7 @@ def read_history_csv(path: Path) -> list[HistoryEntry]:
                     kind=row["kind"],
                     description=row["description"],
                     status=row["status"],
-                    amount_cents=parse_amount(row["amount"], currency),
+                    amount_cents=int(row["amount_cents"]) if row["amount_cents"] else None,
                     currency=currency,
                     reference=row["reference"] or None,
                 )

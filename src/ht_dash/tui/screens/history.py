@@ -302,6 +302,7 @@ class HistoryScreen(DashScreen):
         except ExportError as exc:
             self.notify(f"{exc} — choose another path", title="Export failed", severity="error")
             return
+        path = path.absolute()  # the whole path, whatever was typed
         self._last_export = f"exported {count:,} to {path}"
         self.notify(f"{count:,} entries written to {path}", title="Exported", timeout=10)
         self._render_status()
