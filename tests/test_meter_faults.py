@@ -247,6 +247,21 @@ async def test_slow_readers_holding_every_upstream_slot_do_not_starve_a_normal_r
     assert normal[-1] == (200, None)
 
 
+async def test_a_bot_hanging_up_mid_body_is_recorded_without_a_log_flood(db_path, caplog):
+    with ScriptedUpstream(big_or_ok) as up:
+        async with running_meter(up.upstream, db_path) as proxy:
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+            writer.write(get("/api/external/big"))
+            await reader.readexactly(256 * 1024)
+            writer.transport.abort()  # unread data left: the meter's next writes are reset
+            await asyncio.sleep(1.0)
+            await still_serving(proxy)
+    big = records(db_path, "path, status, bytes, failure")[0]
+    assert big[0] == "/big" and big[1] == 200 and big[3] == "client_gone"
+    assert 256 * 1024 <= big[2] < BIG
+    assert not [r for r in caplog.records if r.name == "asyncio"], caplog.text
+
+
 async def test_requests_waiting_for_an_upstream_slot_get_504_within_timeout(db_path):
     timeout = 1.5
     with ScriptedUpstream(hang_on_hang_path) as up:

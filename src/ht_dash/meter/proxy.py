@@ -760,6 +760,8 @@ class MeterProxy:
 
     async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         """Write to the bot; a bot that reads nothing for `timeout` seconds is given up on."""
+        if writer.is_closing():  # writing on would only make asyncio log a warning per write
+            raise ConnectionResetError("the bot went away")
         writer.write(data)
         if writer.transport.get_write_buffer_size():
             try:
