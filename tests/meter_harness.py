@@ -142,6 +142,7 @@ class Reply:
 
 
 def parse_reply(raw: bytes, *, head_request: bool = False, closed: bool = True) -> Reply:
+    assert raw, "the meter sent no answer at all"
     head, _, rest = raw.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     _, status, reason = (lines[0].split(" ", 2) + [""])[:3]

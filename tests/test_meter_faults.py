@@ -372,6 +372,66 @@ async def test_request_bytes_buffered_across_connections_are_capped(db_path):
     ]
 
 
+def test_more_idle_sockets_than_descriptors_leave_the_meter_reachable(isolated_home):
+    """The issue's 1,100 idle sockets at `ulimit -n 1024`, scaled down: 400 at 300."""
+    import resource
+
+    def file_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (300, 300))
+
+    with ScriptedUpstream() as up:
+        proc = _meter_process(up.port, preexec=file_limit)  # default cap: fitted to the limit
+        out, err = _lines_of(proc.stdout), _lines_of(proc.stderr)
+        sockets: list[socket.socket] = []
+        try:
+            port = _meter_port(out)
+
+            async def scenario() -> tuple[list[int], int, int]:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+                async def kept_alive() -> int:
+                    writer.write(get())
+                    reply = parse_reply(await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10))
+                    await reader.readexactly(int(reply.headers["content-length"]))
+                    return reply.status
+
+                statuses = [await kept_alive()]
+                for _ in range(400):
+                    sockets.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                await asyncio.sleep(1.0)
+                for _ in range(5):  # the bot's kept-alive connection goes on working
+                    statuses.append(await kept_alive())
+                past_cap = parse_reply(await exchange(port, get(), timeout=10)).status
+                for sock in sockets:
+                    sock.close()
+                sockets.clear()
+                await asyncio.sleep(0.5)
+                later = (await one_request(port, get(), timeout=10)).status
+                writer.close()
+                return statuses, past_cap, later
+
+            statuses, past_cap, later = asyncio.run(scenario())
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(15)
+        finally:
+            for sock in sockets:
+                sock.close()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            proc.stdout.close()
+            proc.stderr.close()
+    reports = []
+    while not err.empty():
+        reports.append(err.get())
+    assert statuses == [200] * 6
+    assert past_cap == 503
+    assert later == 200
+    assert reports == []  # the cap keeps the meter below its limit: nothing to report
+    db = isolated_home / "data" / "meter.sqlite3"
+    assert [row[2:] for row in records(db)] == [(200, None)] * 7
+
+
 def test_accept_errors_at_the_open_file_limit_are_reported_at_most_once_a_second(
     isolated_home,
 ):

@@ -141,7 +141,8 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 def fitting_client_cap(upstream_slots: int, wanted: int = DEFAULT_MAX_CLIENTS) -> int:
-    """`wanted`, lowered so that clients plus upstream connections fit the open-file limit."""
+    """`wanted`, lowered so that clients, connections being turned away and upstream
+    connections fit the open-file limit."""
     try:
         import resource
 
@@ -150,7 +151,7 @@ def fitting_client_cap(upstream_slots: int, wanted: int = DEFAULT_MAX_CLIENTS) -
         return wanted
     if soft == resource.RLIM_INFINITY:
         return wanted
-    return max(8, min(wanted, soft - upstream_slots - RESERVED_FDS))
+    return max(8, min(wanted, soft - upstream_slots - TURN_AWAY_AT_ONCE - RESERVED_FDS))
 
 
 class UpstreamError(Exception):
