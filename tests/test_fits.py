@@ -100,3 +100,23 @@ async def test_history_loads_pages_until_the_view_is_full(size):
         # The first page is 25 entries; a taller view asks for the next pages by itself.
         assert table.row_count >= min(table.visible_rows, 26) or app.screen.book.complete
         assert table.row_count > 25
+
+
+async def test_history_detail_is_as_tall_as_its_fields():
+    from textual.containers import Vertical
+
+    from ht_dash.tui.screens.history_detail import HistoryDetailScreen
+
+    app = build()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("6")
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if app.screen.table.row_count:
+                break
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryDetailScreen)
+        box = app.screen.query_one(Vertical)
+        # description, a blank line, six fields, the key line and two borders (was 35 rows)
+        assert box.region.height <= 12

@@ -22,6 +22,7 @@ _DIALOG_CSS = """
     border: round $accent; background: $surface; padding: 0 1;
 }}
 {name} .dialog-help {{ color: $text-muted; }}
+{name} VerticalScroll {{ height: auto; max-height: 100%; }}
 """
 
 
