@@ -111,3 +111,29 @@ async def test_a_theme_picked_in_the_palette_is_remembered_unless_the_settings_n
     chosen = make_app(runtime, live=False)
     async with chosen.run_test(size=(100, 30)):
         assert chosen.theme == "gruvbox"  # config.toml / HT_DASH_THEME win
+
+
+async def test_enter_on_an_endpoint_opens_it_in_full_with_its_hint():
+    from textual.widgets import Static
+
+    from ht_dash.tui.screens.endpoint_detail import EndpointDetailScreen
+
+    app = build()
+    async with app.run_test(size=(80, 24)) as pilot:  # narrow: Errors is not in the table
+        await pilot.press("3")
+        screen = app.screen
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if screen.table.row_count:
+                break
+        key = next(h.key for h in screen.hints)  # an endpoint with a hint
+        await pilot.press(*["j"] * screen.table.get_row_index(key), "enter")
+        await pilot.pause()
+        detail = app.screen
+        assert isinstance(detail, EndpointDetailScreen) and detail.endpoint.key == key
+        fields = str(detail.query_one("#endpoint-fields", Static).render())
+        assert f"{detail.endpoint.errors:,} (" in fields and "Avg latency" in fields
+        hint = next(h for h in screen.hints if h.key == key)
+        assert hint.title in str(detail.query_one("#endpoint-hints", Static).render())
+        await pilot.press("escape")
+        assert app.screen is screen

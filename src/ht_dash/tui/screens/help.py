@@ -22,9 +22,10 @@ INTRO = (
 MOVING = (
     ("tab / shift+tab", "move the focus (tab bar, table, filter box)"),
     ("← / →", "previous / next screen while the tab bar has the focus"),
-    ("↑ ↓ pgup pgdn", "move in a table or list"),
-    ("home / end", "first / last row (History); scroll to the first / last column (Endpoints)"),
-    ("enter", "open the selected entry's details (History)"),
+    ("↑ ↓ j k pgup pgdn", "move in a table or list"),
+    ("home / end, g / G", "first / last row of a table"),
+    ("enter", "open the selected row in full (Endpoints, History)"),
+    ("/", "filter the table (Endpoints)"),
     ("escape", "close a dialog or this help; clear a filter"),
     ("ctrl+p", "command palette: every action, searchable"),
     ("ctrl+q", "quit from anywhere (q too, outside a text box)"),
