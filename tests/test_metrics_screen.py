@@ -86,6 +86,23 @@ async def test_the_demo_incident_day_is_named_and_marked_in_every_chart():
             assert chart.mark == incident.index
         errors_chart = app.screen.query_one("#chart-errors", BarChart)
         assert f"max {incident.errors:,} {incident_day:%b %d}" in errors_chart.notes[0]
+        # The mark is a shape, not only a colour: NO_COLOR users see it, and the text says so.
+        assert "▓" in errors_chart.render().plain
+        assert "red" not in note and "▓" in note
+
+
+async def test_a_worse_change_is_bold_not_only_red():
+    from ht_dash.tui.widgets.stat_card import StatCard
+
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot, 90)
+        changes = [card.query_one(".stat-change") for card in app.screen.query(StatCard)]
+        worse = [line for line in changes if line.has_class("-bad")]
+        assert worse, "the demo has a worse figure"
+        assert all(line.styles.text_style.bold for line in worse)
+        assert not any(line.styles.text_style.bold for line in changes if line not in worse)
 
 
 async def test_d_switches_the_period_refetches_and_redraws():

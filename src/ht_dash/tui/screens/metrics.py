@@ -40,9 +40,10 @@ CHARTS = (
 
 
 class MetricsScreen(DashScreen):
-    """Averages of the period against the one before it (▲/▼ green when better, red when worse),
-    and one bar per day. An incident day — far more errors and 429s than a usual day — is drawn
-    red in every chart. When the days outnumber the columns, a bar shows the highest of its days.
+    """Averages of the period against the one before it (▲/▼ green when better, red and bold when
+    worse), and one bar per day. An incident day — far more errors and 429s than a usual day — is
+    drawn shaded (▓, red where there is colour) in every chart. When the days outnumber the
+    columns, a bar shows the highest of its days.
     Keys: d cycles the period 7 → 30 → 90 days, D goes back."""
 
     MODE = "metrics"
@@ -97,7 +98,7 @@ class MetricsScreen(DashScreen):
         if incident is not None:
             note.update(
                 f"⚠ Incident {incident.date:%a %b %d}: {incident.errors:,} errors, "
-                f"{incident.rate_limited:,} 429s ({incident.factor:.0f}× a usual day) — red bars"
+                f"{incident.rate_limited:,} 429s ({incident.factor:.0f}× a usual day) — ▓ bars"
             )
         elif not daily:
             note.update("No daily data in this period.")

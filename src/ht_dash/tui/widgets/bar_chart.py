@@ -20,6 +20,8 @@ MAX_BAR_WIDTH = 6
 DATE_FORMAT = "%b %d"
 DATE_LABEL_WIDTH = 6
 GRID = "┈"
+FULL_BLOCK = EIGHTHS[-1]
+MARK_BLOCK = "▓"  # the marked (incident) day: visible without colour
 
 
 NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
@@ -177,7 +179,7 @@ class BarChart(Widget):
         zero_based: bool = True,
     ) -> None:
         """Draw these daily values. `notes` follow the title, most important first, as many as
-        fit; `mark` is the index of a day drawn in the alert colour."""
+        fit; `mark` is the index of a day drawn shaded (▓) in the alert colour."""
         if len(values) != len(dates):
             raise ValueError("values and dates differ in length")
         self.values, self.dates = list(values), list(dates)
@@ -234,6 +236,8 @@ class BarChart(Widget):
                 if char == " " and gridline:
                     out.append(GRID * (slot.bar + slot.gap), style=grid)
                     continue
+                if marked and char == FULL_BLOCK:  # shaded too: the mark survives NO_COLOR
+                    char = MARK_BLOCK
                 out.append(char * slot.bar, style=mark if marked else bar)
                 out.append((GRID if gridline else " ") * slot.gap, style=grid)
         out.append("\n" + " " * label_width)

@@ -19,7 +19,7 @@ class StatCard(Vertical):
     StatCard > .stat-label { color: $text-muted; }
     StatCard > .stat-value { text-style: bold; }
     StatCard > .stat-change.-good { color: $success; }
-    StatCard > .stat-change.-bad { color: $error; }
+    StatCard > .stat-change.-bad { color: $error; text-style: bold; }  /* readable in NO_COLOR */
     StatCard > .stat-change.-neutral { color: $foreground; }
     """
 
