@@ -120,3 +120,30 @@ async def test_history_detail_is_as_tall_as_its_fields():
         box = app.screen.query_one(Vertical)
         # description, a blank line, six fields, the key line and two borders (was 35 rows)
         assert box.region.height <= 12
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_limits_chart_and_gauges_grow_with_the_space(size):
+    from textual.containers import VerticalScroll
+
+    from ht_dash.tui.screens.limits import SPARK_MAX
+    from ht_dash.tui.widgets.gauge import Gauge
+
+    app = build()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("4")
+        screen = app.screen
+        spark = screen.query_one("#rate-spark").spark
+        scroll = screen.query_one(VerticalScroll)
+        for _ in range(100):
+            await pilot.pause(0.01)
+            bottom = max(child.region.bottom for child in scroll.children)
+            if spark.size.height > 2 and bottom == scroll.content_region.bottom:
+                break
+        bottom = max(child.region.bottom for child in scroll.children)
+        # No blank rows under the panels: the sparkline took them (up to its most rows).
+        assert bottom == scroll.content_region.bottom or spark.size.height == SPARK_MAX
+        assert spark.size.height > 2
+        gauge = screen.query_one("#rate-gauge", Gauge)
+        bar = str(gauge.render()).count("█") + str(gauge.render()).count("░")
+        assert bar >= size[0] - 50  # the bar fills the row beside its label and figures

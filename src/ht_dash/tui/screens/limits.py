@@ -24,7 +24,7 @@ STATUS_STYLE = {
     "past_due": "$error",
     "canceled": "$error",
 }
-SPARK_SHORT, SPARK_TALL, TALL_SCREEN_ROWS = 2, 6, 40
+SPARK_MIN, SPARK_MAX = 2, 24  # rows of the sparkline: it takes the rows the screen has left
 LEVEL_WORDS = {"ok": "", "warn": " · near the limit", "bad": " · at the limit"}
 
 
@@ -192,6 +192,7 @@ class LimitsScreen(DashScreen):
                 f"connections · [b]{s.messages_per_minute:,}[/] messages/min",
             )
         self._render_status()
+        self.call_after_refresh(self._fit_spark)  # lines come and go with the data
 
     def _render_status(self) -> None:
         status = self.query_one("#live-status", Static)
@@ -208,9 +209,23 @@ class LimitsScreen(DashScreen):
             )
 
     def on_resize(self, event: events.Resize) -> None:
-        # a tall terminal gets a taller sparkline: finer steps, same 15 minutes
+        self.call_after_refresh(self._fit_spark)
+
+    def _fit_spark(self, tries: int = 5) -> None:
+        """The sparkline takes the rows the panels leave free (finer steps, same 15 minutes):
+        no blank rows under a 2-row chart at 80x24, no 6-row chart on a 60-row screen."""
+        scroll = self.query_one(VerticalScroll)
         spark = self.query_one("#rate-spark", SparklinePanel).spark
-        spark.styles.height = SPARK_TALL if event.size.height >= TALL_SCREEN_ROWS else SPARK_SHORT
+        if not scroll.size.height or not spark.size.height:
+            if tries and self.is_current:  # not laid out yet: after the next refresh
+                self.call_after_refresh(self._fit_spark, tries - 1)
+            return
+        bottom = max((child.region.bottom for child in scroll.children), default=0)
+        used = bottom - scroll.content_region.y + round(scroll.scroll_y)
+        leftover = scroll.content_region.height - used
+        wanted = max(SPARK_MIN, min(SPARK_MAX, spark.size.height + leftover))
+        if wanted != spark.size.height:
+            spark.styles.height = wanted
 
     def tick(self) -> None:
         super().tick()

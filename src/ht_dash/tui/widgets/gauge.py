@@ -10,7 +10,6 @@ from textual.widget import Widget
 
 PARTIAL_BLOCKS = " ▏▎▍▌▋▊▉"
 LEVELS = ("ok", "warn", "bad", "none")
-MAX_BAR = 60  # wider, and the figures drift too far from the bar's end to read together
 
 
 def bar_cells(fraction: float, width: int) -> tuple[str, int]:
@@ -59,7 +58,7 @@ class Gauge(Widget):
         width = self.size.width or 80
         label = self.label.ljust(self.label_width)[: self.label_width]
         figures = f" {self.figures}"
-        bar_width = max(4, min(MAX_BAR, width - cell_len(label) - cell_len(figures)))
+        bar_width = max(4, width - cell_len(label) - cell_len(figures))  # grows with the screen
         filled, filled_len = bar_cells(self.fraction, bar_width)
         level_style = self.get_component_rich_style(f"gauge--{self.level}")
         return Text.assemble(
