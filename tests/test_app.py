@@ -199,3 +199,35 @@ async def test_a_crash_report_shows_no_token():
     reports = console.export_text()
     assert "RuntimeError: boom" in reports
     assert token[:24] not in reports  # not even the truncated repr of a local
+
+
+async def test_a_worker_failing_unexpectedly_is_shown_and_logged_without_the_token():
+    from ht_dash.logs import setup_logging
+
+    log_path = setup_logging(True)
+    app = build()
+    token = app.token_state.token.reveal()
+
+    async def broken() -> None:
+        raise RuntimeError(f"boom near {token}\nsecond line of detail")
+
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            app.screen.run_worker(broken(), name="broken-task", exit_on_error=False)
+
+            def reported() -> list:
+                return [n for n in app._notifications if n.title == "Internal error"]
+
+            await settle(pilot, reported)
+            assert app.is_running  # reported, not fatal
+            notes = reported()
+            assert len(notes) == 1
+            message = notes[0].message
+            assert "RuntimeError in broken-task: boom near" in message
+            assert token not in message and "second line" not in message
+    finally:
+        setup_logging(False)
+    logged = log_path.read_text()
+    assert "worker broken-task failed" in logged and "RuntimeError" in logged
+    assert token not in logged

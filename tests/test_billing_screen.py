@@ -179,3 +179,18 @@ async def test_advice_comes_even_when_the_billing_endpoint_fails():
         assert app.screen.query_one("#invoice-panel").has_class("-error")
         assert "Last period (" in shown(app, "pace-text")
         assert app.screen._history_state == "loaded"
+
+
+async def test_a_401_on_the_usage_pace_opens_the_login():
+    from ht_dash.tui.screens.login import LoginScreen
+
+    app = build("surge")
+    app.runtime.demo_backend.set_fault("/account/metrics", 401)  # only the pace asks for it here
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        for _ in range(200):
+            await pilot.pause()
+            if isinstance(app.screen, LoginScreen):
+                break
+        assert isinstance(app.screen, LoginScreen)
+        assert app.feeds.scheduler.auth_failed is not None

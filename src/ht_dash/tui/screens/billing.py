@@ -36,7 +36,6 @@ class BillingScreen(DashScreen):
     quota, this period's pace, the peak req/min and 429s, and the cheapest public plan that fits.
     Account endpoints cost no usage tokens, so looking here is free."""
 
-    MODE = "billing"
     FEEDS = (BILLING, SUBSCRIPTION)
     PANELS = {BILLING.name: "invoice-panel", SUBSCRIPTION.name: "pace-panel"}
     AUTO_FOCUS = "#billing-scroll"  # arrow keys and PgUp/PgDn scroll at small sizes

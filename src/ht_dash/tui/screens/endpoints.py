@@ -149,7 +149,6 @@ def _cell(column: str, text: str, row_key: str) -> str | Text:
 
 
 class EndpointsScreen(DashScreen):
-    MODE = "endpoints"
     FEEDS = (USAGE,)
     PANELS = {USAGE.name: "usage-panel"}
     AUTO_FOCUS = "#endpoint-table"

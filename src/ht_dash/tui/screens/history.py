@@ -74,7 +74,6 @@ def format_entry(e: HistoryEntry) -> tuple[str, ...]:
 
 
 class HistoryScreen(DashScreen):
-    MODE = "history"
     FEEDS = (HISTORY,)
     PANELS = {HISTORY.name: "history-panel"}
     BINDINGS = [

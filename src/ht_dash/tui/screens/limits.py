@@ -62,7 +62,6 @@ class LimitsScreen(DashScreen):
     """Quota and its projection refresh every 30 s; live req/min every 2 s (+/- to change, p to
     pause). Crossing 80 % or 100 % of the limit or the quota rings once (see ht_dash.insights.live)."""
 
-    MODE = "limits"
     FEEDS = (SUBSCRIPTION, LIVE)
     PANELS = {SUBSCRIPTION.name: "plan-panel", LIVE.name: "live-panel"}
     BINDINGS = [

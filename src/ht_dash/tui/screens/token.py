@@ -49,7 +49,6 @@ async def copy_and_report(app: Any, secret: Secret) -> clipboard.CopyResult:
 class TokenScreen(DashScreen):
     """The token is masked until you reveal it; copying never shows it on screen."""
 
-    MODE = "token"
     FEEDS = (TOKEN, PROFILE)
     PANELS = {TOKEN.name: "token-panel", PROFILE.name: "profile-panel"}
     DEFAULT_CSS = """
