@@ -95,12 +95,12 @@ class LimitsScreen(DashScreen):
     # ---- rendering ---------------------------------------------------------------------------
 
     def render_data(self, kind: str, data: object) -> None:
-        if kind == "subscription" and isinstance(data, Subscription):
+        if kind == SUBSCRIPTION.name and isinstance(data, Subscription):
             self._render_subscription(data)
             live = self.app.feeds.state(LIVE).data
             if isinstance(live, LiveUsage):
                 self._render_live(live)  # the Free plan's gauge shows the daily quota
-        elif kind == "live" and isinstance(data, LiveUsage):
+        elif kind == LIVE.name and isinstance(data, LiveUsage):
             self._render_live(data)
 
     def _render_subscription(self, sub: Subscription) -> None:
