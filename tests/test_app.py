@@ -175,7 +175,7 @@ async def test_a_crash_report_shows_no_token():
     token = app.token_state.token.reveal()
 
     def crash() -> None:
-        revealed = app.token_state.token.reveal()  # a local, as in real code that sends or copies it
+        revealed = app.token_state.token.reveal()  # a local, as real code that sends or copies it
         raise RuntimeError(f"boom near {len(revealed)} chars")
 
     kept: list = []

@@ -40,9 +40,8 @@ def report_failure(app: App, worker: Worker) -> None:
     if error is None:
         return
     what = worker.name or worker.group or "a background task"
-    log.error(
-        "worker %s failed: %s", what, redact(repr(error)), exc_info=(type(error), error, error.__traceback__)
-    )
+    exc_info = (type(error), error, error.__traceback__)
+    log.error("worker %s failed: %s", what, redact(repr(error)), exc_info=exc_info)
     if isinstance(error, HtError):
         title, line = error.title, error.message
     else:

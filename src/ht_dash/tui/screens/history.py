@@ -1,9 +1,9 @@
 """Screen 6: support & billing history — paged as you scroll, filtered by kind, sorted, exported.
 
 The table is virtual (only visible rows are drawn), so 50,000 loaded entries paint as fast as 50.
-The app's history feed (`HISTORY`) brings the newest page (and, on refresh, new or changed entries on top);
-this screen fetches the following pages itself, through the feed engine's gate, when the cursor
-nears the end.
+The app's history feed (`HISTORY`) brings the newest page (and, on refresh, new or changed
+entries on top); this screen fetches the following pages itself, through the feed engine's gate,
+when the cursor nears the end.
 """
 
 from __future__ import annotations
