@@ -251,8 +251,8 @@ async def test_a_candidate_token_is_checked_with_its_own_client_not_the_polling_
     memory_keyring.entries[KEYRING_KEY] = backend.token.reveal()
     app = make_app(runtime, live=False)
     given = []
-    set_token = app.source.set_token
-    app.source.set_token = lambda token: (given.append(token), set_token(token))
+    set_token = app.feeds.source.set_token
+    app.feeds.source.set_token = lambda token: (given.append(token), set_token(token))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.open_login("test")

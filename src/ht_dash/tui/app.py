@@ -68,7 +68,6 @@ class HtDashApp(App[int]):
         super().__init__()
         self._workers = ReportingWorkerManager(self)  # what no worker expected is shown, logged
         self.runtime = runtime
-        self.source = source  # the feed engine's; screens reach it only through `feeds`
         location = resolved.location if resolved else None
         self.token_state = TokenState(token, location, store_for(runtime), resolved)
         self.clock = runtime.clock
