@@ -131,9 +131,11 @@ def error_exit_code(exc: BaseException) -> int:
 
 
 def print_error(exc: HtError) -> None:
-    print(f"ht-dash: {exc.message}", file=sys.stderr)
+    from ht_dash.sanitize import terminal_safe  # the last line of defence for error text
+
+    print(f"ht-dash: {terminal_safe(exc.message)}", file=sys.stderr)
     if exc.hint:
-        print(f"  hint: {exc.hint}", file=sys.stderr)
+        print(f"  hint: {terminal_safe(exc.hint)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,7 @@ from ht_dash.api.models import (
 from ht_dash.api.secret import Secret
 from ht_dash.clock import Clock, SystemClock
 from ht_dash.logs import redact, register_secret
+from ht_dash.sanitize import terminal_safe
 
 USER_AGENT = f"ht-dash/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -211,7 +212,7 @@ class AccountClient:
     def _decode(self, response: httpx.Response, body: bytes) -> Any:
         status = response.status_code
         data = _json_or_none(body)
-        reason = redact(response.reason_phrase or "")[:100]  # server text: redacted too
+        reason = _server_text(response.reason_phrase or "")[:100]
         message = _server_message(data) or reason or f"HTTP {status}"
         if 200 <= status < 300:
             if data is _NOT_JSON:
@@ -332,14 +333,19 @@ def _json_or_none(body: bytes) -> Any:
 
 
 def _server_message(data: Any) -> str | None:
-    """The body's `message`, shortened and redacted (a server may echo the token back)."""
+    """The body's `message`, shortened, redacted and terminal-safe."""
     if isinstance(data, dict):
         message = data.get("message")
-        if isinstance(message, str) and message.strip():
-            return redact(message.strip())[:200]
         if isinstance(message, list) and message and all(isinstance(m, str) for m in message):
-            return redact("; ".join(message))[:200]
+            message = "; ".join(message)
+        if isinstance(message, str) and (text := _server_text(message)):
+            return text[:200]
     return None
+
+
+def _server_text(text: str) -> str:
+    """Server text bound for an error: redacted (a server may echo the token) and terminal-safe."""
+    return redact(terminal_safe(text)).strip()
 
 
 def _ms(started: float) -> float:

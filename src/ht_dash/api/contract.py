@@ -1,8 +1,10 @@
 """The account-API contract (docs/account-api.md) in code: every path and wire field name.
 
 `parse_*` turn decoded JSON into models, strictly: anything missing, mistyped, negative where a
-count is expected, or not finite raises `BadPayload` naming the field. `dump_*` do the reverse and
-are what the demo backend serves, so both sides share one spelling of the contract.
+count is expected, or not finite raises `BadPayload` naming the field. Every string is made
+terminal-safe here (no ESC sequence or control character from a server reaches a screen), and every
+instant must fall within `INSTANT_YEARS` once in UTC. `dump_*` do the reverse and are what the demo
+backend serves, so both sides share one spelling of the contract.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ht_dash.api.models import (
     TokenInfo,
 )
 from ht_dash.api.secret import Secret
+from ht_dash.sanitize import terminal_safe
 
 DEFAULT_BASE_URL = "https://ht-api.coinmarketman.com/api/external"
 
@@ -84,12 +87,23 @@ class Reader:
             field=self._path(key),
         )
 
-    def str(self, key: str, *, optional: bool = False, choices: tuple[str, ...] = ()) -> Any:
+    def str(
+        self,
+        key: str,
+        *,
+        optional: bool = False,
+        choices: tuple[str, ...] = (),
+        multiline: bool = False,
+        raw: bool = False,
+    ) -> Any:
+        """A string, terminal-safe (`multiline` keeps line breaks; `raw` only for the secret)."""
         value = self._get(key, optional)
         if value is None:
             return None
         if not isinstance(value, str):
             raise self._bad(key, "a string", value)
+        if not raw:
+            value = terminal_safe(value, multiline=multiline)
         if choices and value not in choices:
             raise BadPayload(
                 f"field '{self._path(key)}' has unknown value {value[:40]!r}", field=self._path(key)
@@ -219,7 +233,7 @@ def parse_token_info(data: Any) -> TokenInfo:
 
 def parse_regenerated(data: Any) -> RegeneratedToken:
     r = Reader(data, "")
-    raw = r.str("token")
+    raw = r.str("token", raw=True)
     if not raw.strip():
         raise BadPayload("field 'token' is empty", field="token")
     return RegeneratedToken(info=_token_info(r), token=Secret(raw))
@@ -349,7 +363,7 @@ def _history_entry(r: Reader) -> HistoryEntry:
         id=r.str("id"),
         at=r.instant("at"),
         kind=r.str("kind"),
-        description=r.str("description"),
+        description=r.str("description", multiline=True),
         status=r.str("status"),
         amount_cents=r.int("amount_cents", optional=True, signed=True),
         currency=r.str("currency", optional=True),

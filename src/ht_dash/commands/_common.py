@@ -31,6 +31,7 @@ from ht_dash.api.errors import (
     ServerError,
 )
 from ht_dash.api.secret import Secret
+from ht_dash.sanitize import spreadsheet_safe, terminal_safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -92,7 +93,7 @@ def get_token(runtime: Runtime) -> Secret | None:
         raise AuthError(f"no API token: {problem.message}", hint=problem.hint)
     if resolved.warnings and sys.stderr.isatty():
         for warning in resolved.warnings:
-            print(f"ht-dash: warning: {warning}", file=sys.stderr)
+            print(f"ht-dash: warning: {terminal_safe(warning)}", file=sys.stderr)
     return resolved.secret
 
 
@@ -273,9 +274,13 @@ def output_format(args: argparse.Namespace) -> str:
     return "table"
 
 
+_C1 = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+
+
 def write_json(document: Any, out: TextIO | None = None) -> None:
+    """JSON escapes C0 controls; DEL and C1 (which it may write raw) are escaped here too."""
     out = out or sys.stdout
-    out.write(json.dumps(document, indent=2, ensure_ascii=False))
+    out.write(json.dumps(document, indent=2, ensure_ascii=False).translate(_C1))
     out.write("\n")
     out.flush()
 
@@ -283,20 +288,29 @@ def write_json(document: Any, out: TextIO | None = None) -> None:
 def write_csv(
     header: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO | None = None
 ) -> None:
-    """RFC 4180 quoting, UTF-8, LF line ends; None becomes an empty cell."""
+    """RFC 4180 quoting, UTF-8, LF line ends; None becomes an empty cell; text cells are
+    terminal-safe and never start a spreadsheet formula."""
     out = out or sys.stdout
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if cell is None else cell for cell in row])
+        writer.writerow(["" if cell is None else spreadsheet_safe(cell) for cell in row])
     out.flush()
 
 
 def make_console() -> Console:
-    """A rich console for tables; rich itself honours NO_COLOR and plain (non-TTY) output."""
+    """A rich console for tables; rich itself honours NO_COLOR and plain (non-TTY) output.
+
+    Every string it draws passes `terminal_safe` (rich strips BEL and CR, not ESC) and is never
+    read as markup.
+    """
     from rich.console import Console
 
-    return Console(highlight=False, markup=False)
+    class SafeConsole(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(terminal_safe(text, multiline=True), **kwargs)
+
+    return SafeConsole(highlight=False, markup=False)
 
 
 def error_type(exc: BaseException) -> str:
@@ -320,7 +334,7 @@ _UNEXPECTED_HINT = "this is a bug in ht-dash; please report it (--debug shows th
 
 
 def _unexpected_message(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    text = terminal_safe(str(exc).strip().splitlines()[0])[:200] if str(exc).strip() else ""
     return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")
 
 

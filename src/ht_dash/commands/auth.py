@@ -24,6 +24,7 @@ from ht_dash.auth import clipboard
 from ht_dash.auth.errors import INSTALL_HINT, TokenStoreError
 from ht_dash.auth.flows import regenerate, validate_and_store
 from ht_dash.auth.jwt import token_times
+from ht_dash.sanitize import terminal_safe
 from ht_dash.auth.storage import (
     DemoTokenStore,
     ResolvedToken,
@@ -85,15 +86,15 @@ def fail(exc: HtError) -> int:
 
 
 def say(text: str = "") -> None:
-    print(text, flush=True)
+    print(terminal_safe(text, multiline=True), flush=True)
 
 
 def warn(text: str) -> None:
-    print(f"ht-dash: warning: {text}", file=sys.stderr, flush=True)
+    print(f"ht-dash: warning: {terminal_safe(text, multiline=True)}", file=sys.stderr, flush=True)
 
 
 def note(text: str) -> None:
-    print(f"ht-dash: {text}", file=sys.stderr, flush=True)
+    print(f"ht-dash: {terminal_safe(text, multiline=True)}", file=sys.stderr, flush=True)
 
 
 def is_interactive() -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
+from rich.markup import escape
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -195,6 +196,10 @@ class HtDashApp(App[int]):
 
     # ---- feeds -------------------------------------------------------------------------------
 
+    def notify(self, message: str, *, markup: bool = True, **kwargs: Any) -> None:  # noqa: ARG002
+        """Notifications carry server text (error messages): never read as markup."""
+        super().notify(message, markup=False, **kwargs)
+
     def feed_state(self, kind: str) -> FeedState:
         return self.scheduler.state(kind)
 
@@ -286,10 +291,10 @@ class HtDashApp(App[int]):
             parts.append("local meter")
         profile = self.feed_state("profile").data
         if profile is not None:
-            parts.append(profile.email)
+            parts.append(escape(profile.email))
         sub = self.feed_state("subscription").data
         if sub is not None:
-            parts.append(f"{sub.plan.name} plan")
+            parts.append(f"{escape(sub.plan.name)} plan")
         if self.scheduler.paused:
             parts.append("[b $accent]⏸ live paused[/]")
         return " · ".join(parts)

@@ -252,7 +252,7 @@ class LoginScreen(Screen[LoginResult | None]):
         try:
             secret = parse_token(self.query_one("#token-input", Input).value)
         except ValueError as exc:
-            self._status(f"✗ {exc}.", "-error")
+            self._status(f"✗ {escape(str(exc))}.", "-error")
             return
         self.log_in(secret, self.storage_mode)
 
