@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -47,7 +48,8 @@ from ht_dash.logs import redact, register_secret
 from ht_dash.sanitize import terminal_safe
 
 USER_AGENT = f"ht-dash/{__version__}"
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # per connect / per read
+DEFAULT_DEADLINE_S = 20.0  # per request, whole: a byte-a-second answer resets read timeouts
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_RETRY_WAIT_S = 366 * 86_400
 
@@ -126,9 +128,11 @@ class AccountClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE_S,
         clock: Clock | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
+        self.deadline = deadline
         register_secret(token)
         self._token = token
         self._clock = clock or SystemClock()
@@ -182,12 +186,20 @@ class AccountClient:
         self.requests_sent += 1
         started = time.perf_counter()
         try:
-            request = self._http.build_request(method, path, params=params, headers=headers)
-            response = await self._http.send(request, stream=True)
-            try:
-                body = await self._read_capped(response)
-            finally:
-                await response.aclose()
+            async with asyncio.timeout(self.deadline):
+                request = self._http.build_request(method, path, params=params, headers=headers)
+                response = await self._http.send(request, stream=True)
+                try:
+                    body = await self._read_capped(response)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            log.debug("%s %s: no full answer within the %g s deadline", method, path, self.deadline)
+            raise NetworkError(
+                f"{self.host} answered too slowly (no full answer in {self.deadline:g} s)",
+                hint="the service or a proxy is overloaded; raise --request-deadline "
+                "(HT_DASH_REQUEST_DEADLINE) if it is just slow",
+            ) from None
         except httpx.TransportError as exc:
             elapsed = _ms(started)
             log.debug("%s %s failed after %.0f ms: %s", method, path, elapsed, type(exc).__name__)
