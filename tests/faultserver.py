@@ -171,7 +171,7 @@ HOSTILE_PATCH: dict[str, dict[str, Any]] = {
             {
                 "description": f"x{OSC52}",
                 "status": "succeeded\x1b[2K",
-                "reference": "=HYPERLINK(\"https://evil.test\")",
+                "reference": '=HYPERLINK("https://evil.test")',
             }
         ]
     },
@@ -240,7 +240,9 @@ class _Exchange:
 
 def _merge(payload: Any, patch: Any) -> Any:
     if isinstance(payload, dict) and isinstance(patch, dict):
-        return {k: _merge(payload.get(k), patch[k]) if k in patch else v for k, v in payload.items()}
+        return {
+            k: _merge(payload.get(k), patch[k]) if k in patch else v for k, v in payload.items()
+        }
     if isinstance(payload, list) and isinstance(patch, list) and payload:
         return [_merge(item, p) for item, p in zip(payload, patch, strict=False)] + payload[
             len(patch) :

@@ -28,7 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
 # needs (the dashboard: none); --help, and anything unclear, imports them all.
 COMMAND_ALIASES: dict[str, str] = {"login": "auth", "logout": "auth", "token": "auth"}
 GLOBAL_FLAGS = frozenset({"--demo", "--debug"})
-GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--request-deadline", "--demo-seed"})  # each takes a value
+# Each takes a value.
+GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--request-deadline", "--demo-seed"})
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
 
@@ -106,10 +107,8 @@ def make_runtime(args: argparse.Namespace):
     from dataclasses import replace
 
     from ht_dash.api.client import check_base_url
-    from ht_dash.config import load_settings
+    from ht_dash.config import coerce, load_settings
     from ht_dash.runtime import Runtime
-
-    from ht_dash.config import coerce
 
     settings = load_settings()
     overrides = {}

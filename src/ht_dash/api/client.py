@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -240,12 +241,8 @@ class AccountClient:
         if status == 402:
             resets = None
             if isinstance(data, dict) and isinstance(data.get("resets_at"), str):
-                try:
-                    resets = datetime.fromisoformat(data["resets_at"])
-                except ValueError:
-                    resets = None
-                if resets is not None and resets.tzinfo is None:
-                    resets = resets.replace(tzinfo=UTC)
+                with contextlib.suppress(ValueError, OverflowError):  # an odd reset is unknown
+                    resets = contract.read_instant(data["resets_at"])
             raise QuotaExhausted(message, resets_at=resets)
         if status == 429:
             raise self._rate_limited(response, data, message)

@@ -49,6 +49,9 @@ NEXT_BILLING = "/account/billing/next"
 HISTORY = "/account/history"
 
 QUOTA_PERIODS = ("day", "month")
+# Instants and dates outside these years (in UTC) are a bad payload: no account has them, and
+# near year 1 or 9999 a change of zone overflows.
+INSTANT_YEARS = (1970, 9000)
 # A 429 asking to wait longer than this means the quota is spent, not the per-minute limit.
 QUOTA_RETRY_AFTER_THRESHOLD_S = 15 * 60
 
@@ -157,23 +160,34 @@ class Reader:
         if value is None:
             return None
         try:
-            parsed = datetime.fromisoformat(value)
+            return read_instant(value)
+        except OverflowError:
+            raise self._out_of_range(key) from None
         except ValueError:
             raise BadPayload(
                 f"field '{self._path(key)}' is not an ISO 8601 instant", field=self._path(key)
             ) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
     def date(self, key: str, *, optional: bool = False) -> Any:
         value = self.str(key, optional=optional)
         if value is None:
             return None
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             raise BadPayload(
                 f"field '{self._path(key)}' is not an ISO 8601 date", field=self._path(key)
             ) from None
+        if not INSTANT_YEARS[0] <= day.year <= INSTANT_YEARS[1]:
+            raise self._out_of_range(key)
+        return day
+
+    def _out_of_range(self, key: str) -> BadPayload:
+        low, high = INSTANT_YEARS
+        return BadPayload(
+            f"field '{self._path(key)}' is out of range (years {low}–{high} only)",
+            field=self._path(key),
+        )
 
     def obj(self, key: str, *, optional: bool = False) -> Any:
         value = self._get(key, optional)
@@ -186,6 +200,21 @@ class Reader:
         if not isinstance(value, list):
             raise self._bad(key, "a list", value)
         return tuple(item(Reader(v, f"{self._path(key)}[{i}]")) for i, v in enumerate(value))
+
+
+def read_instant(text: str) -> datetime:
+    """An ISO 8601 instant in UTC (no zone: UTC). ValueError if it is not one; OverflowError if
+    it falls outside `INSTANT_YEARS` once in UTC."""
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        raise OverflowError(text) from None
+    if not INSTANT_YEARS[0] <= parsed.year <= INSTANT_YEARS[1]:
+        raise OverflowError(text)
+    return parsed
 
 
 def _kind(value: Any) -> str:

@@ -178,12 +178,13 @@ _CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
 def iso(at: datetime | None) -> str | None:
-    """ISO 8601 UTC with a Z suffix, to the second."""
+    """ISO 8601 UTC with a Z suffix, to the second, always four digits of year."""
     if at is None:
         return None
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = at.astimezone(UTC)
+    return f"{at.year:04d}-{at:%m-%dT%H:%M:%S}Z"
 
 
 def iso_date(day: date | None) -> str | None:

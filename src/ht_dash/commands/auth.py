@@ -24,7 +24,6 @@ from ht_dash.auth import clipboard
 from ht_dash.auth.errors import INSTALL_HINT, TokenStoreError
 from ht_dash.auth.flows import regenerate, validate_and_store
 from ht_dash.auth.jwt import token_times
-from ht_dash.sanitize import terminal_safe
 from ht_dash.auth.storage import (
     DemoTokenStore,
     ResolvedToken,
@@ -33,6 +32,7 @@ from ht_dash.auth.storage import (
     display_path,
     store_for,
 )
+from ht_dash.sanitize import terminal_safe
 
 if TYPE_CHECKING:
     from ht_dash.api.client import AccountClient

@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from ht_dash.api.errors import HtError
 from ht_dash.api.models import DailyMetric, LiveUsage, NextBilling, Plan, Subscription
+from ht_dash.api.plans import PLANS, is_custom, plan_by_id
 from ht_dash.feeds.registry import BILLING, SUBSCRIPTION
 from ht_dash.insights.billing import (
     PlanAdvice,
@@ -24,7 +25,6 @@ from ht_dash.insights.billing import (
     fits,
     format_money,
 )
-from ht_dash.api.plans import PLANS, is_custom, plan_by_id
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.panel import DataPanel
 
@@ -104,7 +104,8 @@ class BillingScreen(DashScreen):
             lines += [
                 f"[dim]Invoice date[/]  [b]{bill.invoice_date:%a %b %d, %Y}[/] · "
                 f"[b $accent]{countdown(bill.invoice_date, today)}[/]",
-                f"[dim]Amount[/]        [b]{escape(format_money(bill.amount_cents, bill.currency))}[/] "
+                f"[dim]Amount[/]        "
+                f"[b]{escape(format_money(bill.amount_cents, bill.currency))}[/] "
                 f"[dim]{escape(bill.currency.upper())}[/]",
                 f"[dim]Plan[/]          {escape(bill.plan_name)}{_plan_terms(bill.plan_id)}",
                 f"[dim]Payment[/]       {escape(bill.payment_method or 'none on file')}",
