@@ -275,3 +275,28 @@ def test_the_local_meter_needs_no_token(scripted: ScriptedBackend, capsys, monke
     assert code == 0, err
     assert seen == [None]
     assert json.loads(out)["source"] == "meter"
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:1/a\r\nb", "http://127.0.0.1:1/a b", "http://127.0.0.1:1/\x1b[2Ja", "\x00"],
+)
+@pytest.mark.parametrize("command", [["status"], ["auth", "status"]])
+def test_a_base_url_with_control_characters_is_a_usage_error(capsys, monkeypatch, url, command):
+    monkeypatch.setenv("HT_DASH_TOKEN", "x" * 40)
+    code, out, err = run_cli(capsys, "--base-url", url, *command)
+    assert code == 2
+    assert err.startswith("ht-dash: base URL ")
+    assert "contains a space or a control character" in err
+    assert "\x1b" not in err and "\r" not in err and "Traceback" not in err
+    assert len(err.splitlines()) == 2  # the line and its hint
+
+
+def test_a_base_url_with_control_characters_in_the_environment_names_the_variable(
+    capsys, monkeypatch
+):
+    monkeypatch.setenv("HT_DASH_BASE_URL", "http://127.0.0.1:1/a\r\nb")
+    code, _, err = run_cli(capsys, "status")
+    assert code == 2
+    assert "HT_DASH_BASE_URL" in err and "control character" in err

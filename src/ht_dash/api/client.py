@@ -71,6 +71,11 @@ def is_loopback_host(host: str) -> bool:
 def check_base_url(url: str) -> str:
     """Return the normalised base URL, or raise InsecureBaseURL / ConfigError-like messages."""
     url = url.strip().rstrip("/")
+    if any(c.isspace() or not c.isprintable() for c in url):  # urlsplit drops CR, LF and tabs
+        raise InsecureBaseURL(
+            f"base URL {url!r} contains a space or a control character",  # repr: escaped
+            hint="use e.g. https://ht-api.coinmarketman.com/api/external",
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 — raises ValueError on a port that is not a number
