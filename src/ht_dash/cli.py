@@ -174,3 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         return error_exit_code(exc)
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as exc:  # a bug: one line and the crash report's path, never a traceback
+        from ht_dash.commands._common import report_error
+
+        return report_error(exc, as_json=getattr(args, "json", False), debug=args.debug)

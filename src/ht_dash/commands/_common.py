@@ -15,6 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from ht_dash import cli
@@ -321,21 +322,31 @@ def error_type(exc: BaseException) -> str:
     return "unexpected"
 
 
-def error_document(exc: BaseException, exit_code: int) -> dict[str, Any]:
+def error_document(
+    exc: BaseException, exit_code: int, *, hint: str | None = None
+) -> dict[str, Any]:
     if isinstance(exc, HtError):
         message, hint = exc.message, exc.hint
     else:
-        message, hint = _unexpected_message(exc), _UNEXPECTED_HINT
+        message, hint = _unexpected_message(exc), hint or unexpected_hint(None, debug=False)
     return {
         "error": {"type": error_type(exc), "message": message, "hint": hint, "exit_code": exit_code}
     }
 
 
-_UNEXPECTED_HINT = "this is a bug in ht-dash; please report it (--debug shows the traceback)"
+def unexpected_hint(report: Path | None, *, debug: bool) -> str:
+    """What to do about a bug: report it, with the file that holds its redacted traceback."""
+    if report is None:
+        return "this is a bug in ht-dash; please report it (--debug writes a redacted log)"
+    if debug:
+        return f"this is a bug in ht-dash; please report it; details in {report}"
+    return f"this is a bug in ht-dash; please report it with the redacted crash report in {report}"
 
 
 def _unexpected_message(exc: BaseException) -> str:
-    text = terminal_safe(str(exc).strip().splitlines()[0])[:200] if str(exc).strip() else ""
+    from ht_dash.logs import redact  # an exception's text may quote the token
+
+    text = redact(terminal_safe(str(exc).strip().splitlines()[0]))[:200] if str(exc).strip() else ""
     return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")
 
 
@@ -344,17 +355,17 @@ def report_error(exc: BaseException, *, as_json: bool, debug: bool = False) -> i
     if isinstance(exc, HtError):
         code = cli.error_exit_code(exc)
         cli.print_error(exc)
-    else:
-        code = cli.EXIT_ERROR
-        if debug:
-            import traceback
+        hint = None
+    else:  # one line and the file with the traceback; never a traceback on the terminal
+        from ht_dash.logs import record_crash
 
-            traceback.print_exception(exc, file=sys.stderr)
+        code = cli.EXIT_ERROR
+        hint = unexpected_hint(record_crash(exc), debug=debug)
         print(f"ht-dash: {_unexpected_message(exc)}", file=sys.stderr)
-        print(f"  hint: {_UNEXPECTED_HINT}", file=sys.stderr)
+        print(f"  hint: {hint}", file=sys.stderr)
     if as_json:
         try:
-            write_json(error_document(exc, code))
+            write_json(error_document(exc, code, hint=hint))
         except BrokenPipeError:
             silence_stdout()
     return code
