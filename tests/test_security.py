@@ -221,7 +221,8 @@ async def test_redirect_to_another_host_is_not_followed(status):
                 with pytest.raises(ServerError) as caught:
                     await api.profile()
     assert (
-        caught.value.message == f"unexpected redirect ({status}); ht-dash does not follow redirects"
+        caught.value.message
+        == f"unexpected redirect ({status}) to {target}; ht-dash does not follow redirects"
     )
     assert_token_absent(caught.value)
     assert [r.path for r in origin.requests] == [contract.PROFILE]

@@ -29,6 +29,7 @@ from ht_dash.api.errors import (
     NetworkError,
     QuotaExhausted,
     RateLimited,
+    Redirected,
     ServerError,
 )
 from ht_dash.api.models import (
@@ -252,8 +253,11 @@ class AccountClient:
         if status == 429:
             raise self._rate_limited(response, data, message)
         if 300 <= status < 400:
-            raise ServerError(
-                f"unexpected redirect ({status}); ht-dash does not follow redirects", status=status
+            location = _server_text(response.headers.get("Location", ""))[:100]
+            where = f" to {location}" if location else ""
+            raise Redirected(
+                f"unexpected redirect ({status}){where}; ht-dash does not follow redirects",
+                status=status,
             )
         if 400 <= status < 500:
             raise BadRequest(f"{message} ({status})", status=status)

@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 
+def token_text(text: str) -> str:
+    """The token in what was pasted or set: surrounding blanks and a `Bearer ` scheme removed."""
+    value = text.strip()
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == "bearer" and rest:
+        value = rest.strip()
+    elif value.lower() == "bearer":
+        value = ""
+    return value
+
+
 def mask(token: str) -> str:
     """Recognisable but useless: first 6 and last 4 characters."""
     if len(token) <= 12:
@@ -16,7 +27,7 @@ class Secret:
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
-        value = value.strip()
+        value = token_text(value)
         if not value:
             raise ValueError("empty token")
         self._value = value

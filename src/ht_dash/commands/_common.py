@@ -29,6 +29,7 @@ from ht_dash.api.errors import (
     NotAvailable,
     QuotaExhausted,
     RateLimited,
+    Redirected,
     ServerError,
 )
 from ht_dash.api.secret import Secret
@@ -143,6 +144,8 @@ class RetryPolicy:
         for attempt in range(1, self.attempts + 1):
             try:
                 return await fn()
+            except Redirected:
+                raise  # the same question gets the same redirect
             except RateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else self.delay(attempt)
                 if wait > self.max_rate_wait:
