@@ -15,10 +15,13 @@ def token_text(text: str) -> str:
 
 
 def mask(token: str) -> str:
-    """Recognisable but useless: first 6 and last 4 characters."""
-    if len(token) <= 12:
-        return "•" * len(token)
-    return f"{token[:6]}…{token[-4:]}"
+    """Recognisable but useless: at most the first 6 and last 4 characters, and never more than
+    a quarter of the token; a token under 16 characters shows nothing, not even its length."""
+    if len(token) < 16:
+        return "•" * 8
+    tail = min(4, len(token) // 8)
+    head = min(6, len(token) // 4 - tail)
+    return f"{token[:head]}…{token[-tail:]}"
 
 
 class Secret:
