@@ -58,9 +58,9 @@ def from_spreadsheet(cell: str) -> str:
     return cell
 
 
+# A plain or money-formatted number (`-12.50`, `-$20.00`, `-1,234.00 CHF`): data, not a formula.
+_NUMBER = re.compile(r"[-+]?[$€£¥]?\d[\d,]*(?:\.\d+)?(?: [A-Z]{3})?")
+
+
 def _is_number(text: str) -> bool:
-    try:
-        float(text.replace(",", ""))
-    except ValueError:
-        return False
-    return True
+    return _NUMBER.fullmatch(text) is not None
