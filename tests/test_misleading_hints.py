@@ -53,3 +53,12 @@ def test_secret_strips_the_scheme_once_and_only_the_scheme():
     assert Secret("Bearerish-token-123").reveal() == "Bearerish-token-123"
     with pytest.raises(ValueError):
         Secret("Bearer   ")
+
+
+def test_a_bare_bearer_scheme_is_no_token(monkeypatch, capsys):
+    monkeypatch.setenv("HT_DASH_TOKEN", "Bearer ")
+    with FaultServer("ok") as server:
+        code = cli.main(["--base-url", server.base_url, "status"])
+    assert code == cli.EXIT_AUTH
+    assert "ht-dash: no API token found" in capsys.readouterr().err
+    assert server.requests == []
