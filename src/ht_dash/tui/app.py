@@ -41,7 +41,7 @@ def _screen_factory(module: str, cls: str):
     return build
 
 
-class HtDashApp(App[int]):
+class HtDashApp(notices.PlainNotifications, App[int]):
     TITLE = "ht-dash"
     CSS_PATH = "app.tcss"
     MODES = {mode: _screen_factory(module, cls) for mode, _, _, module, cls in SCREENS}

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -318,7 +319,9 @@ class HistoryScreen(DashScreen):
         if self._busy:
             parts.append(self._busy)
         elif self._load_error is not None:
-            parts.append(f"[$error]⚠ {self._load_error.message}[/] — move to the end to retry")
+            parts.append(
+                f"[$error]⚠ {escape(self._load_error.message)}[/] — move to the end to retry"
+            )
         elif source.done:
             note = " (server repeated a page cursor; stopped)" if source.repeated_cursor else ""
             parts.append(f"all loaded{note}")

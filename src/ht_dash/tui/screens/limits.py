@@ -39,7 +39,7 @@ def price(plan: Plan) -> str:
         return "custom price"
     amount = plan.price_cents / 100
     figure = f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.2f}"
-    symbol = "$" if plan.currency == "USD" else f"{plan.currency} "
+    symbol = "$" if plan.currency == "USD" else f"{escape(plan.currency)} "
     return f"{symbol}{figure}/month"
 
 
