@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ht_dash.api.models import LiveUsage, Plan, Subscription
+from ht_dash.api.models import LiveUsage, Plan, StreamUsage, Subscription
 from ht_dash.feeds.registry import LIVE, SUBSCRIPTION
 from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction, span
 from ht_dash.tui.screens.base import DashScreen
@@ -56,6 +56,24 @@ def plan_terms(plan: Plan) -> str:
     else:
         streams = "no live streams"
     return f"{plan.quota:,} tokens/{per} · {rate} · {streams}"
+
+
+def stream_line(s: StreamUsage) -> str:
+    if s.not_seen_at is not None:
+        return (
+            "Live streams: not seen locally — point the bot's stream URL at the meter: "
+            f"[b]{escape(s.not_seen_at)}[/]"
+        )
+    share = s.connections_open / s.connection_limit if s.connection_limit else 0.0
+    style = {"ok": "b", "warn": "b $warning", "bad": "b $error"}[gauge_level(share)]
+    limit = f" / {s.connection_limit}" if s.connection_limit else ""
+    line = (
+        f"Live streams: [{style}]{s.connections_open}{limit}[/] connections · "
+        f"[b]{s.messages_per_minute:,}[/] messages/min"
+    )
+    if s.subscriptions is not None:
+        line += f" · [b]{s.subscriptions:,}[/] subscriptions"
+    return line
 
 
 class LimitsScreen(DashScreen):
@@ -182,14 +200,7 @@ class LimitsScreen(DashScreen):
         streams = self.query_one("#live-streams", Static)
         streams.display = live.streams is not None
         if live.streams is not None:
-            s = live.streams
-            share = s.connections_open / s.connection_limit if s.connection_limit else 0.0
-            style = {"ok": "b", "warn": "b $warning", "bad": "b $error"}[gauge_level(share)]
-            set_text(
-                streams,
-                f"Live streams: [{style}]{s.connections_open} / {s.connection_limit}[/] "
-                f"connections · [b]{s.messages_per_minute:,}[/] messages/min",
-            )
+            set_text(streams, stream_line(live.streams))
         self._render_status()
 
     def _render_status(self) -> None:
