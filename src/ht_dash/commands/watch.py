@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from ht_dash.commands import _common as common
+from ht_dash.sanitize import terminal_safe
 
 if TYPE_CHECKING:
     from ht_dash.api.models import LiveUsage, Subscription
@@ -152,7 +153,9 @@ class LineWriter:
 
     def show(self, at: datetime, segments: list[Segment]) -> None:
         stamp = f"{at:%H:%M:%S}" if self.tty else common.iso(at) or ""
-        parts = [Segment(stamp, "dim", SHED_TIME), *(Segment(*part) for part in segments)]
+        parts = [Segment(stamp, "dim", SHED_TIME)]
+        for text, *rest in segments:  # server text is data: no terminal control gets through
+            parts.append(Segment(terminal_safe(text), *rest))
         if not self.tty:
             self.out.write("  ".join(part.text for part in parts) + "\n")
             self.out.flush()

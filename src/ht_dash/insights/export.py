@@ -4,7 +4,8 @@
 Columns: id, at (ISO 8601 UTC), kind, description, status, amount_cents (exact integer of minor
 units), currency, amount (the same as a plain decimal in the currency's major unit, "399.00", for
 spreadsheets), reference. A file written here reads back into the same entries
-(`read_history_csv`); text is kept as-is (commas, quotes, newlines and any Unicode survive).
+(`read_history_csv`); text is kept as-is (commas, quotes, newlines and any Unicode survive) except
+that a cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) gets a leading `'`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ht_dash.api.models import HistoryEntry
+from ht_dash.sanitize import from_spreadsheet, spreadsheet_safe
 
 HISTORY_CSV_COLUMNS = (
     "id",
@@ -64,15 +66,13 @@ def history_csv_rows(entries: Iterable[HistoryEntry]) -> Iterator[list[str]]:
     yield list(HISTORY_CSV_COLUMNS)
     for e in entries:
         yield [
-            e.id,
+            spreadsheet_safe(e.id),
             _iso(e.at),
-            e.kind,
-            e.description,
-            e.status,
+            *map(spreadsheet_safe, (e.kind, e.description, e.status)),
             "" if e.amount_cents is None else str(e.amount_cents),
-            e.currency or "",
+            spreadsheet_safe(e.currency or ""),
             amount_text(e.amount_cents, e.currency),
-            e.reference or "",
+            spreadsheet_safe(e.reference or ""),
         ]
 
 
@@ -110,6 +110,7 @@ def read_history_csv(path: Path) -> list[HistoryEntry]:
             raise ValueError(f"{path}: missing columns {', '.join(sorted(missing))}")
         entries = []
         for row in reader:
+            row = {name: from_spreadsheet(value or "") for name, value in row.items()}
             currency = row["currency"] or None
             at = datetime.fromisoformat(row["at"])
             entries.append(

@@ -7,8 +7,10 @@ toast), and a toast that is not an error stays on the screen it was about (`leav
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
+
+from textual.app import App
 
 from ht_dash.feeds.registry import LIVE
 
@@ -18,6 +20,13 @@ if TYPE_CHECKING:
     from ht_dash.api.errors import AuthError
     from ht_dash.feeds.scheduler import FeedState
     from ht_dash.tui.app import HtDashApp
+
+
+class PlainNotifications(App):
+    """Notifications carry server text (error messages, plan names): never read as markup."""
+
+    def notify(self, message: str, *, markup: bool = True, **kwargs: Any) -> None:  # noqa: ARG002
+        super().notify(message, markup=False, **kwargs)
 
 
 def arriving(app: HtDashApp, notification: Notification) -> None:
