@@ -137,3 +137,23 @@ async def test_enter_on_an_endpoint_opens_it_in_full_with_its_hint():
         assert hint.title in str(detail.query_one("#endpoint-hints", Static).render())
         await pilot.press("escape")
         assert app.screen is screen
+
+
+async def test_left_and_right_switch_screens_from_the_tables_too():
+    app = build()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("6")  # History: its table has the focus
+        await pilot.pause()
+        assert app.screen.focused.id == "history-table"
+        await pilot.press("left")
+        await pilot.pause()
+        assert app.current_mode == "billing"
+        await pilot.press("3")  # Endpoints: a DataTable, whose ← / → did nothing in row mode
+        await pilot.pause()
+        app.screen.query_one("#endpoint-table").focus()
+        await pilot.press("right")
+        await pilot.pause()
+        assert app.current_mode == "limits"
+        await pilot.press("6", "right")
+        await pilot.pause()
+        assert app.current_mode == "token"  # round the end

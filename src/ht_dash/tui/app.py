@@ -51,6 +51,9 @@ class HtDashApp(notices.PlainNotifications, App[int]):
             Binding(key, f"show_screen('{mode}')", label, show=False, id=f"screen.{mode}")
             for mode, key, label, _, _ in SCREENS
         ),
+        # ← / → switch screens from anywhere but a text box (not only from the tab bar)
+        Binding("left", "step_screen(-1)", "Previous screen", show=False, id="screen.previous"),
+        Binding("right", "step_screen(1)", "Next screen", show=False, id="screen.next"),
         Binding("r", "refresh", "Refresh", id="refresh"),
         # One key, two faces: the footer says what p will do now.
         Binding("p", "toggle_pause('pause')", "Pause live", id="pause"),
@@ -180,6 +183,11 @@ class HtDashApp(notices.PlainNotifications, App[int]):
     def action_show_screen(self, mode: str) -> None:
         if self.current_mode != mode:
             self.switch_mode(mode)
+
+    def action_step_screen(self, step: int) -> None:
+        modes = [mode for mode, *_ in SCREENS]
+        if self.current_mode in modes:
+            self.action_show_screen(modes[(modes.index(self.current_mode) + step) % len(modes)])
 
     def action_refresh(self) -> None:
         if (error := self.feeds.scheduler.auth_failed) is not None:

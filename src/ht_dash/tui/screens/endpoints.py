@@ -155,6 +155,9 @@ class EndpointTable(DataTable):
         Binding("j", "cursor_down", "Down", show=False),
         Binding("home,g", "scroll_top", "First row", show=False),
         Binding("end,G", "scroll_bottom", "Last row", show=False),
+        # the columns fit: ← / → switch screens, as everywhere
+        Binding("left", "app.step_screen(-1)", "Previous screen", show=False),
+        Binding("right", "app.step_screen(1)", "Next screen", show=False),
     ]
 
 

@@ -21,7 +21,7 @@ INTRO = (
 # Keys that come from Textual's widgets rather than from a binding of ours.
 MOVING = (
     ("tab / shift+tab", "move the focus (tab bar, table, filter box)"),
-    ("← / →", "previous / next screen while the tab bar has the focus"),
+    ("← / →", "previous / next screen (in a text box they move the cursor)"),
     ("↑ ↓ j k pgup pgdn", "move in a table or list"),
     ("home / end, g / G", "first / last row of a table"),
     ("enter", "open the selected row in full (Endpoints, History)"),

@@ -205,7 +205,9 @@ class LimitsScreen(DashScreen):
         self.call_after_refresh(self._fit_spark)  # lines come and go with the data
 
     def _render_status(self) -> None:
-        status = self.query_one("#live-status", Static)
+        found = self.query("#live-status").results(Static)
+        if (status := next(found, None)) is None:  # the 1 s tick came before compose finished
+            return
         paused = self.app.feeds.paused
         status.set_class(paused, "-paused")
         if paused:
