@@ -157,3 +157,27 @@ async def test_left_and_right_switch_screens_from_the_tables_too():
         await pilot.press("6", "right")
         await pilot.pause()
         assert app.current_mode == "token"  # round the end
+
+
+async def test_slash_filters_history_as_it_does_endpoints():
+    app = build()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("6")
+        screen = app.screen
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if screen.table.row_count:
+                break
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"surge")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        rows = screen.table.rows
+        assert rows and all("surge" in (e.description + e.status).casefold() for e in rows)
+        assert "matching “surge”" in str(screen.query_one("#history-status").render())
+        await pilot.press("enter", "j")  # back in the table; the filter stays
+        assert screen.table.has_focus and screen.filter_text == "surge"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.filter_text == "" and len(screen.table.rows) > len(rows)

@@ -15,10 +15,10 @@ from functools import partial
 from pathlib import Path
 
 from rich.markup import escape
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from ht_dash.api.errors import HtError
 from ht_dash.api.models import HistoryEntry, HistoryPage
@@ -64,6 +64,13 @@ def settle_bulk_load() -> None:
     gc.freeze()
 
 
+FILTER_PLACEHOLDER = "/ type part of a description, reference or status · Enter keeps · Esc clears"
+
+
+def searchable_text(e: HistoryEntry) -> str:
+    return " ".join((e.description, e.kind, e.status, e.reference or "", e.id)).casefold()
+
+
 def format_entry(e: HistoryEntry) -> tuple[str, ...]:
     return (
         f"{e.at:%Y-%m-%d %H:%M}",
@@ -83,6 +90,8 @@ class HistoryScreen(DashScreen):
         Binding("F", "cycle_kind(-1)", "Kind back", show=False, id="history.kind_back"),
         Binding("s", "cycle_sort", "Sort", id="history.sort"),
         Binding("S", "reverse_sort", "Reverse", id="history.reverse"),
+        Binding("slash", "start_filter", "Filter", key_display="/", id="history.filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="history.clear_filter"),
         Binding("e", "export(False)", "Export", id="history.export"),
         Binding("E", "export(True)", "Export all", id="history.export_all"),
     ]
@@ -91,6 +100,9 @@ class HistoryScreen(DashScreen):
     HistoryScreen #history-kinds { height: 1; padding: 0 2; color: $text-muted; }
     HistoryScreen #history-panel { height: 1fr; }
     HistoryScreen #history-status { height: 1; color: $text-muted; }
+    HistoryScreen #history-filter { display: none; height: 1; border: none; padding: 0 1;
+                                    background: $boost; }
+    HistoryScreen #history-filter.-shown { display: block; }
     """
 
     def __init__(self) -> None:
@@ -101,10 +113,12 @@ class HistoryScreen(DashScreen):
         self._load_error: HtError | None = None
         self._last_export: str | None = None
         self._busy: str | None = None
+        self.filter_text = ""  # what `/` typed: entries whose text contains it
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="history-kinds")
         yield DataPanel(
+            Input(placeholder=FILTER_PLACEHOLDER, id="history-filter"),
             VirtualTable(COLUMNS, format_entry, empty_text="no entries", id="history-table"),
             Static(id="history-status"),
             title="Support & billing history",
@@ -145,7 +159,7 @@ class HistoryScreen(DashScreen):
         """Put the current view in the table, keeping the cursor on the same entry."""
         table = self.table
         current = table.cursor_value
-        rows = self.book.view()
+        rows = self.rows()
         target = 0
         if current is not None and not cursor_to_top:
             target = table.cursor_row
@@ -153,6 +167,40 @@ class HistoryScreen(DashScreen):
                 target = next((i for i, e in enumerate(rows) if e.id == current.id), target)
         table.set_rows(rows, cursor=target)
         self._render_status()
+
+    def rows(self) -> list[HistoryEntry]:
+        """The loaded entries of the kind, sorted, and matching the `/` filter."""
+        rows = self.book.view()
+        if not self.filter_text:
+            return rows
+        return [e for e in rows if self.filter_text in searchable_text(e)]
+
+    # ---- text filter (/) ---------------------------------------------------------------------
+
+    def action_start_filter(self) -> None:
+        box = self.query_one("#history-filter", Input)
+        box.add_class("-shown")
+        self.call_after_refresh(box.focus)  # focusable once displayed
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#history-filter", Input)
+        box.value = ""  # Input.Changed applies it
+        box.remove_class("-shown")
+        self.table.focus()
+
+    @on(Input.Changed, "#history-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        text = event.value.strip().casefold()
+        if text != self.filter_text:
+            self.filter_text = text
+            self._show(cursor_to_top=True)
+            self._fill_view()
+
+    @on(Input.Submitted, "#history-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            event.input.remove_class("-shown")
+        self.table.focus()
 
     def on_virtual_table_cursor_moved(self, event: VirtualTable.CursorMoved) -> None:
         # A fetch in progress re-checks the need after each page; no second one.
@@ -265,7 +313,7 @@ class HistoryScreen(DashScreen):
             left = "" if self.book.complete else " (the remaining pages are loaded first)"
             prompt = f"Export every {what_kind}entry{left} to:"
         else:
-            count = len(self.book.view())
+            count = len(self.rows())
             if not count:
                 self.notify("Nothing loaded to export yet", severity="warning")
                 return
@@ -296,7 +344,7 @@ class HistoryScreen(DashScreen):
                 self._busy = None
             rows = self.book.sorted_entries(kind)
         else:
-            rows = list(self.book.view())
+            rows = list(self.rows())
         try:
             count = await asyncio.to_thread(write_history_csv, rows, path)
         except ExportError as exc:
@@ -326,6 +374,8 @@ class HistoryScreen(DashScreen):
         shown = self.table.row_count
         source = book.source
         parts = [f"{shown:,} {'entry' if shown == 1 else 'entries'}"]
+        if self.filter_text:
+            parts[0] += f" matching “{escape(self.filter_text)}”"
         if book.kind is not None and book.filtered_locally:
             parts[0] += f" of {len(book.everything):,}"
         order = "▼" if book.sort_reverse else "▲"
