@@ -25,7 +25,7 @@ MOVING = (
     ("↑ ↓ j k pgup pgdn", "move in a table or list"),
     ("home / end, g / G", "first / last row of a table"),
     ("enter", "open the selected row in full (Endpoints, History)"),
-    ("/", "filter the table (Endpoints)"),
+    ("/", "filter the table (Endpoints, History)"),
     ("escape", "close a dialog or this help; clear a filter"),
     ("ctrl+p", "command palette: every action, searchable"),
     ("ctrl+q", "quit from anywhere (q too, outside a text box)"),
