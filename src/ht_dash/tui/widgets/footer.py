@@ -29,8 +29,8 @@ def key_width(key: FooterKey) -> int:
 
 class DashFooter(Footer):
     DEFAULT_CSS = """
-    DashFooter #footer-pinned { dock: right; width: auto; height: 1; }
-    DashFooter #footer-pinned FooterKey.-command-palette { dock: none; }
+    DashFooter .footer-pinned { dock: right; width: auto; height: 1; }
+    DashFooter .footer-pinned FooterKey.-command-palette { dock: none; }
     """
 
     def compose(self) -> ComposeResult:
@@ -50,14 +50,14 @@ class DashFooter(Footer):
             if room < 0:
                 break
             yield key
-        with HorizontalGroup(id="footer-pinned"):
+        with HorizontalGroup(classes="footer-pinned"):
             yield from pinned
             yield from palette
 
     def _typing_keys(self) -> ComposeResult:
         yield FooterKey("enter", "⏎", "Keep the filter", "").data_bind(compact=Footer.compact)
         yield FooterKey("escape", "esc", "Clear it", "").data_bind(compact=Footer.compact)
-        with HorizontalGroup(id="footer-pinned"):
+        with HorizontalGroup(classes="footer-pinned"):
             yield FooterKey("ctrl+q", "^q", "Quit", "app.quit").data_bind(compact=Footer.compact)
 
     _laid_out_for = 0
