@@ -147,3 +147,19 @@ async def test_limits_chart_and_gauges_grow_with_the_space(size):
         gauge = screen.query_one("#rate-gauge", Gauge)
         bar = str(gauge.render()).count("█") + str(gauge.render()).count("░")
         assert bar >= size[0] - 50  # the bar fills the row beside its label and figures
+
+
+async def test_the_footer_refits_when_the_terminal_shrinks():
+    from test_keys_and_toasts import footer
+
+    app = build()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("6")
+        await pilot.pause()
+        assert "Pause live" in footer(app)
+        await pilot.resize_terminal(60, 20)
+        for _ in range(20):
+            await pilot.pause(0.02)
+        keys = footer(app)
+        assert {"Help", "Quit"} <= set(keys) and "Pause live" not in keys
+        assert all(k.region.right <= 60 for k in app.screen.query(FooterKey) if k.region.width)

@@ -74,17 +74,25 @@ async def test_a_repeated_toast_replaces_the_one_showing():
         assert toasts(app).count("Refreshing…") == 1
 
 
-async def test_a_screens_toasts_stay_on_that_screen_errors_follow():
+async def test_a_screens_toasts_stay_on_that_screen_app_warnings_follow():
+    from ht_dash.insights.live import AlertMonitor
+    from ht_dash.tui import notices
+
     app = build()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("4")
         await pilot.pause()
-        app.notify("Requests per minute: 83 % of the limit", severity="warning", timeout=30)
+        live = app.feeds.state("live")
+        app.alerts = AlertMonitor(thresholds=(0.1,))  # the demo's rate crosses it: one alert
+        notices.check_alerts(app, live)
+        app.notify("Token regenerated", timeout=30)
+        app.notify("Offline copy not saved", severity="warning", timeout=30)
         app.notify("The token was rejected", severity="error", timeout=30)
         await pilot.pause()
+        assert any("of the limit" in text for text in toasts(app))
         await pilot.press("6")  # History: the alert about screen 4 must not cover its rows
         await pilot.pause()
-        assert toasts(app) == ["The token was rejected"]
+        assert sorted(toasts(app)) == ["Offline copy not saved", "The token was rejected"]
 
 
 async def test_a_theme_picked_in_the_palette_is_remembered_unless_the_settings_name_one():

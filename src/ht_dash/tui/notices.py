@@ -2,7 +2,7 @@
 write. Each is a notification; none is shown twice for the same cause.
 
 Every toast passes `arriving`: a repeat replaces the one still showing (six `-` presses, one
-toast), and a toast that is not an error stays on the screen it was about (`leave_screen`).
+toast), and a toast about a screen (information, a limit alert) stays on it (`leave_screen`).
 """
 
 from __future__ import annotations
@@ -31,21 +31,25 @@ class PlainNotifications(App):
 
 def arriving(app: HtDashApp, notification: Notification) -> None:
     """A toast is about to show: an identical one still showing goes (six `-` presses, one
-    toast); unless it is an error, it belongs to the screen it was raised on."""
+    toast); information and limit alerts belong to the screen they were raised on."""
     same = (notification.message, notification.title, notification.severity)
     for old in list(app._notifications):  # noqa: SLF001 - Textual keeps them there
         if (old.message, old.title, old.severity) == same:
             app._unnotify(old, refresh=False)  # noqa: SLF001
-    if notification.severity != "error":
+    about_the_screen = (notification.message, notification.title) in _ALERTS
+    if notification.severity == "information" or about_the_screen:
         _RAISED_ON.setdefault(app, {})[notification.identity] = app.current_mode
 
 
+# Limit alerts are about the figures on screen: they stay there, whatever their severity.
+_ALERTS: set[tuple[str, str]] = set()
 # app -> toast identity -> the mode it was raised on
 _RAISED_ON: WeakKeyDictionary[HtDashApp, dict[str, str]] = WeakKeyDictionary()
 
 
 def leave_screen(app: HtDashApp, mode: str) -> None:
-    """Another screen is shown: its toasts (an alert, "Token regenerated") go; errors stay."""
+    """Another screen is shown: its toasts (an alert, "Token regenerated") go; warnings and
+    errors about the app (a cache it cannot write, a rejected token) stay."""
     raised_on = _RAISED_ON.get(app, {})
     stale = [n for n in app._notifications if raised_on.get(n.identity, mode) != mode]  # noqa: SLF001
     for notification in stale:
@@ -64,6 +68,7 @@ def check_alerts(app: HtDashApp, state: FeedState) -> None:
     else:
         alerts = app.alerts.observe_subscription(state.data)
     for alert in alerts:
+        _ALERTS.add((alert.message, alert.title))
         app.notify(alert.message, title=alert.title, severity=alert.severity, timeout=8)
         if app.runtime.settings.bell:
             app.bell()

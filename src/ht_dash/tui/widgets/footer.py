@@ -63,6 +63,7 @@ class DashFooter(Footer):
     _laid_out_for = 0
 
     def on_resize(self, event: events.Resize) -> None:
-        if event.size.width != self._laid_out_for:  # which keys fit depends on the width
-            self._laid_out_for = event.size.width
+        # Which keys fit depends on the width; the first layout already used the app's width.
+        if self._laid_out_for and event.size.width != self._laid_out_for:
             self.call_after_refresh(self.recompose)
+        self._laid_out_for = event.size.width
