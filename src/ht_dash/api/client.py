@@ -25,6 +25,7 @@ from ht_dash.api.errors import (
     BadRequest,
     InsecureBaseURL,
     NetworkError,
+    NotOffered,
     QuotaExhausted,
     RateLimited,
     ServerError,
@@ -49,6 +50,8 @@ USER_AGENT = f"ht-dash/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_RETRY_WAIT_S = 366 * 86_400
+# On an account path these mean "the service does not offer this to tokens", not a fault.
+NOT_OFFERED_STATUSES = frozenset({404, 405, 501})
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -196,7 +199,7 @@ class AccountClient:
             raise
         status, elapsed = response.status_code, _ms(started)
         log.debug("%s %s -> %s in %.0f ms (%d bytes)", method, path, status, elapsed, len(body))
-        return self._decode(response, body)
+        return self._decode(response, body, path)
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         chunks: list[bytes] = []
@@ -208,7 +211,7 @@ class AccountClient:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _decode(self, response: httpx.Response, body: bytes) -> Any:
+    def _decode(self, response: httpx.Response, body: bytes, path: str = "") -> Any:
         status = response.status_code
         data = _json_or_none(body)
         reason = redact(response.reason_phrase or "")[:100]  # server text: redacted too
@@ -239,6 +242,12 @@ class AccountClient:
         if 300 <= status < 400:
             raise ServerError(
                 f"unexpected redirect ({status}); ht-dash does not follow redirects", status=status
+            )
+        if status in NOT_OFFERED_STATUSES and contract.is_account_path(path):
+            raise NotOffered(
+                f"the API does not offer {path} to tokens ({status})",
+                status=status,
+                hint="ht-dash answers from the local meter or your declared plan instead",
             )
         if 400 <= status < 500:
             raise BadRequest(f"{message} ({status})", status=status)

@@ -44,6 +44,12 @@ METRICS = "/account/metrics"
 ENDPOINT_USAGE = "/account/usage/endpoints"
 NEXT_BILLING = "/account/billing/next"
 HISTORY = "/account/history"
+ACCOUNT_PREFIX = "/account/"
+
+
+def is_account_path(path: str) -> bool:
+    """True for a path of the account contract (where 404/405/501 mean "not offered")."""
+    return path.split("?", 1)[0].startswith(ACCOUNT_PREFIX)
 
 QUOTA_PERIODS = ("day", "month")
 # A 429 asking to wait longer than this means the quota is spent, not the per-minute limit.
