@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "watch",
     "auth",
     "meter",
+    "plan",
 )
 # Subcommands not named after their module. A command line imports only the module its command
 # needs (the dashboard: none); --help, and anything unclear, imports them all.
@@ -31,6 +32,7 @@ GLOBAL_FLAGS = frozenset({"--demo", "--debug"})
 GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--demo-seed"})  # each takes a value
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
+EXIT_NOT_AVAILABLE = 6  # nothing here can answer (the API does not offer it, no meter data…)
 
 EPILOG = """\
 token (first found wins):
@@ -42,12 +44,12 @@ token (first found wins):
 settings (later wins):
   defaults < config.toml in the config directory < HT_DASH_* environment variables < options
   config.toml keys: base_url, clipboard (auto|osc52|native), bell (true|false),
-  live_interval (1-60 s), source (api|meter), theme
+  live_interval (1-60 s), source (auto|api|meter), theme, plan, billing_day
   environment: HT_DASH_BASE_URL, HT_DASH_CLIPBOARD, HT_DASH_BELL, HT_DASH_LIVE_INTERVAL,
-  HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_HOME (keep all files under one directory)
+  HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_PLAN, HT_DASH_BILLING_DAY, HT_DASH_HOME (keep all files under one directory)
 
 exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 authentication problem,
-  4 network or server problem, 5 quota spent or still rate-limited
+  4 network or server problem, 5 quota spent or still rate-limited, 6 not available here
 """
 
 
@@ -84,7 +86,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "--base-url", metavar="URL", help="account API base URL (default: the public API)"
     )
     parser.add_argument(
-        "--source", choices=("api", "meter"), help="where usage data comes from (default: api)"
+        "--source",
+        choices=("auto", "api", "meter"),
+        help="where data comes from: auto (the API, else the local meter, else your declared "
+        "plan; default), api, or meter",
     )
     parser.add_argument(
         "--debug", action="store_true", help="write a redacted debug log to the log directory"
@@ -125,7 +130,9 @@ def error_exit_code(exc: BaseException) -> int:
         exc, errors.NetworkError | errors.ServerError | errors.BadPayload | errors.BadRequest
     ):
         return EXIT_NETWORK
-    if isinstance(exc, errors.ConfigError | errors.NotAvailable):
+    if isinstance(exc, errors.NotAvailable):
+        return EXIT_NOT_AVAILABLE
+    if isinstance(exc, errors.ConfigError):
         return EXIT_USAGE
     return EXIT_ERROR
 

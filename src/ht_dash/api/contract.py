@@ -34,6 +34,8 @@ from ht_dash.api.models import (
 from ht_dash.api.secret import Secret
 
 DEFAULT_BASE_URL = "https://ht-api.coinmarketman.com/api/external"
+# The service's web dashboard: what the API does not offer to tokens (history, regeneration).
+WEB_DASHBOARD = "https://app.coinmarketman.com/hypertracker/api-dashboard"
 
 PROFILE = "/account/profile"
 TOKEN = "/account/token"
