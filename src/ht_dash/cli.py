@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "auth",
     "meter",
     "plan",
+    "run",
 )
 # Subcommands not named after their module. A command line imports only the module its command
 # needs (the dashboard: none); --help, and anything unclear, imports them all.
