@@ -151,3 +151,64 @@ def test_plan_is_one_setting_in_config_toml(capsys):
     code, out, _ = run_cli(capsys, "plan", "show")
     assert code == 0 and out.startswith("Stream · $1,999.00/month")
     assert "reset time assumed" in out
+
+
+# ---- the token commands ------------------------------------------------------------------------
+
+
+def test_auth_status_and_token_show_say_what_the_token_says_and_exit_0(real, capsys):
+    code, out, err = run_cli(capsys, "auth", "status")
+    assert code == 0, err
+    assert "Subject:  user_8f3a2c (from the token itself)" in out
+    assert "Member id: 41873" in out
+    assert "Account:  not offered by the API to tokens" in out
+    no_bug(out, err)
+
+    record_traffic(requests=3)
+    code, out, err = run_cli(capsys, "token", "show")
+    assert code == 0, err
+    assert "issued at:  2025-11-24 16:00 UTC" in out
+    assert "member id:  41873" in out
+    assert "(seen by the local meter)" in out
+    no_bug(out, err)
+
+
+def test_auth_check_spends_one_data_request_and_says_so_first(real, capsys):
+    code, out, err = run_cli(capsys, "auth", "check")
+    assert code == 0
+    assert err.startswith("ht-dash: checking eyJhbG…")
+    assert "may spend one usage token" in err
+    assert out.startswith("Valid:")
+    assert [s.path for s in real.data_requests()] == [BASE_PATH + "/hypertracker/state/status"]
+
+
+def test_auth_check_reports_a_rejected_token(real, capsys, monkeypatch):
+    monkeypatch.setenv("HT_DASH_TOKEN", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2ln")
+    code, out, err = run_cli(capsys, "auth", "check")
+    assert code == 3 and out.startswith("Rejected (401)")
+    assert "ht-dash login" in err
+
+
+def test_auth_check_reports_rate_limited(capsys, monkeypatch):
+    with RealServer(rate_limit=0) as server:
+        monkeypatch.setenv("HT_DASH_TOKEN", REAL_TOKEN)
+        monkeypatch.setenv("HT_DASH_BASE_URL", server.base_url)
+        code, out, err = run_cli(capsys, "auth", "check")
+    assert code == 5 and out.startswith("Rate-limited")
+    assert "retry in 42 s" in err
+
+
+@pytest.mark.parametrize(("flag", "checked"), [("--no-check", False), ("--check", True)])
+def test_login_where_the_api_offers_no_profile_checks_only_when_asked(
+    real, capsys, monkeypatch, flag, checked
+):
+    import io
+
+    monkeypatch.delenv("HT_DASH_TOKEN")
+    monkeypatch.setattr("sys.stdin", io.StringIO(REAL_TOKEN + "\n"))
+    code, out, err = run_cli(capsys, "login", "--with-token", flag)
+    assert code == 0, err
+    assert ("the token works" in out) is checked
+    assert ("token not checked" in out) is not checked
+    assert len(real.data_requests()) == (1 if checked else 0)
+    no_bug(out, err)

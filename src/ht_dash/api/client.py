@@ -282,6 +282,11 @@ class AccountClient:
     async def token_info(self) -> TokenInfo:
         return await self._get(contract.TOKEN, contract.parse_token_info)
 
+    async def check_token(self) -> None:
+        """One request to a cheap documented data endpoint (may spend one usage token): returns
+        when the token is accepted, raises AuthError (401), RateLimited, QuotaExhausted…"""
+        await self._request("GET", contract.TOKEN_CHECK)
+
     async def regenerate_token(self) -> RegeneratedToken:
         data = await self._request("POST", contract.TOKEN_REGENERATE)
         regenerated = contract.parse_regenerated(data)

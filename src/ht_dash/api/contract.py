@@ -47,6 +47,8 @@ ENDPOINT_USAGE = "/account/usage/endpoints"
 NEXT_BILLING = "/account/billing/next"
 HISTORY = "/account/history"
 ACCOUNT_PREFIX = "/account/"
+# The cheapest documented data endpoint: `ht-dash auth check` asks it (it may cost a usage token).
+TOKEN_CHECK = "/hypertracker/state/status"
 
 
 def is_account_path(path: str) -> bool:
