@@ -331,7 +331,12 @@ class LoginScreen(Screen[LoginResult | None]):
             self._validated = (secret, outcome.profile)
             self._offer_choices(outcome.store_error)
             self._status(
-                f"The token is {escape(outcome.who())}, but it could not be stored. "
+                (
+                    f"The token works ({escape(outcome.profile.email)})"
+                    if outcome.profile is not None
+                    else f"The token is {escape(outcome.who())}"
+                )
+                + ", but it could not be stored. "
                 "Choose above how to keep it, then press Enter.",
                 "-error",
             )
