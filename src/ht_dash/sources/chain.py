@@ -104,6 +104,7 @@ class ChainSource:
         self._not_offered: dict[str, float] = {}  # method -> when the API said so (monotonic)
         self._meter_since: tuple[float, date | None] | None = None
         self.origins: dict[str, Origin] = {}
+        self._answers: dict[str, tuple[object, Origin]] = {}  # method -> its last answer
 
     def __repr__(self) -> str:
         return f"ChainSource(api={self.api!r}, plan={self.plan.id if self.plan else None!r})"
@@ -160,8 +161,7 @@ class ChainSource:
             self._not_offered[method] = self._monotonic()
             return None
         self._not_offered.pop(method, None)
-        self.origins[method] = FROM_API
-        return result
+        return self._answered(method, result, FROM_API)
 
     def _meter_source(self) -> MeterSource | None:
         if self._meter is None and self._meter_factory is not None:
@@ -199,7 +199,20 @@ class ChainSource:
 
     def _unavailable(self, method: str, exc: NotAvailable) -> NotAvailable:
         self.origins.pop(method, None)
+        self._answers.pop(method, None)
         return exc
+
+    def _answered(self, method: str, data: T, origin: Origin) -> T:
+        self.origins[method] = origin
+        self._answers[method] = (data, origin)
+        return data
+
+    def origin_of(self, data: object) -> Origin | None:
+        """Where this answer (a model this source returned last for its method) came from."""
+        for answer, origin in self._answers.values():
+            if answer is data:
+                return origin
+        return None
 
     # ---- the chain, per kind of data ---------------------------------------------------------
 
@@ -220,18 +233,16 @@ class ChainSource:
             )
             since = await self._since()
             counted_from = max(start.date(), since) if since else start.date()
-            self.origins["subscription"] = Origin(
+            origin = Origin(
                 "meter",
                 f"counted by the local meter since {_day(counted_from)}",
                 f"requests made elsewhere are not seen · {RESET_ASSUMED}",
             )
-            return replace(estimate, tokens_used=used)
-        self.origins["subscription"] = Origin(
-            "plan",
-            "estimated from your plan",
-            f"tokens used not seen: {why}; {METER_HINT}",
+            return self._answered("subscription", replace(estimate, tokens_used=used), origin)
+        origin = Origin(
+            "plan", "estimated from your plan", f"tokens used not seen: {why}; {METER_HINT}"
         )
-        return estimate
+        return self._answered("subscription", estimate, origin)
 
     async def live(self, window_minutes: int = 15) -> LiveUsage:
         answer = await self._api("live", lambda: self.api.live(window_minutes=window_minutes))
@@ -243,10 +254,10 @@ class ChainSource:
                 "live", NotAvailable(f"live usage is not seen here: {why}", hint=METER_HINT)
             )
         limit = self.plan.rate_limit_per_minute if self.plan is not None else None
-        self.origins["live"] = await self._meter_origin(
+        origin = await self._meter_origin(
             "" if self.plan is not None else "no plan declared, so no limit to compare with"
         )
-        return replace(live, limit_per_minute=limit)
+        return self._answered("live", replace(live, limit_per_minute=limit), origin)
 
     async def metrics(self, days: int = 90) -> Metrics:
         if (answer := await self._api("metrics", lambda: self.api.metrics(days=days))) is not None:
@@ -257,10 +268,8 @@ class ChainSource:
                 "metrics", NotAvailable(f"metrics are not seen here: {why}", hint=METER_HINT)
             )
         recorded = len(metrics.daily)
-        self.origins["metrics"] = await self._meter_origin(
-            f"recorded {recorded} of the {days} days asked"
-        )
-        return metrics
+        origin = await self._meter_origin(f"recorded {recorded} of the {days} days asked")
+        return self._answered("metrics", metrics, origin)
 
     async def endpoint_usage(self, timeframe: str = "30d") -> EndpointUsageReport:
         answer = await self._api(
@@ -274,8 +283,7 @@ class ChainSource:
                 "endpoint_usage",
                 NotAvailable(f"endpoint usage is not seen here: {why}", hint=METER_HINT),
             )
-        self.origins["endpoint_usage"] = await self._meter_origin()
-        return report
+        return self._answered("endpoint_usage", report, await self._meter_origin())
 
     async def next_billing(self) -> NextBilling:
         if (answer := await self._api("next_billing", self.api.next_billing)) is not None:
@@ -291,10 +299,11 @@ class ChainSource:
                     hint=f"see invoices in the web dashboard: {WEB_DASHBOARD}",
                 ),
             )
-        self.origins["next_billing"] = Origin(
+        origin = Origin(
             "plan", "estimated from your plan", "list price on the declared billing day"
         )
-        return estimated_next_billing(plan, self.billing_day, self._clock.now())
+        estimate = estimated_next_billing(plan, self.billing_day, self._clock.now())
+        return self._answered("next_billing", estimate, origin)
 
     async def history(
         self, *, kind: str | None = None, cursor: str | None = None, limit: int = 50
@@ -353,8 +362,7 @@ class ChainSource:
         except NotOffered:
             self._not_offered["regenerate_token"] = self._monotonic()
             raise _regenerate_not_offered() from None
-        self.origins["regenerate_token"] = FROM_API
-        return answer
+        return self._answered("regenerate_token", answer, FROM_API)
 
     async def _token_from_claims(self) -> TokenInfo | None:
         """What the token itself says (issued at, member id), and when the meter last saw it."""
@@ -377,12 +385,15 @@ class ChainSource:
             else "—"
         )
         last_used, why = await self._last_seen()
-        self.origins["token_info"] = Origin(
+        origin = Origin(
             "token",
             "from the token itself",
             "last used: seen by the local meter" if last_used else f"last used: {why}",
         )
-        return TokenInfo(token_id=token_id, masked=token.masked, issued_at=issued, last_used_at=last_used)
+        info = TokenInfo(
+            token_id=token_id, masked=token.masked, issued_at=issued, last_used_at=last_used
+        )
+        return self._answered("token_info", info, origin)
 
     async def _last_seen(self) -> tuple[datetime | None, str]:
         live, why = await self._from_meter(lambda m: m.live(window_minutes=60))
