@@ -354,6 +354,10 @@ class ChainSource:
             )
         return info
 
+    async def check_token(self) -> None:
+        """One request to a cheap data endpoint (the only one a dashboard sends by itself)."""
+        await self.api.check_token()
+
     async def regenerate_token(self) -> RegeneratedToken:
         if self.not_offered("regenerate_token"):
             raise _regenerate_not_offered()
