@@ -212,3 +212,15 @@ def test_login_where_the_api_offers_no_profile_checks_only_when_asked(
     assert ("token not checked" in out) is not checked
     assert len(real.data_requests()) == (1 if checked else 0)
     no_bug(out, err)
+
+
+def test_meter_plan_is_the_same_setting_as_plan_set(capsys, monkeypatch):
+    from ht_dash.commands import meter
+    from ht_dash.config import load_settings
+
+    assert meter._effective_plan(default_db_path(), "surge") == "Surge"
+    assert load_settings(env={}).plan == "surge"
+    code, out, _ = run_cli(capsys, "plan", "show")
+    assert out.startswith("Surge")
+    run_cli(capsys, "plan", "set", "flow")
+    assert meter._effective_plan(default_db_path(), None, load_settings(env={}).plan) == "Flow"

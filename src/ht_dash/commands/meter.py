@@ -63,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--plan",
         metavar="ID",
         help="the plan of your bot's token, for quota and rate limit (free, pulse, surge, flow, "
-        "stream, enterprise); remembered in the meter database (default: pulse)",
+        "stream, enterprise); saved as the `plan` setting, like `ht-dash plan set` (default: "
+        "the declared plan, else pulse)",
     )
     parser.add_argument(
         "--retention-days",
@@ -139,7 +140,7 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
     if args.interval is not None and args.interval <= 0:
         raise ConfigError("--interval must be positive")
     db = default_db_path()  # where `--source meter` reads
-    plan_name = _effective_plan(db, args.plan)
+    plan_name = _effective_plan(db, args.plan, runtime.settings.plan)
     if warning := listen_warning(host):
         print(f"ht-dash meter: warning: {warning}", file=sys.stderr)
 
@@ -183,17 +184,23 @@ def listen_warning(host: str) -> str | None:
     )
 
 
-def _effective_plan(db: Path, plan_id: str | None) -> str:
-    """Save `--plan` in the database; return the name of the plan in effect."""
+def _effective_plan(db: Path, plan_id: str | None, declared: str = "") -> str:
+    """`--plan` is the plan setting in config.toml (`ht-dash plan set`, one truth): save it there;
+    return the name of the plan in effect (the declared one, else what older meters saved in the
+    database, else Pulse)."""
     import sqlite3
 
-    from ht_dash.meter.source import DEFAULT_PLAN_ID, saved_plan, set_plan, validate_plan
+    from ht_dash.commands.plan import declare
+    from ht_dash.meter.source import DEFAULT_PLAN_ID, saved_plan, validate_plan
 
-    plan = validate_plan(plan_id or DEFAULT_PLAN_ID)  # a typo fails before anything starts
+    if plan_id:
+        return declare(plan_id).name  # a typo fails (exit 2, valid ids) before anything starts
+    if declared:
+        return validate_plan(declared).name
     try:
-        return (set_plan(plan.id, db) if plan_id else saved_plan(db)).name
+        return saved_plan(db).name
     except (sqlite3.Error, OSError):
-        return plan.name  # the recorder reports the database problem itself
+        return validate_plan(DEFAULT_PLAN_ID).name  # the recorder reports the database problem
 
 
 async def _serve(
