@@ -164,3 +164,41 @@ async def test_login_asks_before_spending_a_check_and_stores_unchecked_on_no(
         assert list(memory_keyring.entries.values()) == [REAL_TOKEN]
         assert any("not checked" in str(n.message) for n in app._notifications)
     assert real.data_requests() == []
+
+
+async def test_limits_without_a_plan_offers_the_picker_and_uses_the_choice(real):
+    from ht_dash.config import load_settings
+
+    app = app_for(real)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        assert "no plan is declared" in "\n".join(screen_lines(app))
+        await pilot.press("P")
+        await settle(pilot)
+        await pilot.press("down", "down", "enter")  # free, pulse, surge
+        await settle(pilot)
+        text = "\n".join(screen_lines(app))
+        assert "Surge" in text and "estimated from your plan" in text
+        assert "P changes the plan" in text
+    assert load_settings(env={}).plan == "surge"
+
+
+async def test_limits_with_an_idle_meter_shows_how_to_route_a_bot(real):
+    record_traffic(requests=1)  # the database exists; nothing in the last 15 minutes
+    import sqlite3
+
+    from ht_dash.meter.source import default_db_path
+
+    conn = sqlite3.connect(default_db_path())
+    conn.execute("UPDATE requests SET ts = ts - 7200")
+    conn.commit()
+    conn.close()
+    app = app_for(real, plan="stream")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        text = "\n".join(screen_lines(app))
+        assert "No traffic through the local meter" in text
+        assert "ht-dash run --" in text
+        assert "Live streams: not seen locally" in text

@@ -129,6 +129,10 @@ class ChainSource:
         self._not_offered.clear()  # another token may be offered more
         self._meter = None  # its records are another token's
 
+    def use_plan(self, plan: Plan | None) -> None:
+        """The plan the user just declared (the plan picker on screen 4)."""
+        self.plan = plan
+
     def reprobe(self) -> None:
         """Ask the API again on the next call of every method (the `r` key)."""
         self._not_offered.clear()

@@ -40,7 +40,7 @@ def no_plan_error(what: str) -> NotAvailable:
     ids = ", ".join(p.id for p in PLANS)
     return NotAvailable(
         f"{what}: the API does not offer it and no plan is declared",
-        hint=f"declare your plan once: `{PLAN_SET_COMMAND}` (ids: {ids})",
+        hint=f"declare your plan once: `{PLAN_SET_COMMAND}` (ids: {ids}; on screen 4: P)",
     )
 
 
