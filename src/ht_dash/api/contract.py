@@ -46,14 +46,13 @@ METRICS = "/account/metrics"
 ENDPOINT_USAGE = "/account/usage/endpoints"
 NEXT_BILLING = "/account/billing/next"
 HISTORY = "/account/history"
-ACCOUNT_PREFIX = "/account/"
 # The cheapest documented data endpoint: `ht-dash auth check` asks it (it may cost a usage token).
 TOKEN_CHECK = "/hypertracker/state/status"
 
 
 def is_account_path(path: str) -> bool:
     """True for a path of the account contract (where 404/405/501 mean "not offered")."""
-    return path.split("?", 1)[0].startswith(ACCOUNT_PREFIX)
+    return path.split("?", 1)[0].startswith("/account/")
 
 QUOTA_PERIODS = ("day", "month")
 # A 429 asking to wait longer than this means the quota is spent, not the per-minute limit.
