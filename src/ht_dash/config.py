@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ht_dash.api.client import DEFAULT_DEADLINE_S
 from ht_dash.api.contract import DEFAULT_BASE_URL
 from ht_dash.api.errors import ConfigError
 
@@ -17,6 +18,8 @@ CLIPBOARD_MODES = ("auto", "osc52", "native")
 SOURCES = ("auto", "api", "meter")
 BILLING_DAY_RANGE = (1, 31)
 LIVE_INTERVAL_RANGE = (1.0, 60.0)
+REQUEST_DEADLINE_RANGE = (0.1, 600.0)
+_RANGES = {"live_interval": LIVE_INTERVAL_RANGE, "request_deadline": REQUEST_DEADLINE_RANGE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,7 @@ class Settings:
     theme: str = "textual-dark"
     plan: str = ""  # the plan the user declared (`ht-dash plan set`); "" when not declared
     billing_day: int = 0  # day of the month a paid period starts; 0 when not declared
+    request_deadline: float = DEFAULT_DEADLINE_S  # seconds for one whole request and its answer
 
     def __repr__(self) -> str:  # explicit: nothing secret here, and nothing secret ever added
         inner = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
@@ -44,10 +48,12 @@ _ENV = {
     "theme": "HT_DASH_THEME",
     "plan": "HT_DASH_PLAN",
     "billing_day": "HT_DASH_BILLING_DAY",
+    "request_deadline": "HT_DASH_REQUEST_DEADLINE",
 }
 
 
-def _coerce(key: str, value: Any, origin: str) -> Any:
+def coerce(key: str, value: Any, origin: str) -> Any:
+    """`value` for setting `key` (from `origin`: a file, the environment, an option), checked."""
     default = getattr(Settings(), key)
     where = f"{origin}: '{key}'"
     if isinstance(default, bool):
@@ -81,8 +87,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{where} must be a number, got {value!r}") from None
-        low, high = LIVE_INTERVAL_RANGE
-        if not low <= number <= high:
+        low, high = _RANGES[key]
+        if not low <= number <= high:  # also refuses NaN
             raise ConfigError(
                 f"{where} must be between {low:g} and {high:g} seconds, got {number:g}"
             )
@@ -140,10 +146,10 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
                     f"{path}: unknown setting '{key}'",
                     hint=f"known settings: {', '.join(sorted(known))}",
                 )
-            values[key] = _coerce(key, value, str(path))
+            values[key] = coerce(key, value, str(path))
     for key, name in _ENV.items():
         if name in env and env[name] != "":
-            values[key] = _coerce(key, env[name], f"environment {name}")
+            values[key] = coerce(key, env[name], f"environment {name}")
     return replace(Settings(), **values)
 
 
@@ -169,11 +175,11 @@ def save_settings(values: dict[str, Any], path: Path | None = None) -> Path:
         if not in_table and key in todo:
             value = todo.pop(key)
             if value is not None:
-                out.append(f"{key} = {_toml_value(_coerce(key, value, str(path)))}")
+                out.append(f"{key} = {_toml_value(coerce(key, value, str(path)))}")
             continue
         out.append(line)
     added = [
-        f"{key} = {_toml_value(_coerce(key, value, str(path)))}"
+        f"{key} = {_toml_value(coerce(key, value, str(path)))}"
         for key, value in todo.items()
         if value is not None
     ]

@@ -57,7 +57,8 @@ class DataPanel(Vertical):
         if origin is not None and state.data is not None:
             text = f"{origin.label} · {text}"
         if text != self._subtitle:  # setting it repaints the panel, even to the same text
-            self._subtitle = self.border_subtitle = text
+            self._subtitle = text
+            self.border_subtitle = escape(text)  # it holds server text (error messages)
         wanted = {f"-{level}"} & STATE_CLASSES
         if state.data is None:
             wanted.add("-nodata")
