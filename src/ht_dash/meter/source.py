@@ -1,15 +1,16 @@
-"""`MeterSource`: the account-source interface (`ht_dash.api.source.AccountSource`) over the meter's
-database, so the app and the commands show the bot's real traffic with `--source meter`.
+"""`MeterSource`: the account-source interface (`ht_dash.api.source.AccountSource`) over a meter
+store (SQLite or PostgreSQL), so the app and the commands show the bots' real traffic with
+`--source meter`.
 
 Same models as the API client. What the meter cannot know (profile, token, billing, history)
 raises `NotAvailable` pointing back to the API. Queries run in a worker thread: the UI's event
-loop never waits on SQLite.
+loop never waits on the database. Every figure is aggregated in SQL; on a shared store it covers
+all meters (instances), or only one token's records when a fingerprint filter is given.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from ht_dash.api.models import (
     EndpointUsageReport,
     HistoryEntry,
     HistoryPage,
+    InstanceRate,
     LiveBucket,
     LiveUsage,
     Metrics,
@@ -35,15 +37,24 @@ from ht_dash.api.models import (
     TokenInfo,
 )
 from ht_dash.clock import Clock, SystemClock
-from ht_dash.meter.recorder import DB_FILENAME, connect, read_meta, write_meta
+from ht_dash.meter.store import (
+    Store,
+    StoreEmpty,
+    StoreError,
+    default_sqlite_path,
+    open_store,
+)
+from ht_dash.meter.store.sqlite import SqliteStore
 
 T = TypeVar("T")
 
 DEFAULT_PLAN_ID = "pulse"
 PLAN_META_KEY = "plan"
 LIVE_INTERVAL_SECONDS = 15
-_ERROR_SQL = "(status >= 500 OR (status >= 400 AND status != 429))"
+_ERRORS = "SUM(CASE WHEN status >= 500 OR (status >= 400 AND status != 429) THEN 1 ELSE 0 END)"
+_THROTTLED = "SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END)"
 _API_HINT = "run ht-dash without --source meter to ask the account API"
+_START_HINT = "start `ht-dash meter` and point your bot at http://127.0.0.1:8787/api/external"
 
 
 class MeterUnreadable(HtError):
@@ -51,28 +62,38 @@ class MeterUnreadable(HtError):
 
 
 def default_db_path() -> Path:
-    from ht_dash.paths import data_dir
-
-    return data_dir() / DB_FILENAME
+    return default_sqlite_path()
 
 
-def set_plan(plan_id: str, path: Path | None = None) -> Plan:
+def _store_of(where: Path | Store | None) -> Store:
+    if isinstance(where, Store):
+        return where
+    return SqliteStore(where or default_db_path())
+
+
+def set_plan(plan_id: str, path: Path | Store | None = None) -> Plan:
     """Remember which plan the bot's token is on (for quota and limit); returns the plan."""
     plan = validate_plan(plan_id)
-    write_meta(path or default_db_path(), PLAN_META_KEY, plan.id)
+    store = _store_of(path)
+    try:
+        store.open_for_writing()
+        store.set_meta(PLAN_META_KEY, plan.id)
+    finally:
+        if not isinstance(path, Store):
+            store.close()
     return plan
 
 
-def saved_plan(path: Path | None = None) -> Plan:
+def saved_plan(path: Path | Store | None = None) -> Plan:
     """The plan saved with `ht-dash meter --plan`, else the default (Pulse)."""
-    path = path or default_db_path()
+    store = _store_of(path)
     plan_id = None
-    if path.exists():
-        conn = connect(path)
+    if store.exists():
         try:
-            plan_id = read_meta(conn, PLAN_META_KEY)
+            plan_id = store.get_meta(PLAN_META_KEY)
         finally:
-            conn.close()
+            if not isinstance(path, Store):
+                store.close()
     return validate_plan(plan_id or DEFAULT_PLAN_ID)
 
 
@@ -111,28 +132,54 @@ def nearest_rank(sorted_values: list[float], q: float) -> float:
     return sorted_values[max(1, math.ceil(q * len(sorted_values))) - 1]
 
 
+# Nearest-rank percentiles in SQL both dialects speak: rank ceil(q * n), in integer arithmetic.
+_PERCENTILE_RANKS = ("(n + 1) / 2", "(95 * n + 99) / 100", "(99 * n + 99) / 100")
+
+
 class MeterSource:
-    """Reads the meter database. Implements `ht_dash.api.source.AccountSource`."""
+    """Reads a meter store. Implements `ht_dash.api.source.AccountSource`.
+
+    `token_fp`: only the records made with that token (see `fingerprint_of`); None: all of them.
+    """
 
     name = "meter"
 
     def __init__(
-        self, path: Path, *, clock: Clock | None = None, plan_id: str | None = None
+        self,
+        store: Path | Store,
+        *,
+        clock: Clock | None = None,
+        plan_id: str | None = None,
+        token_fp: str | None = None,
     ) -> None:
-        self.path = path
+        self.store = _store_of(store)
         self._clock = clock or SystemClock()
         self._plan_id = plan_id
+        self.token_fp = token_fp
+        self._checked = False
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, when the store is one."""
+        return self.store.path if isinstance(self.store, SqliteStore) else None
 
     @classmethod
-    def open_default(cls, *, clock: Clock | None = None, plan_id: str | None = None) -> MeterSource:
-        """The meter database in the data directory (where `ht-dash meter` writes)."""
-        return cls(default_db_path(), clock=clock, plan_id=plan_id)
+    def open_default(
+        cls,
+        *,
+        clock: Clock | None = None,
+        plan_id: str | None = None,
+        store: str | None = None,
+        token_fp: str | None = None,
+    ) -> MeterSource:
+        """The configured store (`meter_store`), else the SQLite file `ht-dash meter` writes."""
+        return cls(open_store(store), clock=clock, plan_id=plan_id, token_fp=token_fp)
 
     def __repr__(self) -> str:
-        return f"MeterSource(path={str(self.path)!r})"
+        return f"MeterSource(store={self.store.label!r})"
 
     async def aclose(self) -> None:
-        return None
+        await asyncio.to_thread(self.store.close)
 
     async def __aenter__(self) -> MeterSource:
         return self
@@ -140,35 +187,46 @@ class MeterSource:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    async def fingerprint_of(self, token: str) -> str:
+        """The fingerprint the meters on this store give `token` (their shared key); pass it as
+        `token_fp` to read only that token's records."""
+        return await self._query(lambda store: store.fingerprint(token))
+
     # ---- plumbing ----------------------------------------------------------------------------
 
-    async def _query(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _query(self, work: Callable[[Store], T]) -> T:
         return await asyncio.to_thread(self._query_sync, work)
 
-    def _query_sync(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        if not self.path.exists():
+    def _query_sync(self, work: Callable[[Store], T]) -> T:
+        store = self.store
+        if not store.exists():
             raise NotAvailable(
-                f"the meter has recorded nothing yet (no database at {self.path})",
-                hint="start `ht-dash meter` and point your bot at http://127.0.0.1:8787/api/external",
+                f"the meter has recorded nothing yet (no database at {store.label})",
+                hint=_START_HINT,
             )
         try:
-            conn = connect(self.path)
-        except sqlite3.Error as exc:
-            raise MeterUnreadable(f"cannot open {self.path}: {exc}") from None
-        try:
-            return work(conn)
-        except sqlite3.Error as exc:
-            raise MeterUnreadable(
-                f"cannot read {self.path}: {exc}", hint="is the file a meter database?"
+            if not self._checked:
+                store.migrate(create=False)  # newer store: StoreTooNew; older SQLite: upgraded
+                self._checked = True
+            return work(store)
+        except StoreEmpty:
+            raise NotAvailable(
+                f"the meter has recorded nothing yet into {store.label}", hint=_START_HINT
             ) from None
-        finally:
-            conn.close()
+        except StoreError as exc:
+            raise MeterUnreadable(
+                f"cannot read {store.label}: {exc.message}",
+                hint="is it a meter store, and is it reachable?",
+            ) from None
 
-    def plan(self, conn: sqlite3.Connection | None = None) -> Plan:
+    def _token_filter(self) -> tuple[str, tuple]:
+        return (" AND token_fp = ?", (self.token_fp,)) if self.token_fp else ("", ())
+
+    def plan(self, store: Store | None = None) -> Plan:
         """The plan given to the source, else the one `ht-dash meter --plan` saved, else Pulse."""
         plan_id = self._plan_id
-        if plan_id is None and conn is not None:
-            plan_id = read_meta(conn, PLAN_META_KEY)
+        if plan_id is None and store is not None:
+            plan_id = store.get_meta(PLAN_META_KEY)
         return validate_plan(plan_id or DEFAULT_PLAN_ID)
 
     # ---- what the meter knows ----------------------------------------------------------------
@@ -176,30 +234,39 @@ class MeterSource:
     async def live(
         self, window_minutes: int = 15, *, interval_seconds: int = LIVE_INTERVAL_SECONDS
     ) -> LiveUsage:
-        """Requests in the last 60 s exactly, and a series of `interval_seconds` buckets."""
+        """Requests in the last 60 s exactly, a series of `interval_seconds` buckets, and each
+        instance's share."""
         if not 1 <= window_minutes <= 60:
             raise BadRequest("window_minutes must be between 1 and 60", status=400)
         if interval_seconds < 1 or (60 * window_minutes) % interval_seconds:
             raise BadRequest("interval_seconds must divide the window", status=400)
+        interval_seconds = int(interval_seconds)
         now = self._clock.now()
         end = now.timestamp()
         buckets = 60 * window_minutes // interval_seconds
         last_start = end // interval_seconds * interval_seconds
         first = last_start - (buckets - 1) * interval_seconds
+        token_sql, token_params = self._token_filter()
 
-        def work(conn: sqlite3.Connection) -> LiveUsage:
+        def work(store: Store) -> LiveUsage:
             counts = {
-                int(index): (requests, throttled)
-                for index, requests, throttled in conn.execute(
-                    "SELECT CAST((ts - ?) / ? AS INTEGER), COUNT(*),"
-                    " SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END)"
-                    " FROM requests WHERE ts >= ? AND ts <= ? GROUP BY 1",
-                    (first, interval_seconds, first, end),
+                int(index): (int(requests), int(throttled))
+                for index, requests, throttled in store.query(
+                    f"SELECT {store.bucket('ts - ?', interval_seconds)}, COUNT(*), {_THROTTLED}"
+                    f" FROM requests WHERE ts >= ? AND ts <= ?{token_sql} GROUP BY 1",
+                    (first, first, end, *token_params),
                 )
             }
-            (per_minute,) = conn.execute(
-                "SELECT COUNT(*) FROM requests WHERE ts > ? AND ts <= ?", (end - 60, end)
-            ).fetchone()
+            instances = tuple(
+                InstanceRate(name, int(per_minute), int(requests), int(throttled))
+                for name, per_minute, requests, throttled in store.query(
+                    "SELECT instance, SUM(CASE WHEN ts > ? THEN 1 ELSE 0 END) AS per_minute,"
+                    f" COUNT(*), {_THROTTLED} FROM requests"
+                    f" WHERE ts >= ? AND ts <= ?{token_sql}"
+                    " GROUP BY instance ORDER BY per_minute DESC, instance",
+                    (end - 60, min(first, end - 60), end, *token_params),
+                )
+            )
             series = tuple(
                 LiveBucket(
                     at=datetime.fromtimestamp(first + i * interval_seconds, UTC),
@@ -210,54 +277,56 @@ class MeterSource:
             )
             return LiveUsage(
                 at=now,
-                requests_per_minute=per_minute,
-                limit_per_minute=self.plan(conn).rate_limit_per_minute,
+                requests_per_minute=sum(i.requests_per_minute for i in instances),
+                limit_per_minute=self.plan(store).rate_limit_per_minute,
                 interval_seconds=interval_seconds,
                 series=series,
                 throttled_in_window=sum(b.throttled for b in series),
                 streams=None,  # streams do not pass through the meter
+                instances=instances,
             )
 
         return await self._query(work)
 
-    async def endpoint_usage(self, timeframe: str = "30d") -> EndpointUsageReport:
+    async def endpoint_usage(
+        self, timeframe: str = "30d", *, by_instance: bool = False
+    ) -> EndpointUsageReport:
+        """Per method + path template; `by_instance`: split further by meter instance."""
         start, end = timeframe_window(timeframe, self._clock.now())
+        token_sql, token_params = self._token_filter()
+        split = "instance, " if by_instance else ""
 
-        def work(conn: sqlite3.Connection) -> EndpointUsageReport:
-            rows = conn.execute(
-                "SELECT method, path, COUNT(*),"
-                f" SUM(CASE WHEN {_ERROR_SQL} THEN 1 ELSE 0 END),"
-                " SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END),"
-                " AVG(latency_ms), MIN(ts), MAX(ts), COUNT(DISTINCT CAST(ts / 3600 AS INTEGER))"
-                " FROM requests WHERE ts >= ? AND ts <= ?"
-                " GROUP BY method, path ORDER BY 3 DESC, method, path",
-                (start.timestamp(), end.timestamp()),
-            ).fetchall()
-            endpoints = tuple(
-                EndpointUsage(
-                    method=method,
-                    path=path,
-                    requests=requests,
-                    errors=errors,
-                    throttled=throttled,
-                    avg_latency_ms=avg_latency,
-                    calls_per_hour=requests / hours,
-                    mean_interval_s=(last - first) / (requests - 1) if requests > 1 else None,
-                )
-                for (
-                    method,
-                    path,
-                    requests,
-                    errors,
-                    throttled,
-                    avg_latency,
-                    first,
-                    last,
-                    hours,
-                ) in rows
+        def work(store: Store) -> EndpointUsageReport:
+            rows = store.query(
+                f"SELECT {split}method, path, COUNT(*) AS requests, {_ERRORS}, {_THROTTLED},"
+                " AVG(latency_ms), MIN(ts), MAX(ts),"
+                f" COUNT(DISTINCT {store.bucket('ts', 3600)})"
+                f" FROM requests WHERE ts >= ? AND ts <= ?{token_sql}"
+                f" GROUP BY {split}method, path ORDER BY requests DESC, {split}method, path",
+                (start.timestamp(), end.timestamp(), *token_params),
             )
+            endpoints = []
+            for row in rows:
+                instance = row[0] if by_instance else None
+                method, path, requests, errors, throttled, latency, first, last, hours = row[
+                    1 if by_instance else 0 :
+                ]
+                requests = int(requests)
+                endpoints.append(
+                    EndpointUsage(
+                        method=method,
+                        path=path,
+                        requests=requests,
+                        errors=int(errors),
+                        throttled=int(throttled),
+                        avg_latency_ms=float(latency),
+                        calls_per_hour=requests / int(hours),
+                        mean_interval_s=(last - first) / (requests - 1) if requests > 1 else None,
+                        instance=instance,
+                    )
+                )
             return EndpointUsageReport(
-                timeframe=timeframe, start=start, end=end, endpoints=endpoints
+                timeframe=timeframe, start=start, end=end, endpoints=tuple(endpoints)
             )
 
         return await self._query(work)
@@ -267,25 +336,22 @@ class MeterSource:
     ) -> dict[str, tuple[float, float, float]]:
         """Beyond the interface: `{"GET /path": (p50, p95, p99)}` in milliseconds, nearest rank."""
         start, end = timeframe_window(timeframe, self._clock.now())
+        token_sql, token_params = self._token_filter()
+        picks = ", ".join(
+            f"MAX(CASE WHEN rank = {rank} THEN latency_ms END)" for rank in _PERCENTILE_RANKS
+        )
 
-        def work(conn: sqlite3.Connection) -> dict[str, tuple[float, float, float]]:
-            result: dict[str, tuple[float, float, float]] = {}
-            key = None
-            values: list[float] = []
-            cursor = conn.execute(
-                "SELECT method || ' ' || path, latency_ms FROM requests WHERE ts >= ? AND ts <= ?"
-                " ORDER BY 1, 2",
-                (start.timestamp(), end.timestamp()),
+        def work(store: Store) -> dict[str, tuple[float, float, float]]:
+            rows = store.query(
+                f"SELECT method, path, {picks} FROM ("
+                " SELECT method, path, latency_ms,"
+                " ROW_NUMBER() OVER (PARTITION BY method, path ORDER BY latency_ms) AS rank,"
+                " COUNT(*) OVER (PARTITION BY method, path) AS n"
+                f" FROM requests WHERE ts >= ? AND ts <= ?{token_sql}"
+                ") ranked GROUP BY method, path",
+                (start.timestamp(), end.timestamp(), *token_params),
             )
-            for row_key, latency in cursor:
-                if row_key != key:
-                    if key is not None:
-                        result[key] = _p50_95_99(values)
-                    key, values = row_key, []
-                values.append(latency)
-            if key is not None:
-                result[key] = _p50_95_99(values)
-            return result
+            return {f"{m} {p}": (float(a), float(b), float(c)) for m, p, a, b, c in rows}
 
         return await self._query(work)
 
@@ -295,14 +361,16 @@ class MeterSource:
         today = self._clock.now().date()
         start = today - timedelta(days=days - 1)
         previous_start = start - timedelta(days=days)
+        token_sql, token_params = self._token_filter()
 
-        def work(conn: sqlite3.Connection) -> Metrics:
+        def work(store: Store) -> Metrics:
             rows = {
-                date.fromisoformat(day): (requests, errors, throttled, latency_sum)
-                for day, requests, errors, throttled, latency_sum in conn.execute(
-                    "SELECT day, requests, errors, throttled, latency_ms_sum FROM daily"
-                    " WHERE day >= ? AND day <= ? ORDER BY day",
-                    (previous_start.isoformat(), today.isoformat()),
+                date.fromisoformat(day): (int(requests), int(errors), int(throttled), float(lat))
+                for day, requests, errors, throttled, lat in store.query(
+                    "SELECT day, SUM(requests), SUM(errors), SUM(throttled), SUM(latency_ms_sum)"
+                    f" FROM daily WHERE day >= ? AND day <= ?{token_sql}"
+                    " GROUP BY day ORDER BY day",
+                    (previous_start.isoformat(), today.isoformat(), *token_params),
                 )
             }
             first_day = min(rows) if rows else today
@@ -346,23 +414,24 @@ class MeterSource:
     async def subscription(self) -> Subscription:
         """The plan (see `plan()`), and usage tokens counted locally: one per 2xx response."""
         now = self._clock.now()
+        token_sql, token_params = self._token_filter()
 
-        def work(conn: sqlite3.Connection) -> Subscription:
-            plan = self.plan(conn)
+        def work(store: Store) -> Subscription:
+            plan = self.plan(store)
             midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
             if plan.quota_period == "day":
                 period_start, resets_at = midnight, midnight + timedelta(days=1)
             else:
                 period_start = midnight.replace(day=1)
                 resets_at = (period_start + timedelta(days=32)).replace(day=1)
-            (used,) = conn.execute(
-                "SELECT COALESCE(SUM(ok), 0) FROM daily WHERE day >= ?",
-                (period_start.date().isoformat(),),
-            ).fetchone()
+            ((used,),) = store.query(
+                f"SELECT COALESCE(SUM(ok), 0) FROM daily WHERE day >= ?{token_sql}",
+                (period_start.date().isoformat(), *token_params),
+            )
             return Subscription(
                 plan=plan,
                 status="active",
-                tokens_used=used,
+                tokens_used=int(used),
                 period_start=period_start,
                 resets_at=resets_at,
             )
@@ -398,10 +467,6 @@ class MeterSource:
     ) -> AsyncIterator[HistoryEntry]:
         raise self._not_available("billing and support history")
         yield  # pragma: no cover - makes this an async generator like the client's
-
-
-def _p50_95_99(values: list[float]) -> tuple[float, float, float]:
-    return nearest_rank(values, 0.50), nearest_rank(values, 0.95), nearest_rank(values, 0.99)
 
 
 def _summary(rows: list[tuple[int, int, int, float]], days: int) -> MetricsSummary:

@@ -1,0 +1,472 @@
+"""What every meter store shares: the record, the schema and its migrations, the SQL both dialects
+speak, and the interface the recorder (writes) and `MeterSource` (reads) use.
+
+A store is one database: SQLite (embedded, the default) or PostgreSQL (shared by a team's meters).
+SQL is written once with `?` placeholders; a `Dialect` supplies the few fragments that differ.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from ht_dash.api.errors import ConfigError, HtError
+
+SCHEMA_VERSION = 2
+FINGERPRINT_HEX = 8
+RETENTION_CHUNK = 10_000  # rows per DELETE: retention never holds a long lock
+
+
+class Record(NamedTuple):
+    ts: float
+    method: str
+    path: str
+    status: int
+    latency_ms: float
+    bytes: int
+    retry_after: float | None
+    token_fp: str | None
+    failure: str | None = None
+
+
+REQUEST_COLUMNS = (
+    "ts, method, path, status, latency_ms, bytes, retry_after, token_fp, failure, instance"
+)
+
+
+def is_error(status: int) -> bool:
+    return status >= 500 or (400 <= status < 500 and status != 429)
+
+
+def is_ok(status: int) -> bool:
+    """A response that spent a usage token, as far as the meter can tell: 2xx only."""
+    return 200 <= status < 300
+
+
+def utc_day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def fingerprint(salt: bytes, credential: str) -> str:
+    """Short keyed hash of a token: tells keys apart, cannot be turned back into the token."""
+    digest = hmac.new(salt, credential.encode("utf-8", "surrogateescape"), hashlib.sha256)
+    return digest.hexdigest()[:FINGERPRINT_HEX]
+
+
+def daily_rows(
+    batch: Iterable[Record], instance: str
+) -> list[tuple[str, str, str, int, int, int, int, float]]:
+    """Per (day, token) sums of a batch, for the `daily` upsert."""
+    days: dict[tuple[str, str], list] = {}
+    last_index = -1
+    day = ""
+    for record in batch:
+        day_index = int(record.ts) // 86400
+        if day_index != last_index:  # most batches fall within one day: format once
+            day = utc_day(record.ts)
+            last_index = day_index
+        key = (day, record.token_fp or "")
+        row = days.get(key)
+        if row is None:
+            row = days[key] = [0, 0, 0, 0, 0.0]
+        status = record.status
+        row[0] += 1
+        if is_ok(status):
+            row[1] += 1
+        elif status == 429:
+            row[3] += 1
+        elif is_error(status):
+            row[2] += 1
+        row[4] += record.latency_ms
+    return [(d, instance, fp, r[0], r[1], r[2], r[3], r[4]) for (d, fp), r in days.items()]
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+
+class StoreError(HtError):
+    title = "Meter store error"
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached right now (refused, restarting, connection lost)."""
+
+    title = "Meter store unreachable"
+
+
+class StoreTooNew(ConfigError):
+    """The store was written by a newer ht-dash: exit 2 rather than guess at its schema."""
+
+
+class StoreEmpty(StoreError):
+    """No meter has written to this store yet."""
+
+
+# ---- dialects ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    placeholder: str  # what `?` becomes
+    begin: str  # starts a write transaction
+    id_column: str  # the requests table's surrogate key
+    bucket: Callable[[str, str], str]  # (expression, width) -> integer bucket index
+
+    def sql(self, text: str) -> str:
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+
+SQLITE = Dialect(
+    "sqlite",
+    "?",
+    "BEGIN IMMEDIATE",  # take the write lock at once, waiting up to the busy timeout
+    "id INTEGER PRIMARY KEY",
+    lambda expr, width: f"CAST(({expr}) / {width} AS INTEGER)",
+)
+POSTGRES = Dialect(
+    "postgresql",
+    "%s",
+    "BEGIN",
+    "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    lambda expr, width: f"CAST(floor(({expr}) / {width}) AS BIGINT)",
+)
+
+
+# ---- schema ------------------------------------------------------------------------------------
+
+# Version 1 is the schema of the first SQLite meter; later versions are steps from it, so one list
+# creates a new store and upgrades an old one alike.
+_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+    {id_column},
+    ts DOUBLE PRECISION NOT NULL,      -- unix seconds, when the request arrived
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,                -- template, e.g. /segments/{{id}}/summary
+    status INTEGER NOT NULL,
+    latency_ms DOUBLE PRECISION NOT NULL,  -- until the response headers arrived
+    bytes BIGINT NOT NULL,             -- response body bytes sent to the bot
+    retry_after DOUBLE PRECISION,      -- seconds, on 429
+    token_fp TEXT,                     -- keyed fingerprint of the token, never the token
+    failure TEXT                       -- set when the meter answered itself
+);
+CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
+CREATE TABLE IF NOT EXISTS daily (
+    day TEXT PRIMARY KEY,
+    requests BIGINT NOT NULL,
+    ok BIGINT NOT NULL,
+    errors BIGINT NOT NULL,
+    throttled BIGINT NOT NULL,
+    latency_ms_sum DOUBLE PRECISION NOT NULL
+);
+"""
+
+# Version 2: each record names its meter (instance); daily sums per day, instance and token.
+_V2 = """
+ALTER TABLE requests ADD COLUMN instance TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS requests_fp_ts ON requests (token_fp, ts);
+CREATE TABLE daily_v2 (
+    day TEXT NOT NULL,                 -- UTC date, YYYY-MM-DD
+    instance TEXT NOT NULL,            -- the meter's --instance
+    token_fp TEXT NOT NULL,            -- '' when the request carried no token
+    requests BIGINT NOT NULL,
+    ok BIGINT NOT NULL,                -- 2xx: usage tokens spent, as far as the meter can tell
+    errors BIGINT NOT NULL,            -- 5xx and 4xx other than 429
+    throttled BIGINT NOT NULL,         -- 429
+    latency_ms_sum DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (day, instance, token_fp)
+);
+INSERT INTO daily_v2 SELECT day, '', '', requests, ok, errors, throttled, latency_ms_sum FROM daily;
+DROP TABLE daily;
+ALTER TABLE daily_v2 RENAME TO daily;
+"""
+
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
+MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, "
+    "applied_at DOUBLE PRECISION NOT NULL, by_version TEXT NOT NULL)"
+)
+
+INSERT_DAILY = (
+    "INSERT INTO daily (day, instance, token_fp, requests, ok, errors, throttled, latency_ms_sum)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (day, instance, token_fp) DO UPDATE SET"
+    " requests = daily.requests + excluded.requests, ok = daily.ok + excluded.ok,"
+    " errors = daily.errors + excluded.errors,"
+    " throttled = daily.throttled + excluded.throttled,"
+    " latency_ms_sum = daily.latency_ms_sum + excluded.latency_ms_sum"
+)
+DELETE_OLD_REQUESTS = (
+    "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE ts < ? ORDER BY id LIMIT ?)"
+)
+
+
+def statements(script: str) -> list[str]:
+    """A script's statements (no semicolons inside literals in our schema)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def too_new(found: int) -> StoreTooNew:
+    return StoreTooNew(
+        f"the meter store has schema version {found}; this ht-dash knows up to {SCHEMA_VERSION}",
+        hint="it was written by a newer ht-dash: upgrade ht-dash on this machine",
+    )
+
+
+# ---- the interface -----------------------------------------------------------------------------
+
+
+class Store(ABC):
+    """One meter database on one connection, used by one caller at a time (a lock). The recorder's
+    writer thread and a reader each have their own store object."""
+
+    dialect: Dialect
+    # True: a write that fails because the store is unreachable is kept and retried (PostgreSQL
+    # restarts); False: it is dropped and counted (a locked or full SQLite file).
+    keeps_batches_when_down: bool = False
+
+    def __init__(self) -> None:
+        self._conn: Any = None
+        self._salt: bytes | None = None
+        self._lock = threading.RLock()
+
+    # -- what each dialect provides
+
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """Where the store is, safe to print: never a password."""
+
+    @abstractmethod
+    def _connect(self) -> Any:
+        """A new DB-API connection in autocommit mode; StoreUnavailable when unreachable."""
+
+    @abstractmethod
+    def _insert_requests(self, cur: Any, rows: Sequence[tuple]) -> None: ...
+
+    @abstractmethod
+    def _lock_schema(self, cur: Any) -> None:
+        """Within the migration transaction: keep other meters from migrating at the same time."""
+
+    @abstractmethod
+    def _has_table(self, cur: Any, name: str) -> bool: ...
+
+    @abstractmethod
+    def translate(self, exc: BaseException) -> BaseException | None:
+        """A driver exception as a StoreError (scrubbed of secrets); None if it is not the
+        driver's."""
+
+    def exists(self) -> bool:
+        """Whether there can be anything to read without creating it (SQLite: the file)."""
+        return True
+
+    # -- connection
+
+    def connection(self) -> Any:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a broken connection: nothing left to do
+                conn.close()
+
+    def _run(self, work: Callable[[Any], Any]) -> Any:
+        """`work(cursor)` on the connection, one caller at a time; driver errors become
+        StoreErrors, a lost connection is dropped so that the next call reconnects."""
+        with self._lock:
+            return self._run_locked(work)
+
+    def _run_locked(self, work: Callable[[Any], Any]) -> Any:
+        try:
+            conn = self.connection()
+            cur = conn.cursor()
+            try:
+                return work(cur)
+            finally:
+                cur.close()
+        except StoreError:
+            raise
+        except Exception as exc:
+            error = self.translate(exc)
+            if error is None:
+                raise
+            if isinstance(error, StoreUnavailable):
+                self.close()
+            raise error from None
+
+    def _transaction(self, work: Callable[[Any], Any]) -> Any:
+        def in_transaction(cur: Any) -> Any:
+            cur.execute(self.dialect.begin)
+            try:
+                result = work(cur)
+            except BaseException:
+                with contextlib.suppress(Exception):  # connection gone: the server rolls back
+                    cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+            return result
+
+        return self._run(in_transaction)
+
+    # -- schema
+
+    def schema_version(self) -> int:
+        """The version found: 0 for an empty store (the first SQLite meter wrote version 1 in
+        `meta` only)."""
+
+        def work(cur: Any) -> int:
+            return self._version(cur)
+
+        return self._run(work)
+
+    def _version(self, cur: Any) -> int:
+        if self._has_table(cur, "migrations"):
+            cur.execute("SELECT MAX(version) FROM migrations")
+            (found,) = cur.fetchone()
+            if found is not None:
+                return int(found)
+        if self._has_table(cur, "meta"):
+            cur.execute(
+                self.dialect.sql("SELECT value FROM meta WHERE key = ?"), ("schema_version",)
+            )
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
+        return 0
+
+    def migrate(self, *, create: bool = True) -> int:
+        """Bring the schema to SCHEMA_VERSION (one transaction). A newer store: StoreTooNew.
+        `create=False` (readers): an empty store is StoreEmpty, nothing is created."""
+        found = self.schema_version()
+        if found > SCHEMA_VERSION:
+            raise too_new(found)
+        if found == SCHEMA_VERSION:
+            return found
+        if found == 0 and not create:
+            raise StoreEmpty(f"no meter has recorded into {self.label} yet")
+
+        def work(cur: Any) -> int:
+            self._lock_schema(cur)
+            current = self._version(cur)  # another meter may have migrated meanwhile
+            if current > SCHEMA_VERSION:
+                raise too_new(current)
+            cur.execute(MIGRATIONS_TABLE)
+            from ht_dash import __version__
+
+            for version, script in MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in statements(script.format(id_column=self.dialect.id_column)):
+                    cur.execute(statement)
+                cur.execute(
+                    self.dialect.sql(
+                        "INSERT INTO migrations (version, applied_at, by_version) VALUES (?, ?, ?)"
+                    ),
+                    (version, time.time(), __version__),
+                )
+            # A store of the first meter knew its version only from `meta`: record it.
+            cur.execute(
+                self.dialect.sql(
+                    "INSERT INTO migrations (version, applied_at, by_version) VALUES (?, ?, ?)"
+                    " ON CONFLICT (version) DO NOTHING"
+                ),
+                (1, time.time(), __version__),
+            )
+            cur.execute(
+                self.dialect.sql(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                ),
+                ("schema_version", str(SCHEMA_VERSION)),
+            )
+            cur.execute(
+                self.dialect.sql(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
+                ),
+                ("salt", secrets.token_hex(16)),
+            )
+            return SCHEMA_VERSION
+
+        return self._transaction(work)
+
+    # -- meta
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.query(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+            fetch=False,
+        )
+
+    def salt(self) -> bytes:
+        """The fingerprint key, created with the store: every meter on it shares it."""
+        if self._salt is None:
+            value = self.get_meta("salt")
+            if not value:
+                raise StoreEmpty(f"{self.label} has no fingerprint key yet")
+            self._salt = bytes.fromhex(value)
+        return self._salt
+
+    def fingerprint(self, credential: str) -> str:
+        return fingerprint(self.salt(), credential)
+
+    # -- writing (the recorder's thread)
+
+    def write_batch(self, batch: Sequence[Record], instance: str) -> None:
+        """All records and their daily sums in one transaction."""
+        rows = [(*record, instance) for record in batch]
+        sums = daily_rows(batch, instance)
+        insert_daily = self.dialect.sql(INSERT_DAILY)
+
+        def work(cur: Any) -> None:
+            self._insert_requests(cur, rows)
+            cur.executemany(insert_daily, sums)
+
+        self._transaction(work)
+
+    def delete_requests_before(self, ts: float, chunk: int = RETENTION_CHUNK) -> int:
+        """One bounded chunk of retention, its own transaction; returns the rows deleted."""
+        sql = self.dialect.sql(DELETE_OLD_REQUESTS)
+
+        def work(cur: Any) -> int:
+            cur.execute(sql, (ts, chunk))
+            return cur.rowcount
+
+        return self._transaction(work)
+
+    def delete_daily_before(self, day: str) -> None:
+        self._transaction(
+            lambda cur: cur.execute(self.dialect.sql("DELETE FROM daily WHERE day < ?"), (day,))
+        )
+
+    # -- reading
+
+    def query(self, sql: str, params: Sequence[Any] = (), *, fetch: bool = True) -> list[tuple]:
+        """One statement, `?` placeholders, serialised with other callers of this store."""
+        text = self.dialect.sql(sql)
+
+        def work(cur: Any) -> list[tuple]:
+            cur.execute(text, tuple(params))
+            return cur.fetchall() if fetch else []
+
+        return self._run(work)
+
+    def bucket(self, expr: str, width: int | float | str) -> str:
+        return self.dialect.bucket(expr, width)

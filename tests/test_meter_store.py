@@ -1,0 +1,210 @@
+"""The meter's store on SQLite: privacy of the file, counting, schema versions, retention,
+instances and the per-token filter (the same behaviour is checked on PostgreSQL in
+test_meter_postgres.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from ht_dash import cli
+from ht_dash.clock import FixedClock
+from ht_dash.meter.recorder import Record, Recorder
+from ht_dash.meter.source import MeterSource
+from ht_dash.meter.store import SCHEMA_VERSION, StoreTooNew
+from ht_dash.meter.store.sqlite import SqliteStore
+
+NOW = datetime(2025, 3, 12, 12, 0, 30, tzinfo=UTC)
+T = NOW.timestamp()
+KEEP_FOREVER = 365_000
+
+
+def rec(ago_s: float, status: int = 200, fp: str | None = "aaaa0001", path: str = "/positions"):
+    return Record(T - ago_s, "GET", path, status, 10.0, 100, None, fp)
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_database_file_and_directory_are_private(tmp_path):
+    data = tmp_path / "data"
+    db = data / "meter.sqlite3"
+    with Recorder(db) as recorder:
+        recorder.add(rec(0))
+        assert recorder.flush(5)
+        # While it runs, the WAL and shared-memory files exist: private too.
+        for name in ("meter.sqlite3", "meter.sqlite3-wal", "meter.sqlite3-shm"):
+            assert mode(data / name) == 0o600, name
+    assert mode(data) == 0o700
+    assert mode(db) == 0o600
+
+
+def test_an_existing_world_readable_database_is_tightened(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    db = data / "meter.sqlite3"
+    with Recorder(db):
+        pass
+    db.chmod(0o644)
+    data.chmod(0o755)
+    with Recorder(db):
+        pass
+    assert (mode(data), mode(db)) == (0o700, 0o600)
+
+
+def test_a_failed_batch_counts_every_record_it_held(tmp_path):
+    db = tmp_path / "meter.sqlite3"
+    recorder = Recorder(db, busy_timeout_ms=50, flush_interval=60)
+    recorder.start()
+    try:
+        blocker = sqlite3.connect(db, timeout=0)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            for n in range(7):
+                recorder.add(rec(n))
+            assert recorder.flush(5)
+        finally:
+            blocker.rollback()
+            blocker.close()
+    finally:
+        recorder.close()
+    assert recorder.dropped == 7 and recorder.written == 0
+    assert "locked" in (recorder.last_error or "")
+
+
+@pytest.mark.parametrize("status", [301, 304, 307])
+def test_redirects_are_not_counted_as_spent_tokens(tmp_path, status):
+    db = tmp_path / "meter.sqlite3"
+    with Recorder(db, retention_days=KEEP_FOREVER) as recorder:
+        recorder.add(rec(10, status))
+        recorder.add(rec(5, 200))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT SUM(requests), SUM(ok) FROM daily").fetchone() == (2, 1)
+
+
+async def test_redirects_are_not_spent_tokens_in_the_subscription(tmp_path):
+    db = tmp_path / "meter.sqlite3"
+    with Recorder(db, retention_days=KEEP_FOREVER) as recorder:
+        for status in (200, 304, 302, 201):
+            recorder.add(rec(10, status))
+    sub = await MeterSource(db, clock=FixedClock(NOW)).subscription()
+    assert sub.tokens_used == 2
+
+
+def _v1_database(path) -> None:
+    """What the first meter (schema version 1) left behind."""
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE requests (id INTEGER PRIMARY KEY, ts REAL NOT NULL, method TEXT NOT NULL,
+            path TEXT NOT NULL, status INTEGER NOT NULL, latency_ms REAL NOT NULL,
+            bytes INTEGER NOT NULL, retry_after REAL, token_fp TEXT, failure TEXT);
+        CREATE INDEX requests_ts ON requests (ts);
+        CREATE TABLE daily (day TEXT PRIMARY KEY, requests INTEGER NOT NULL, ok INTEGER NOT NULL,
+            errors INTEGER NOT NULL, throttled INTEGER NOT NULL, latency_ms_sum REAL NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '1'),
+            ('salt', '00112233445566778899aabbccddeeff'), ('plan', 'flow');
+        """
+    )
+    conn.execute(
+        "INSERT INTO requests (ts, method, path, status, latency_ms, bytes, token_fp)"
+        " VALUES (?, 'GET', '/old', 200, 4.0, 10, 'fp000001')",
+        (T - 30,),
+    )
+    conn.execute("INSERT INTO daily VALUES ('2025-03-12', 1, 1, 0, 0, 4.0)")
+    conn.commit()
+    conn.close()
+
+
+async def test_a_version_1_database_is_upgraded_in_place(tmp_path):
+    db = tmp_path / "meter.sqlite3"
+    _v1_database(db)
+    with Recorder(db, retention_days=KEEP_FOREVER, instance="host-b") as recorder:
+        recorder.add(rec(10))
+    with sqlite3.connect(db) as conn:
+        versions = [v for (v,) in conn.execute("SELECT version FROM migrations ORDER BY 1")]
+        assert versions == list(range(1, SCHEMA_VERSION + 1))
+        assert conn.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone() == (
+            "00112233445566778899aabbccddeeff",
+        )
+        instances = conn.execute("SELECT path, instance FROM requests ORDER BY id").fetchall()
+        assert instances == [("/old", ""), ("/positions", "host-b")]
+    meter = MeterSource(db, clock=FixedClock(NOW))
+    sub = await meter.subscription()
+    assert sub.plan.id == "flow" and sub.tokens_used == 2  # the old daily row is kept
+
+
+def test_a_store_from_a_newer_ht_dash_is_refused(tmp_path):
+    db = tmp_path / "meter.sqlite3"
+    with Recorder(db):
+        pass
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO migrations VALUES (?, 0, '99.0')", (SCHEMA_VERSION + 1,))
+    with pytest.raises(StoreTooNew, match="newer ht-dash"):
+        Recorder(db).start()
+
+
+def test_meter_command_exits_2_on_a_newer_store(isolated_home, capsys):
+    db = isolated_home / "data" / "meter.sqlite3"
+    with Recorder(db):
+        pass
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO migrations VALUES (?, 0, '99.0')", (SCHEMA_VERSION + 1,))
+    assert cli.main(["meter", "--listen", "127.0.0.1:0", "--quiet"]) == cli.EXIT_USAGE
+    assert "newer ht-dash" in capsys.readouterr().err
+    assert cli.main(["--source", "meter", "status", "--json"]) == cli.EXIT_USAGE
+
+
+def test_retention_deletes_in_bounded_chunks(tmp_path, monkeypatch):
+    from ht_dash.meter import recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "RETENTION_CHUNK", 3)
+    db = tmp_path / "meter.sqlite3"
+    store = SqliteStore(db)
+    statements: list[str] = []
+    with Recorder(store, retention_days=1, flush_interval=60) as recorder:
+        now = time.time()
+        old = [
+            Record(now - 3 * 86400 - n, "GET", "/old", 200, 1.0, 0, None, None) for n in range(8)
+        ]
+        store._conn.set_trace_callback(statements.append)
+        for record in old:
+            recorder.add(record)
+        recorder.add(Record(now, "GET", "/new", 200, 1.0, 0, None, None))
+        assert recorder.flush(5)
+        for _ in range(4):  # each later batch deletes one more chunk
+            recorder.add(Record(now, "GET", "/new", 200, 1.0, 0, None, None))
+            assert recorder.flush(5)
+    deletes = [s for s in statements if s.startswith("DELETE FROM requests")]
+    assert len(deletes) == 3 and all("LIMIT 3" in s for s in deletes)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT DISTINCT path FROM requests").fetchall() == [("/new",)]
+
+
+async def test_instances_and_the_token_filter(tmp_path):
+    db = tmp_path / "meter.sqlite3"
+    for instance, n in (("host-a", 3), ("host-b", 5)):
+        with Recorder(db, retention_days=KEEP_FOREVER, instance=instance) as recorder:
+            for i in range(n):
+                recorder.add(rec(i, fp=recorder.fingerprint("token-one")))
+            recorder.add(rec(1, fp=recorder.fingerprint("token-two")))
+    meter = MeterSource(db, clock=FixedClock(NOW))
+    live = await meter.live()
+    assert live.requests_per_minute == 10
+    assert [(i.instance, i.requests_per_minute) for i in live.instances] == [
+        ("host-b", 6),
+        ("host-a", 4),
+    ]
+    one = MeterSource(db, clock=FixedClock(NOW), token_fp=await meter.fingerprint_of("token-one"))
+    assert (await one.live()).requests_per_minute == 8
+    assert (await one.subscription()).tokens_used == 8
+    assert sum(e.requests for e in (await one.endpoint_usage("today")).endpoints) == 8
+    assert (await one.metrics(days=1)).daily[-1].requests == 8
+    split = await meter.endpoint_usage("today", by_instance=True)
+    assert {(e.instance, e.requests) for e in split.endpoints} == {("host-a", 4), ("host-b", 6)}
