@@ -26,10 +26,21 @@ class Settings:
     live_interval: float = 2.0
     source: str = "api"
     theme: str = "textual-dark"
+    # Where the meter writes and `--source meter` reads: "" is meter.sqlite3 in the data
+    # directory; a postgresql:// URL is a store shared by several meters (docs/meter.md).
+    meter_store: str = ""
 
-    def __repr__(self) -> str:  # explicit: nothing secret here, and nothing secret ever added
-        inner = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+    def __repr__(self) -> str:  # explicit: a store URL's password is never shown
+        inner = ", ".join(f"{f.name}={self._shown(f.name)!r}" for f in fields(self))
         return f"Settings({inner})"
+
+    def _shown(self, name: str) -> object:
+        value = getattr(self, name)
+        if name == "meter_store" and value:
+            from ht_dash.meter.store import printable
+
+            return printable(value)
+        return value
 
 
 _ENV = {
@@ -39,6 +50,7 @@ _ENV = {
     "live_interval": "HT_DASH_LIVE_INTERVAL",
     "source": "HT_DASH_SOURCE",
     "theme": "HT_DASH_THEME",
+    "meter_store": "HT_DASH_METER_STORE",
 }
 
 
