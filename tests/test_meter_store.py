@@ -208,3 +208,47 @@ async def test_instances_and_the_token_filter(tmp_path):
     assert (await one.metrics(days=1)).daily[-1].requests == 8
     split = await meter.endpoint_usage("today", by_instance=True)
     assert {(e.instance, e.requests) for e in split.endpoints} == {("host-a", 4), ("host-b", 6)}
+
+
+@pytest.mark.parametrize("timeframe", ["today", "week", "30d"])
+async def test_endpoint_table_from_hourly_sums_equals_the_raw_records(tmp_path, timeframe):
+    """Whole hours come from the hourly sums, the edges from raw records: same figures."""
+    import random
+
+    from ht_dash.meter.source import timeframe_window
+
+    rng = random.Random(7)
+    db = tmp_path / "meter.sqlite3"
+    now = datetime(2025, 3, 12, 12, 34, 56, 789000, tzinfo=UTC)
+    records = [
+        Record(
+            now.timestamp() - rng.uniform(0, 40 * 86400),
+            rng.choice(["GET", "POST"]),
+            rng.choice(["/a", "/b/{id}", "/c"]),
+            rng.choice([200, 200, 200, 429, 500, 404, 304]),
+            rng.uniform(1, 100),
+            0,
+            None,
+            None,
+        )
+        for _ in range(3000)
+    ]
+    with Recorder(db, retention_days=KEEP_FOREVER) as recorder:
+        for record in records:
+            recorder.add(record)
+    report = await MeterSource(db, clock=FixedClock(now)).endpoint_usage(timeframe)
+    start, end = (t.timestamp() for t in timeframe_window(timeframe, now))
+    expected = {}
+    for r in records:
+        if start <= r.ts <= end:
+            expected.setdefault(f"{r.method} {r.path}", []).append(r)
+    assert {e.key for e in report.endpoints} == set(expected)
+    for e in report.endpoints:
+        rows = expected[e.key]
+        assert e.requests == len(rows)
+        assert e.throttled == sum(r.status == 429 for r in rows)
+        assert e.errors == sum(r.status in (500, 404) for r in rows)
+        assert e.avg_latency_ms == pytest.approx(sum(r.latency_ms for r in rows) / len(rows))
+        assert e.calls_per_hour == pytest.approx(len(rows) / len({int(r.ts // 3600) for r in rows}))
+        span = max(r.ts for r in rows) - min(r.ts for r in rows)
+        assert e.mean_interval_s == pytest.approx(span / (len(rows) - 1))

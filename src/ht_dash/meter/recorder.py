@@ -294,7 +294,7 @@ class Recorder:
             if deleted >= RETENTION_CHUNK:
                 return  # more to delete: another chunk after the next batch
             daily_days = max(DAILY_RETENTION_DAYS, self.retention_days)
-            self.store.delete_daily_before(utc_day(now - daily_days * 86400))
+            self.store.delete_sums_before(cutoff, utc_day(now - daily_days * 86400))
         except StoreError:
             pass  # retried in the next hour; records are what matters
         self._next_retention = now + 3600

@@ -62,32 +62,46 @@ def fingerprint(salt: bytes, credential: str) -> str:
     return digest.hexdigest()[:FINGERPRINT_HEX]
 
 
-def daily_rows(
-    batch: Iterable[Record], instance: str
-) -> list[tuple[str, str, str, int, int, int, int, float]]:
-    """Per (day, token) sums of a batch, for the `daily` upsert."""
+def rollups(batch: Iterable[Record], instance: str) -> tuple[list[tuple], list[tuple]]:
+    """A batch's sums for the `daily` (day, token) and `hourly` (hour, token, endpoint) upserts."""
     days: dict[tuple[str, str], list] = {}
+    hours: dict[tuple[int, str, str, str], list] = {}
     last_index = -1
     day = ""
     for record in batch:
-        day_index = int(record.ts) // 86400
+        ts = record.ts
+        day_index = int(ts) // 86400
         if day_index != last_index:  # most batches fall within one day: format once
-            day = utc_day(record.ts)
+            day = utc_day(ts)
             last_index = day_index
-        key = (day, record.token_fp or "")
-        row = days.get(key)
-        if row is None:
-            row = days[key] = [0, 0, 0, 0, 0.0]
+        fp = record.token_fp or ""
         status = record.status
-        row[0] += 1
-        if is_ok(status):
-            row[1] += 1
-        elif status == 429:
-            row[3] += 1
-        elif is_error(status):
-            row[2] += 1
-        row[4] += record.latency_ms
-    return [(d, instance, fp, r[0], r[1], r[2], r[3], r[4]) for (d, fp), r in days.items()]
+        ok = 1 if is_ok(status) else 0
+        throttled = 1 if status == 429 else 0
+        error = 1 if is_error(status) else 0
+        row = days.get((day, fp))
+        if row is None:
+            days[(day, fp)] = [1, ok, error, throttled, record.latency_ms]
+        else:
+            row[0] += 1
+            row[1] += ok
+            row[2] += error
+            row[3] += throttled
+            row[4] += record.latency_ms
+        key = (int(ts // 3600), fp, record.method, record.path)
+        row = hours.get(key)
+        if row is None:
+            hours[key] = [1, error, throttled, record.latency_ms, ts, ts]
+        else:
+            row[0] += 1
+            row[1] += error
+            row[2] += throttled
+            row[3] += record.latency_ms
+            row[4] = min(row[4], ts)
+            row[5] = max(row[5], ts)
+    daily = [(d, instance, fp, *r) for (d, fp), r in days.items()]
+    hourly = [(h, instance, fp, method, path, *r) for (h, fp, method, path), r in hours.items()]
+    return daily, hourly
 
 
 # ---- errors ------------------------------------------------------------------------------------
@@ -119,6 +133,8 @@ class Dialect:
     name: str
     placeholder: str  # what `?` becomes
     begin: str  # starts a write transaction
+    least: str  # the smaller of two values (scalar)
+    greatest: str
     id_column: str  # the requests table's surrogate key
     bucket: Callable[[str, str], str]  # (expression, width) -> integer bucket index
 
@@ -130,6 +146,8 @@ SQLITE = Dialect(
     "sqlite",
     "?",
     "BEGIN IMMEDIATE",  # take the write lock at once, waiting up to the busy timeout
+    "MIN",
+    "MAX",
     "id INTEGER PRIMARY KEY",
     lambda expr, width: f"CAST(({expr}) / {width} AS INTEGER)",
 )
@@ -137,6 +155,8 @@ POSTGRES = Dialect(
     "postgresql",
     "%s",
     "BEGIN",
+    "LEAST",
+    "GREATEST",
     "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
     lambda expr, width: f"CAST(floor(({expr}) / {width}) AS BIGINT)",
 )
@@ -171,7 +191,8 @@ CREATE TABLE IF NOT EXISTS daily (
 );
 """
 
-# Version 2: each record names its meter (instance); daily sums per day, instance and token.
+# Version 2: each record names its meter (instance); daily sums per day, instance and token;
+# hourly sums per endpoint, which the endpoint table reads instead of millions of rows.
 _V2 = """
 ALTER TABLE requests ADD COLUMN instance TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS requests_fp_ts ON requests (token_fp, ts);
@@ -189,6 +210,25 @@ CREATE TABLE daily_v2 (
 INSERT INTO daily_v2 SELECT day, '', '', requests, ok, errors, throttled, latency_ms_sum FROM daily;
 DROP TABLE daily;
 ALTER TABLE daily_v2 RENAME TO daily;
+CREATE TABLE hourly (
+    hour BIGINT NOT NULL,              -- floor(ts / 3600)
+    instance TEXT NOT NULL,
+    token_fp TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    requests BIGINT NOT NULL,
+    errors BIGINT NOT NULL,
+    throttled BIGINT NOT NULL,
+    latency_ms_sum DOUBLE PRECISION NOT NULL,
+    first_ts DOUBLE PRECISION NOT NULL,
+    last_ts DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (hour, instance, token_fp, method, path)
+);
+INSERT INTO hourly
+SELECT {hour}, instance, COALESCE(token_fp, ''), method, path, COUNT(*),
+       SUM(CASE WHEN status >= 500 OR (status >= 400 AND status != 429) THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END), SUM(latency_ms), MIN(ts), MAX(ts)
+FROM requests GROUP BY 1, 2, 3, 4, 5;
 """
 
 MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
@@ -204,6 +244,17 @@ INSERT_DAILY = (
     " errors = daily.errors + excluded.errors,"
     " throttled = daily.throttled + excluded.throttled,"
     " latency_ms_sum = daily.latency_ms_sum + excluded.latency_ms_sum"
+)
+UPSERT_HOURLY = (
+    "INSERT INTO hourly (hour, instance, token_fp, method, path, requests, errors, throttled,"
+    " latency_ms_sum, first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (hour, instance, token_fp, method, path) DO UPDATE SET"
+    " requests = hourly.requests + excluded.requests,"
+    " errors = hourly.errors + excluded.errors,"
+    " throttled = hourly.throttled + excluded.throttled,"
+    " latency_ms_sum = hourly.latency_ms_sum + excluded.latency_ms_sum,"
+    " first_ts = {least}(hourly.first_ts, excluded.first_ts),"
+    " last_ts = {greatest}(hourly.last_ts, excluded.last_ts)"
 )
 DELETE_OLD_REQUESTS = (
     "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE ts < ? ORDER BY id LIMIT ?)"
@@ -368,7 +419,10 @@ class Store(ABC):
             for version, script in MIGRATIONS:
                 if version <= current:
                     continue
-                for statement in statements(script.format(id_column=self.dialect.id_column)):
+                script = script.format(
+                    id_column=self.dialect.id_column, hour=self.dialect.bucket("ts", 3600)
+                )
+                for statement in statements(script):
                     cur.execute(statement)
                 cur.execute(
                     self.dialect.sql(
@@ -432,12 +486,17 @@ class Store(ABC):
     def write_batch(self, batch: Sequence[Record], instance: str) -> None:
         """All records and their daily sums in one transaction."""
         rows = [(*record, instance) for record in batch]
-        sums = daily_rows(batch, instance)
-        insert_daily = self.dialect.sql(INSERT_DAILY)
+        daily, hourly = rollups(batch, instance)
+        dialect = self.dialect
+        upsert_daily = dialect.sql(INSERT_DAILY)
+        upsert_hourly = dialect.sql(
+            UPSERT_HOURLY.format(least=dialect.least, greatest=dialect.greatest)
+        )
 
         def work(cur: Any) -> None:
             self._insert_requests(cur, rows)
-            cur.executemany(insert_daily, sums)
+            cur.executemany(upsert_daily, daily)
+            cur.executemany(upsert_hourly, hourly)
 
         self._transaction(work)
 
@@ -451,10 +510,14 @@ class Store(ABC):
 
         return self._transaction(work)
 
-    def delete_daily_before(self, day: str) -> None:
-        self._transaction(
-            lambda cur: cur.execute(self.dialect.sql("DELETE FROM daily WHERE day < ?"), (day,))
-        )
+    def delete_sums_before(self, ts: float, day: str) -> None:
+        """Hourly sums older than `ts`, daily sums before `day` (both small tables)."""
+
+        def work(cur: Any) -> None:
+            cur.execute(self.dialect.sql("DELETE FROM hourly WHERE hour < ?"), (int(ts // 3600),))
+            cur.execute(self.dialect.sql("DELETE FROM daily WHERE day < ?"), (day,))
+
+        self._transaction(work)
 
     # -- reading
 
