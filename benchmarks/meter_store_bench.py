@@ -126,7 +126,7 @@ SELECT %(start)s + i * %(step)s,
        5 + (i * 31 %% 400) / 4.0, 1000, NULL,
        CASE WHEN i %% 3 = 0 THEN 'fp000002' ELSE 'fp000001' END, NULL,
        'host-' || (i %% 3)
-FROM generate_series(1, %(rows)s) AS i
+FROM generate_series(CAST(1 AS BIGINT), %(rows)s) AS i
 """
 DAILY = """
 INSERT INTO daily

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -56,6 +57,15 @@ _ERROR = "status >= 500 OR (status >= 400 AND status != 429)"
 _THROTTLED = "SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END)"
 _API_HINT = "run ht-dash without --source meter to ask the account API"
 _START_HINT = "start `ht-dash meter` and point your bot at http://127.0.0.1:8787/api/external"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _shown(name: str | None) -> str:
+    """An instance name from the store, safe for a terminal (meters check theirs; a store is
+    still data from outside)."""
+    return _CONTROL.sub("", name or "")
 
 
 class MeterUnreadable(HtError):
@@ -128,8 +138,6 @@ def timeframe_window(timeframe: str, now: datetime) -> tuple[datetime, datetime]
 
 
 def nearest_rank(sorted_values: list[float], q: float) -> float:
-    import math
-
     return sorted_values[max(1, math.ceil(q * len(sorted_values))) - 1]
 
 
@@ -259,7 +267,7 @@ class MeterSource:
                 )
             }
             instances = tuple(
-                InstanceRate(name, int(per_minute), int(requests), int(throttled))
+                InstanceRate(_shown(name), int(per_minute), int(requests), int(throttled))
                 for name, per_minute, requests, throttled in store.query(
                     "SELECT instance, SUM(CASE WHEN ts > ? THEN 1 ELSE 0 END) AS per_minute,"
                     f" COUNT(*), {_THROTTLED} FROM requests"
@@ -327,7 +335,7 @@ class MeterSource:
             )
             endpoints = []
             for row in rows:
-                instance = row[0] if by_instance else None
+                instance = _shown(row[0]) if by_instance else None
                 method, path, requests, errors, throttled, latency, first, last, active = row[
                     1 if by_instance else 0 :
                 ]
