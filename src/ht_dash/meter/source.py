@@ -317,10 +317,16 @@ class MeterSource:
             raw = (start.timestamp(), start.timestamp(), start.timestamp(), end.timestamp())
 
         def work(store: Store) -> EndpointUsageReport:
+            # Per hour first, then per endpoint: the hours an endpoint was called are counted
+            # without COUNT(DISTINCT), so both steps are hash aggregates.
             rows = store.query(
                 f"SELECT {split}method, path, SUM(requests) AS requests, SUM(errors),"
                 " SUM(throttled), SUM(latency_ms_sum) / SUM(requests), MIN(first_ts),"
-                " MAX(last_ts), COUNT(DISTINCT hour) FROM ("
+                " MAX(last_ts), COUNT(*) FROM ("
+                f" SELECT hour, {split}method, path, SUM(requests) AS requests,"
+                " SUM(errors) AS errors, SUM(throttled) AS throttled,"
+                " SUM(latency_ms_sum) AS latency_ms_sum, MIN(first_ts) AS first_ts,"
+                " MAX(last_ts) AS last_ts FROM ("
                 " SELECT hour, instance, method, path, requests, errors, throttled,"
                 " latency_ms_sum, first_ts, last_ts"
                 f" FROM hourly WHERE hour >= ? AND hour < ?{token_sql}"
@@ -329,7 +335,8 @@ class MeterSource:
                 " CASE WHEN status = 429 THEN 1 ELSE 0 END, latency_ms, ts, ts"
                 " FROM requests WHERE ((ts >= ? AND ts < ?) OR (ts >= ? AND ts <= ?))"
                 f"{token_sql}"
-                f") endpoint_rows GROUP BY {split}method, path"
+                f") endpoint_rows GROUP BY hour, {split}method, path"
+                f") endpoint_hours GROUP BY {split}method, path"
                 f" ORDER BY requests DESC, {split}method, path",
                 (*whole, *token_params, *raw, *token_params),
             )
