@@ -199,13 +199,13 @@ def queries(url: str, rows: int) -> dict[str, Any]:
             plans.append("\n".join(r[0] for r in rows_))
         traced.close()
         results[name] = {"median_ms": round(statistics.median(timings), 1), "plans": plans}
+    sizes = {}
     with psycopg.connect(url) as conn:
-        size = conn.execute(
-            "SELECT pg_size_pretty(pg_total_relation_size('requests')),"
-            " pg_total_relation_size('requests')"
-        ).fetchone()
-    return {"rows": rows, "build_s": round(build_s, 1), "requests_table": size[0], "bytes": size[1],
-            "queries": results}  # fmt: skip
+        for table in ("requests", "hourly", "daily"):
+            (count,) = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+            (size,) = conn.execute("SELECT pg_total_relation_size(%s)", (table,)).fetchone()
+            sizes[table] = {"rows": count, "bytes": size, "bytes_per_row": round(size / count)}
+    return {"rows": rows, "build_s": round(build_s, 1), "tables": sizes, "queries": results}
 
 
 def main() -> None:
@@ -237,8 +237,10 @@ def main() -> None:
         if "queries" not in skip:
             out["queries"] = queries(_database(admin, "bench_queries"), args.rows)
             q = out["queries"]
-            print(f"queries on {q['rows']:,} rows (built in {q['build_s']} s, "
-                  f"requests table {q['requests_table']}):")  # fmt: skip
+            print(f"queries on {q['rows']:,} rows (built in {q['build_s']} s)")
+            for table, size in q["tables"].items():
+                print(f"  table {table}: {size['rows']:,} rows, {size['bytes'] / 2**20:,.0f} MiB "
+                      f"with indexes ({size['bytes_per_row']} bytes per row)")  # fmt: skip
             for name, result in q["queries"].items():
                 print(f"  {name:40} {result['median_ms']:8.1f} ms")
                 for plan in result["plans"]:
