@@ -176,10 +176,16 @@ def pg_url(pg_server):
 
 
 if __name__ == "__main__":  # a server by hand: python tests/pg_server.py
+    import signal
     import time
 
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # `kill PID` cleans up too
     server = start_server(durable=True)
-    print(f"PostgreSQL on {server.url()} (data in {server.root}); Ctrl-C stops and removes it")
+    print(f"PostgreSQL on {server.url()} (data in {server.root})")
+    print("Ctrl-C (or kill) stops and removes it", flush=True)
     try:
         while True:
             time.sleep(3600)
