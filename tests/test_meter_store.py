@@ -44,9 +44,9 @@ def test_database_file_and_directory_are_private(tmp_path):
     assert mode(db) == 0o600
 
 
-def test_an_existing_world_readable_database_is_tightened(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir(mode=0o755)
+def test_an_existing_world_readable_database_is_tightened(isolated_home):
+    data = isolated_home / "data"  # ht-dash's data directory, as an older version left it
+    data.mkdir(mode=0o755, parents=True)
     db = data / "meter.sqlite3"
     with Recorder(db):
         pass
@@ -55,6 +55,15 @@ def test_an_existing_world_readable_database_is_tightened(tmp_path):
     with Recorder(db):
         pass
     assert (mode(data), mode(db)) == (0o700, 0o600)
+
+
+def test_a_directory_the_user_chose_keeps_its_mode(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    with Recorder(shared / "meter.sqlite3"):
+        pass
+    assert mode(shared) == 0o755 and mode(shared / "meter.sqlite3") == 0o600
 
 
 def test_a_failed_batch_counts_every_record_it_held(tmp_path):

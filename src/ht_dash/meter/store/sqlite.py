@@ -33,11 +33,16 @@ def connect(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Conne
 
 
 def make_private(path: Path) -> None:
-    """The database only for its owner: directory 0700, file 0600 (SQLite gives its -wal and
-    -shm files the database file's mode). Existing files are tightened too."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        os.chmod(path.parent, 0o700)
+    """The database only for its owner: file 0600 (SQLite gives its -wal and -shm files the
+    database file's mode), in a directory created 0700. Existing files are tightened too, and so
+    is ht-dash's own data directory — not a directory the user chose for the file."""
+    from ht_dash.paths import data_dir
+
+    parent = path.parent
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if parent.resolve() == data_dir().resolve():
+        with contextlib.suppress(OSError):
+            os.chmod(parent, 0o700)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
     for name in (path.name, path.name + "-wal", path.name + "-shm"):
