@@ -323,6 +323,7 @@ def test_a_password_in_the_url_is_never_shown(pg_server, fake_api, capsys, monke
     finally:
         code, err = _stop_meter(proc)
     assert code == 0
+    assert "PGPASSWORD" in err  # the password on the command line is warned about
     output = "".join(lines) + err + exposition
     assert PASSWORD not in output and "***" in output
     monkeypatch.setenv("HT_DASH_METER_STORE", url)

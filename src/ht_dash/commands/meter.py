@@ -85,8 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="URL",
         help="where records go: a postgresql://user@host/db URL to share one store between "
         "meters on several hosts (give the password through PGPASSWORD or ~/.pgpass, not here: "
-        "`ps` shows command lines), or a SQLite file (default: meter_store in config.toml, "
-        "HT_DASH_METER_STORE, else meter.sqlite3 in the data directory)",
+        "`ps` shows command lines), or a SQLite file (default: HT_DASH_METER_STORE, else "
+        "meter_store in config.toml, else meter.sqlite3 in the data directory)",
     )
     parser.add_argument(
         "--instance",
@@ -121,6 +121,12 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
     plan_name = _effective_plan(store, args.plan)
     if warning := listen_warning(host):
         print(f"ht-dash meter: warning: {warning}", file=sys.stderr)
+    if args.meter_store and password_in_url(args.meter_store):
+        print(
+            "ht-dash meter: warning: the --store URL holds a password, which `ps` shows to "
+            "every user of this machine; put it in PGPASSWORD or ~/.pgpass instead",
+            file=sys.stderr,
+        )
     if metrics_address and (warning := metrics_listen_warning(metrics_address[0])):
         print(f"ht-dash meter: warning: {warning}", file=sys.stderr)
 
@@ -163,6 +169,12 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
         recorder.close()
         if metrics is not None:
             metrics.close()
+
+
+def password_in_url(spec: str) -> bool:
+    from ht_dash.meter.store.postgres import is_postgres_url, url_secrets
+
+    return is_postgres_url(spec) and bool(url_secrets(spec))
 
 
 def check_instance(name: str) -> str:
