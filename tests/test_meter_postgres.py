@@ -25,6 +25,8 @@ from ht_dash.meter.source import MeterSource, set_plan
 from ht_dash.meter.store import SCHEMA_VERSION, StoreTooNew, open_store
 from ht_dash.meter.store.postgres import PostgresStore, redact_url
 from pg_server import PASSWORD, PASSWORD_ROLE
+from test_cli_commands import STATUS_SCHEMA
+from test_cli_support import validate
 from test_meter_proxy import SENTINEL, FakeApi, _raw_get
 
 NOW = datetime(2025, 3, 12, 12, 0, 30, tzinfo=UTC)
@@ -210,6 +212,7 @@ def test_two_meters_on_one_store_are_read_as_one_team(fake_api, pg_url, capsys):
     # What screen 4 and `status` get: both hosts, each with its own req/min.
     assert cli.main(["--source", "meter", "--store", pg_url, "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
+    validate(status, STATUS_SCHEMA)
     assert status["rate"]["requests_per_minute"] == 1000
     assert {(i["instance"], i["requests_per_minute"]) for i in status["instances"]} == {
         ("bot-a", 500),
