@@ -261,3 +261,16 @@ async def test_endpoint_table_from_hourly_sums_equals_the_raw_records(tmp_path, 
         assert e.calls_per_hour == pytest.approx(len(rows) / len({int(r.ts // 3600) for r in rows}))
         span = max(r.ts for r in rows) - min(r.ts for r in rows)
         assert e.mean_interval_s == pytest.approx(span / (len(rows) - 1))
+
+
+def test_meter_store_setting_from_config_and_environment_never_shows_its_password(isolated_home):
+    from ht_dash.config import load_settings
+
+    config = isolated_home / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('meter_store = "postgresql://team:hunter2@db.example/ht"\n')
+    settings = load_settings(config, env={})
+    assert settings.meter_store == "postgresql://team:hunter2@db.example/ht"
+    assert "hunter2" not in repr(settings) and "team:***@db.example" in repr(settings)
+    env = {"HT_DASH_METER_STORE": "/tmp/other.sqlite3"}
+    assert load_settings(config, env=env).meter_store == "/tmp/other.sqlite3"
