@@ -343,3 +343,13 @@ def test_a_password_in_the_url_is_never_shown(pg_server, fake_api, capsys, monke
         for file in files:
             with open(os.path.join(root, file), errors="replace") as log:
                 assert PASSWORD not in log.read()
+
+
+def test_an_unreachable_store_is_a_network_problem_for_readers(pg_server, capsys):
+    from pg_server import free_port
+
+    url = f"postgresql://ht@127.0.0.1:{free_port()}/nothing"
+    assert cli.main(["--source", "meter", "--store", url, "status", "--json"]) == cli.EXIT_NETWORK
+    document = json.loads(capsys.readouterr().out)
+    assert document["error"]["type"] == "network"
+    assert "PostgreSQL unreachable" in document["error"]["message"]

@@ -274,3 +274,17 @@ def test_meter_store_setting_from_config_and_environment_never_shows_its_passwor
     assert "hunter2" not in repr(settings) and "team:***@db.example" in repr(settings)
     env = {"HT_DASH_METER_STORE": "/tmp/other.sqlite3"}
     assert load_settings(config, env=env).meter_store == "/tmp/other.sqlite3"
+
+
+def test_stores_and_metrics_never_import_textual():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ht_dash.meter.store.postgres, ht_dash.meter.store.sqlite, "
+        "ht_dash.meter.metrics, ht_dash.meter.recorder\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
+        "assert not bad, bad"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from ht_dash.api.errors import BadRequest, ConfigError, HtError, NotAvailable
+from ht_dash.api.errors import BadRequest, ConfigError, HtError, NetworkError, NotAvailable
 from ht_dash.api.models import (
     TIMEFRAMES,
     DailyMetric,
@@ -43,6 +43,7 @@ from ht_dash.meter.store import (
     Store,
     StoreEmpty,
     StoreError,
+    StoreUnavailable,
     default_sqlite_path,
     open_store,
 )
@@ -70,6 +71,12 @@ def _shown(name: str | None) -> str:
 
 class MeterUnreadable(HtError):
     title = "Meter database unreadable"
+
+
+class MeterStoreUnreachable(NetworkError):
+    """A shared store (PostgreSQL) cannot be reached: retried like any network problem."""
+
+    title = "Meter store unreachable"
 
 
 def default_db_path() -> Path:
@@ -221,6 +228,12 @@ class MeterSource:
         except StoreEmpty:
             raise NotAvailable(
                 f"the meter has recorded nothing yet into {store.label}", hint=_START_HINT
+            ) from None
+        except StoreUnavailable as exc:
+            if not store.remote:
+                raise MeterUnreadable(f"cannot read {store.label}: {exc.message}") from None
+            raise MeterStoreUnreachable(
+                exc.message, hint="is the database running, and reachable from here?"
             ) from None
         except StoreError as exc:
             raise MeterUnreadable(

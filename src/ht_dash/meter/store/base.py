@@ -285,6 +285,7 @@ class Store(ABC):
     # True: a write that fails because the store is unreachable is kept and retried (PostgreSQL
     # restarts); False: it is dropped and counted (a locked or full SQLite file).
     keeps_batches_when_down: bool = False
+    remote: bool = False  # reached over the network: unreachable is a network problem
 
     def __init__(self) -> None:
         self._conn: Any = None

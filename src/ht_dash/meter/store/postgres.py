@@ -73,6 +73,7 @@ def url_secrets(url: str) -> list[str]:
 class PostgresStore(Store):
     dialect = POSTGRES
     keeps_batches_when_down = True  # a restart or a network blip: records wait, then go in
+    remote = True
 
     def __init__(self, url: str, *, application_name: str = "ht-dash") -> None:
         super().__init__()
