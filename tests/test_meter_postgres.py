@@ -353,3 +353,22 @@ def test_an_unreachable_store_is_a_network_problem_for_readers(pg_server, capsys
     document = json.loads(capsys.readouterr().out)
     assert document["error"]["type"] == "network"
     assert "PostgreSQL unreachable" in document["error"]["message"]
+
+
+def test_tokens_seen_while_the_store_was_away_get_the_store_fingerprint(pg_server, pg_url):
+    with Recorder(open_store(pg_url)) as first:  # creates the store and its key
+        expected = first.fingerprint("late-token")
+    pg_server.stop("fast")
+    try:
+        recorder = Recorder(open_store(pg_url), flush_interval=0.05)
+        recorder.start()  # PostgreSQL is down: the key is not known yet
+        assert recorder.waiting_for_store
+        fp = recorder.fingerprint("late-token")
+        assert "late-token" not in repr(fp)
+        recorder.add(Record(time.time(), "GET", "/x", 200, 1.0, 0, None, fp))
+    finally:
+        pg_server.start()
+    assert recorder.flush(20)
+    recorder.close()
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT token_fp FROM requests").fetchall() == [(expected,)]

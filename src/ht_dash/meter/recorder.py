@@ -104,6 +104,8 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._failures = 0
         self._next_retention = 0.0
+        self._drain_deadline = 0.0
+        self._late_fingerprints = False  # some records wait for the store's fingerprint key
 
     @property
     def path(self) -> Path | None:
@@ -157,6 +159,7 @@ class Recorder:
     def fingerprint(self, credential: str) -> str:
         """Short keyed hash of a token: tells keys apart, cannot be turned back into the token."""
         if self._salt is None:
+            self._late_fingerprints = True
             return _LateFingerprint(credential)  # type: ignore[return-value]
         return fingerprint(self._salt, credential)
 
@@ -209,7 +212,7 @@ class Recorder:
             self._wake.clear()
             self._write_pending()
         # Stopping: keep trying an unreachable store until close()'s deadline.
-        deadline = getattr(self, "_drain_deadline", time.monotonic())
+        deadline = self._drain_deadline
         while True:
             self._write_pending()
             if not self._pending or time.monotonic() >= deadline:
@@ -253,7 +256,7 @@ class Recorder:
         """One transaction. False: dropped (counted), or kept for a retry when waiting."""
         salt = self._salt
         assert salt is not None
-        if any(isinstance(r.token_fp, _LateFingerprint) for r in batch):
+        if self._late_fingerprints:
             batch = [
                 r._replace(token_fp=fingerprint(salt, r.token_fp.credential))
                 if isinstance(r.token_fp, _LateFingerprint)
