@@ -99,8 +99,9 @@ def rollups(batch: Iterable[Record], instance: str) -> tuple[list[tuple], list[t
             row[3] += record.latency_ms
             row[4] = min(row[4], ts)
             row[5] = max(row[5], ts)
-    daily = [(d, instance, fp, *r) for (d, fp), r in days.items()]
-    hourly = [(h, instance, fp, method, path, *r) for (h, fp, method, path), r in hours.items()]
+    # Sorted: meters sharing rows (one --instance on two hosts) lock them in the same order.
+    daily = [(d, instance, fp, *r) for (d, fp), r in sorted(days.items())]
+    hourly = [(h, instance, fp, m, p, *r) for (h, fp, m, p), r in sorted(hours.items())]
     return daily, hourly
 
 
@@ -317,6 +318,10 @@ class Store(ABC):
     def translate(self, exc: BaseException) -> BaseException | None:
         """A driver exception as a StoreError (scrubbed of secrets); None if it is not the
         driver's."""
+
+    @abstractmethod
+    def open_for_writing(self) -> None:
+        """Create the store if needed and bring its schema up to date (the recorder, --plan)."""
 
     def exists(self) -> bool:
         """Whether there can be anything to read without creating it (SQLite: the file)."""
