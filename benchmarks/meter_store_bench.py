@@ -145,6 +145,15 @@ SELECT CAST(floor(ts / 3600) AS BIGINT), instance, COALESCE(token_fp, ''), metho
        SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END), SUM(latency_ms), MIN(ts), MAX(ts)
 FROM requests GROUP BY 1, 2, 3, 4, 5
 """
+ENDPOINT_DAYS = """
+INSERT INTO endpoint_days
+SELECT CAST(floor(ts / 86400) AS BIGINT), instance, COALESCE(token_fp, ''), method, path,
+       COUNT(*),
+       SUM(CASE WHEN status >= 500 OR (status >= 400 AND status != 429) THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END), SUM(latency_ms), MIN(ts), MAX(ts),
+       SUM(DISTINCT CAST(1 AS BIGINT) << CAST(floor(ts / 3600) - floor(ts / 86400) * 24 AS INTEGER))
+FROM requests GROUP BY 1, 2, 3, 4, 5
+"""
 
 
 class _Traced(PostgresStore):
@@ -172,6 +181,7 @@ def queries(url: str, rows: int) -> dict[str, Any]:
         conn.execute(GENERATE, {"start": start, "step": 90 * DAY / rows, "rows": rows})
         conn.execute(DAILY)  # what the recorder's batches add up as they write
         conn.execute(HOURLY)
+        conn.execute(ENDPOINT_DAYS)
         conn.execute("VACUUM ANALYZE")
     build_s = time.perf_counter() - built
     clock = FixedClock(datetime.fromtimestamp(now, UTC))
@@ -201,7 +211,7 @@ def queries(url: str, rows: int) -> dict[str, Any]:
         results[name] = {"median_ms": round(statistics.median(timings), 1), "plans": plans}
     sizes = {}
     with psycopg.connect(url) as conn:
-        for table in ("requests", "hourly", "daily"):
+        for table in ("requests", "hourly", "endpoint_days", "daily"):
             (count,) = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
             (size,) = conn.execute("SELECT pg_total_relation_size(%s)", (table,)).fetchone()
             sizes[table] = {"rows": count, "bytes": size, "bytes_per_row": round(size / count)}

@@ -126,6 +126,12 @@ def _v1_database(path) -> None:
         " VALUES (?, 'GET', '/old', 200, 4.0, 10, 'fp000001')",
         (T - 30,),
     )
+    for ago in (3 * 86400, 3 * 86400 - 60, 3 * 86400 - 7200):  # whole days: from the backfill
+        conn.execute(
+            "INSERT INTO requests (ts, method, path, status, latency_ms, bytes, token_fp)"
+            " VALUES (?, 'GET', '/older', 200, 2.0, 10, 'fp000001')",
+            (T - ago,),
+        )
     conn.execute("INSERT INTO daily VALUES ('2025-03-12', 1, 1, 0, 0, 4.0)")
     conn.commit()
     conn.close()
@@ -143,10 +149,14 @@ async def test_a_version_1_database_is_upgraded_in_place(tmp_path):
             "00112233445566778899aabbccddeeff",
         )
         instances = conn.execute("SELECT path, instance FROM requests ORDER BY id").fetchall()
-        assert instances == [("/old", ""), ("/positions", "host-b")]
+        assert instances == [("/old", ""), ("/older", ""), ("/older", ""), ("/older", "")] + [
+            ("/positions", "host-b")
+        ]
     meter = MeterSource(db, clock=FixedClock(NOW))
     sub = await meter.subscription()
     assert sub.plan.id == "flow" and sub.tokens_used == 2  # the old daily row is kept
+    older = next(e for e in (await meter.endpoint_usage("30d")).endpoints if e.path == "/older")
+    assert (older.requests, older.calls_per_hour) == (3, 1.5)  # 3 calls in 2 clock hours
 
 
 def test_a_store_from_a_newer_ht_dash_is_refused(tmp_path):

@@ -62,10 +62,12 @@ def fingerprint(salt: bytes, credential: str) -> str:
     return digest.hexdigest()[:FINGERPRINT_HEX]
 
 
-def rollups(batch: Iterable[Record], instance: str) -> tuple[list[tuple], list[tuple]]:
-    """A batch's sums for the `daily` (day, token) and `hourly` (hour, token, endpoint) upserts."""
+def rollups(batch: Iterable[Record], instance: str) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """A batch's sums for the upserts: `daily` (day, token), `hourly` and `endpoint_days`
+    (hour or day, token, endpoint; a day's row marks the hours it was called in a bit mask)."""
     days: dict[tuple[str, str], list] = {}
     hours: dict[tuple[int, str, str, str], list] = {}
+    endpoint_days: dict[tuple[int, str, str, str], list] = {}
     last_index = -1
     day = ""
     for record in batch:
@@ -88,21 +90,28 @@ def rollups(batch: Iterable[Record], instance: str) -> tuple[list[tuple], list[t
             row[2] += error
             row[3] += throttled
             row[4] += record.latency_ms
-        key = (int(ts // 3600), fp, record.method, record.path)
-        row = hours.get(key)
-        if row is None:
-            hours[key] = [1, error, throttled, record.latency_ms, ts, ts]
-        else:
-            row[0] += 1
-            row[1] += error
-            row[2] += throttled
-            row[3] += record.latency_ms
-            row[4] = min(row[4], ts)
-            row[5] = max(row[5], ts)
+        hour = int(ts // 3600)
+        for sums, key, extra in (
+            (hours, (hour, fp, record.method, record.path), None),
+            (endpoint_days, (hour // 24, fp, record.method, record.path), 1 << (hour % 24)),
+        ):
+            row = sums.get(key)
+            if row is None:
+                sums[key] = [1, error, throttled, record.latency_ms, ts, ts, extra]
+            else:
+                row[0] += 1
+                row[1] += error
+                row[2] += throttled
+                row[3] += record.latency_ms
+                row[4] = min(row[4], ts)
+                row[5] = max(row[5], ts)
+                if extra is not None:
+                    row[6] |= extra
     # Sorted: meters sharing rows (one --instance on two hosts) lock them in the same order.
     daily = [(d, instance, fp, *r) for (d, fp), r in sorted(days.items())]
-    hourly = [(h, instance, fp, m, p, *r) for (h, fp, m, p), r in sorted(hours.items())]
-    return daily, hourly
+    hourly = [(h, instance, fp, m, p, *r[:6]) for (h, fp, m, p), r in sorted(hours.items())]
+    by_day = [(d, instance, fp, m, p, *r) for (d, fp, m, p), r in sorted(endpoint_days.items())]
+    return daily, hourly, by_day
 
 
 # ---- errors ------------------------------------------------------------------------------------
@@ -193,7 +202,7 @@ CREATE TABLE IF NOT EXISTS daily (
 """
 
 # Version 2: each record names its meter (instance); daily sums per day, instance and token;
-# hourly sums per endpoint, which the endpoint table reads instead of millions of rows.
+# hourly and daily sums per endpoint, which the endpoint table reads instead of millions of rows.
 _V2 = """
 ALTER TABLE requests ADD COLUMN instance TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS requests_fp_ts ON requests (token_fp, ts);
@@ -230,6 +239,27 @@ SELECT {hour}, instance, COALESCE(token_fp, ''), method, path, COUNT(*),
        SUM(CASE WHEN status >= 500 OR (status >= 400 AND status != 429) THEN 1 ELSE 0 END),
        SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END), SUM(latency_ms), MIN(ts), MAX(ts)
 FROM requests GROUP BY 1, 2, 3, 4, 5;
+CREATE TABLE endpoint_days (
+    unix_day BIGINT NOT NULL,          -- floor(ts / 86400)
+    instance TEXT NOT NULL,
+    token_fp TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    requests BIGINT NOT NULL,
+    errors BIGINT NOT NULL,
+    throttled BIGINT NOT NULL,
+    latency_ms_sum DOUBLE PRECISION NOT NULL,
+    first_ts DOUBLE PRECISION NOT NULL,
+    last_ts DOUBLE PRECISION NOT NULL,
+    hours_mask BIGINT NOT NULL,        -- bit h set: called in the day's UTC hour h
+    PRIMARY KEY (unix_day, instance, token_fp, method, path)
+);
+INSERT INTO endpoint_days
+SELECT {day}, instance, COALESCE(token_fp, ''), method, path, COUNT(*),
+       SUM(CASE WHEN status >= 500 OR (status >= 400 AND status != 429) THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END), SUM(latency_ms), MIN(ts), MAX(ts),
+       SUM(DISTINCT CAST(1 AS BIGINT) << CAST({hour} - {day} * 24 AS INTEGER))
+FROM requests GROUP BY 1, 2, 3, 4, 5;
 """
 
 MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
@@ -256,6 +286,19 @@ UPSERT_HOURLY = (
     " latency_ms_sum = hourly.latency_ms_sum + excluded.latency_ms_sum,"
     " first_ts = {least}(hourly.first_ts, excluded.first_ts),"
     " last_ts = {greatest}(hourly.last_ts, excluded.last_ts)"
+)
+UPSERT_ENDPOINT_DAYS = (
+    "INSERT INTO endpoint_days (unix_day, instance, token_fp, method, path, requests, errors,"
+    " throttled, latency_ms_sum, first_ts, last_ts, hours_mask)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (unix_day, instance, token_fp, method, path) DO UPDATE SET"
+    " requests = endpoint_days.requests + excluded.requests,"
+    " errors = endpoint_days.errors + excluded.errors,"
+    " throttled = endpoint_days.throttled + excluded.throttled,"
+    " latency_ms_sum = endpoint_days.latency_ms_sum + excluded.latency_ms_sum,"
+    " first_ts = {least}(endpoint_days.first_ts, excluded.first_ts),"
+    " last_ts = {greatest}(endpoint_days.last_ts, excluded.last_ts),"
+    " hours_mask = endpoint_days.hours_mask | excluded.hours_mask"
 )
 DELETE_OLD_REQUESTS = (
     "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE ts < ? ORDER BY id LIMIT ?)"
@@ -426,7 +469,9 @@ class Store(ABC):
                 if version <= current:
                     continue
                 script = script.format(
-                    id_column=self.dialect.id_column, hour=self.dialect.bucket("ts", 3600)
+                    id_column=self.dialect.id_column,
+                    hour=self.dialect.bucket("ts", 3600),
+                    day=self.dialect.bucket("ts", 86400),
                 )
                 for statement in statements(script):
                     cur.execute(statement)
@@ -492,17 +537,19 @@ class Store(ABC):
     def write_batch(self, batch: Sequence[Record], instance: str) -> None:
         """All records and their daily sums in one transaction."""
         rows = [(*record, instance) for record in batch]
-        daily, hourly = rollups(batch, instance)
+        daily, hourly, endpoint_days = rollups(batch, instance)
         dialect = self.dialect
         upsert_daily = dialect.sql(INSERT_DAILY)
-        upsert_hourly = dialect.sql(
-            UPSERT_HOURLY.format(least=dialect.least, greatest=dialect.greatest)
+        upsert_hourly, upsert_endpoint_days = (
+            dialect.sql(sql.format(least=dialect.least, greatest=dialect.greatest))
+            for sql in (UPSERT_HOURLY, UPSERT_ENDPOINT_DAYS)
         )
 
         def work(cur: Any) -> None:
             self._insert_requests(cur, rows)
             cur.executemany(upsert_daily, daily)
             cur.executemany(upsert_hourly, hourly)
+            cur.executemany(upsert_endpoint_days, endpoint_days)
 
         self._transaction(work)
 
@@ -517,10 +564,14 @@ class Store(ABC):
         return self._transaction(work)
 
     def delete_sums_before(self, ts: float, day: str) -> None:
-        """Hourly sums older than `ts`, daily sums before `day` (both small tables)."""
+        """Endpoint sums older than `ts`, daily sums before `day` (small tables)."""
 
         def work(cur: Any) -> None:
             cur.execute(self.dialect.sql("DELETE FROM hourly WHERE hour < ?"), (int(ts // 3600),))
+            cur.execute(
+                self.dialect.sql("DELETE FROM endpoint_days WHERE unix_day < ?"),
+                (int(ts // 86400),),
+            )
             cur.execute(self.dialect.sql("DELETE FROM daily WHERE day < ?"), (day,))
 
         self._transaction(work)
