@@ -7,8 +7,10 @@
 2. added latency p50 through the meter with the PostgreSQL store (upstream and load generator in
    child processes, as in `python -m ht_dash.meter.bench`), plus throughput and records lost;
 3. dashboard queries on a generated table of `--rows` records over 90 days (3 instances, 2 tokens,
-   40 endpoints): screen 3's endpoint table (30 days), screen 4's live series (15 minutes), the
-   90-day metrics; median of 5 runs each, and the plan (EXPLAIN ANALYZE).
+   40 endpoints; the per-day, per-hour and daily sums built from them as the recorder would):
+   screen 3's endpoint table (30 and 90 days, and split by instance), screen 4's live series
+   (15 minutes), the 90-day metrics, the quota; median of 5 runs each, and the plans
+   (EXPLAIN ANALYZE).
 
 Without --store it starts a throwaway PostgreSQL (tests/pg_server.py) with default durability
 settings (fsync on, synchronous_commit on) and removes it afterwards.
@@ -187,6 +189,8 @@ def queries(url: str, rows: int) -> dict[str, Any]:
     clock = FixedClock(datetime.fromtimestamp(now, UTC))
     cases = {
         "screen 3: endpoint table, 30 days": lambda s: s.endpoint_usage("30d"),
+        "screen 3: endpoint table, 90 days": lambda s: s.endpoint_usage("90d"),
+        "usage --by instance, 30 days": lambda s: s.endpoint_usage("30d", by_instance=True),
         "screen 4: live series, 15 minutes": lambda s: s.live(15),
         "metrics, 90 days": lambda s: s.metrics(90),
         "subscription (quota this month)": lambda s: s.subscription(),
