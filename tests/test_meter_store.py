@@ -298,3 +298,21 @@ def test_stores_and_metrics_never_import_textual():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+async def test_instance_names_from_the_store_reach_no_terminal_as_escapes(tmp_path):
+    db = tmp_path / "meter.sqlite3"
+    with Recorder(db, retention_days=KEEP_FOREVER, instance="host-a") as recorder:
+        recorder.add(rec(1))
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE requests SET instance = 'evil\x1b]0;pwned\x07host'")
+    meter = MeterSource(db, clock=FixedClock(NOW))
+    live = await meter.live()
+    assert [i.instance for i in live.instances] == ["evil]0;pwnedhost"]
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE endpoint_days SET instance = 'evil\x1b[2Jhost'")
+    conn.execute("UPDATE hourly SET instance = 'evil\x1b[2Jhost'")
+    conn.commit()
+    conn.close()
+    split = await meter.endpoint_usage("30d", by_instance=True)
+    assert {e.instance for e in split.endpoints} <= {"evil[2Jhost", "evil]0;pwnedhost"}
