@@ -7,8 +7,9 @@ import pytest
 from keyring.backend import KeyringBackend
 
 pytest_plugins = (
-    "fault_matrix",
-)  # prints "fault matrix: N cases, N handled" (tests/fault_matrix.py)
+    "fault_matrix",  # prints "fault matrix: N cases, N handled" (tests/fault_matrix.py)
+    "pg_server",  # a throwaway PostgreSQL: fixtures pg_server, pg_url (tests/pg_server.py)
+)
 
 
 class MemoryKeyring(KeyringBackend):
@@ -47,6 +48,7 @@ def isolated_home(tmp_path, monkeypatch):
         "HT_DASH_LIVE_INTERVAL",
         "HT_DASH_SOURCE",
         "HT_DASH_THEME",
+        "HT_DASH_METER_STORE",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")

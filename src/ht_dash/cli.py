@@ -29,7 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 COMMAND_ALIASES: dict[str, str] = {"login": "auth", "logout": "auth", "token": "auth"}
 GLOBAL_FLAGS = frozenset({"--demo", "--debug"})
 # Each takes a value.
-GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--request-deadline", "--demo-seed"})
+GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--store", "--request-deadline", "--demo-seed"})
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
 
@@ -43,9 +43,10 @@ token (first found wins):
 settings (later wins):
   defaults < config.toml in the config directory < HT_DASH_* environment variables < options
   config.toml keys: base_url, clipboard (auto|osc52|native), bell (true|false),
-  live_interval (1-60 s), source (api|meter), theme, request_deadline (s, default 20)
+  live_interval (1-60 s), source (api|meter), theme, request_deadline (s, default 20),
+  meter_store
   environment: HT_DASH_BASE_URL, HT_DASH_CLIPBOARD, HT_DASH_BELL, HT_DASH_LIVE_INTERVAL,
-  HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_REQUEST_DEADLINE,
+  HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_REQUEST_DEADLINE, HT_DASH_METER_STORE,
   HT_DASH_HOME (keep all files under one directory)
 
 exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 authentication problem,
@@ -94,6 +95,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         help="seconds one API request may take in all, answer included (default: 20)",
     )
     parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="the meter store --source meter reads: a postgresql://user@host/db URL shared by "
+        "several meters (password from PGPASSWORD or ~/.pgpass) or a SQLite file "
+        "(default: meter_store, else the local meter's file)",
+    )
+    parser.add_argument(
         "--debug", action="store_true", help="write a redacted debug log to the log directory"
     )
     parser.add_argument("--demo-seed", type=int, default=None, help=argparse.SUPPRESS)
@@ -120,6 +128,8 @@ def make_runtime(args: argparse.Namespace):
         overrides["request_deadline"] = coerce(
             "request_deadline", args.request_deadline, "option --request-deadline"
         )
+    if args.store:
+        overrides["meter_store"] = args.store
     settings = replace(settings, **overrides)
     check_base_url(settings.base_url)
     return Runtime(settings=settings, demo=args.demo, debug=args.debug, demo_seed=args.demo_seed)

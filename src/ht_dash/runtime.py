@@ -44,7 +44,9 @@ class Runtime:
         if self.settings.source == "meter":
             from ht_dash.meter.source import MeterSource
 
-            return MeterSource.open_default(clock=self.clock)
+            return MeterSource.open_default(
+                clock=self.clock, store=self.settings.meter_store or None
+            )
         return self.make_client(token)
 
     def make_client(self, token: Secret | None) -> AccountClient:

@@ -111,6 +111,16 @@ def to_json(status: Status) -> dict[str, Any]:
         "tokens": tokens,
         "rate": rate,
         "streams": streams,
+        # Meters sharing one store (--source meter): each host's share; empty from the API.
+        "instances": [
+            {
+                "instance": i.instance,
+                "requests_per_minute": i.requests_per_minute,
+                "requests_last_15m": i.requests_in_window,
+                "throttled_last_15m": i.throttled_in_window,
+            }
+            for i in (live.instances if live is not None else ())
+        ],
     }
 
 
@@ -165,6 +175,12 @@ def to_table(status: Status, console: Console) -> None:
         else:
             rate = Text(f"{live.requests_per_minute:,} (no per-minute limit)")
         table.add_row("Requests/min", rate)
+        if len(live.instances) > 1:  # several hosts' meters on one store: each one's share
+            for share in live.instances:
+                table.add_row(
+                    "",
+                    Text(f"{share.requests_per_minute:,} on {share.instance}", style="dim"),
+                )
         throttled = Text(
             f"{live.throttled_in_window:,}", style="red" if live.throttled_in_window else ""
         )

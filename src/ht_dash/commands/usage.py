@@ -43,13 +43,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="today (since 00:00 UTC), week (since Monday), month (since the 1st), "
         "30d or 90d rolling (default: 30d)",
     )
+    parser.add_argument(
+        "--by",
+        choices=("endpoint", "instance"),
+        default="endpoint",
+        help="instance: split each endpoint's row by meter instance (the hosts whose meters share "
+        "one store; --source meter only)",
+    )
     common.add_format_options(parser, csv_too=True)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, runtime: Runtime) -> int:
+    by_instance = args.by == "instance"
+
     async def fetch(source: AccountSource) -> EndpointUsageReport:
-        return await common.retried(lambda: source.endpoint_usage(timeframe=args.timeframe))
+        if not by_instance:
+            return await common.retried(lambda: source.endpoint_usage(timeframe=args.timeframe))
+        from ht_dash.meter.source import MeterSource
+
+        if not isinstance(source, MeterSource):
+            from ht_dash.api.errors import ConfigError
+
+            raise ConfigError(
+                "--by instance splits the local meter's records",
+                hint="use it with --source meter",
+            )
+        return await common.retried(
+            lambda: source.endpoint_usage(timeframe=args.timeframe, by_instance=True)
+        )
 
     return common.run_command(
         args, runtime, fetch, to_json=to_json, to_csv=to_csv, to_table=to_table
@@ -58,9 +80,15 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
 
 # The CLI's JSON (docs/cli.md) is a stable contract of its own: spelled out here, not borrowed
 # from api.contract, so re-pointing the client at the real account API never changes it.
+def _split(report: EndpointUsageReport) -> bool:
+    return any(e.instance is not None for e in report.endpoints)
+
+
 def to_json(report: EndpointUsageReport) -> dict[str, Any]:
+    split = _split(report)
     endpoints = [
         {
+            **({"instance": e.instance} if split else {}),
             "method": e.method,
             "path": e.path,
             "requests": e.requests,
@@ -72,7 +100,7 @@ def to_json(report: EndpointUsageReport) -> dict[str, Any]:
         }
         for e in report.endpoints
     ]
-    return {
+    document = {
         "timeframe": report.timeframe,
         "from": common.iso(report.start),
         "to": common.iso(report.end),
@@ -83,11 +111,16 @@ def to_json(report: EndpointUsageReport) -> dict[str, Any]:
         },
         "endpoints": endpoints,
     }
+    if split:
+        document["instances"] = sorted({e.instance or "" for e in report.endpoints})
+    return document
 
 
 def to_csv(report: EndpointUsageReport) -> tuple[Sequence[str], Iterable[Sequence[Any]]]:
+    split = _split(report)
     rows = (
         (
+            *((e.instance,) if split else ()),
             e.method,
             e.path,
             e.requests,
@@ -99,7 +132,7 @@ def to_csv(report: EndpointUsageReport) -> tuple[Sequence[str], Iterable[Sequenc
         )
         for e in report.endpoints
     )
-    return CSV_HEADER, rows
+    return (("instance", *CSV_HEADER) if split else CSV_HEADER), rows
 
 
 def to_table(report: EndpointUsageReport, console: Console) -> None:
@@ -113,11 +146,15 @@ def to_table(report: EndpointUsageReport, console: Console) -> None:
         title_justify="left",
         box=box.SIMPLE_HEAD,
     )
+    split = _split(report)
+    if split:
+        table.add_column("Instance", overflow="fold")
     table.add_column("Endpoint", overflow="fold", ratio=1)
     for header in ("Requests", "Errors", "429", "Latency", "Calls/h", "Every"):
         table.add_column(header, justify="right", no_wrap=True)
     for e in report.endpoints:
         table.add_row(
+            *((e.instance or "—",) if split else ()),
             f"{e.method} {e.path}",
             f"{e.requests:,}",
             f"{e.errors:,}",
