@@ -12,6 +12,7 @@ import sys
 
 from ht_dash import __version__
 from ht_dash.api.errors import HtError
+from ht_dash.commands import errors
 
 # Modules in ht_dash.commands that add subcommands, in the order --help lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -29,8 +30,6 @@ COMMAND_MODULES: tuple[str, ...] = (
 COMMAND_ALIASES: dict[str, str] = {"login": "auth", "logout": "auth", "token": "auth"}
 GLOBAL_FLAGS = frozenset({"--demo", "--debug"})
 GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--demo-seed"})  # each takes a value
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
 
 EPILOG = """\
 token (first found wins):
@@ -114,28 +113,6 @@ def make_runtime(args: argparse.Namespace):
     return Runtime(settings=settings, demo=args.demo, debug=args.debug, demo_seed=args.demo_seed)
 
 
-def error_exit_code(exc: BaseException) -> int:
-    from ht_dash.api import errors
-
-    if isinstance(exc, errors.AuthError):
-        return EXIT_AUTH
-    if isinstance(exc, errors.QuotaExhausted | errors.RateLimited):
-        return EXIT_QUOTA
-    if isinstance(
-        exc, errors.NetworkError | errors.ServerError | errors.BadPayload | errors.BadRequest
-    ):
-        return EXIT_NETWORK
-    if isinstance(exc, errors.ConfigError | errors.NotAvailable):
-        return EXIT_USAGE
-    return EXIT_ERROR
-
-
-def print_error(exc: HtError) -> None:
-    print(f"ht-dash: {exc.message}", file=sys.stderr)
-    if exc.hint:
-        print(f"  hint: {exc.hint}", file=sys.stderr)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
@@ -153,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_app(runtime)
     except HtError as exc:
-        print_error(exc)
+        errors.print_error(exc)
         if getattr(args, "json", False):  # scripts asked for JSON: errors are JSON too
-            from ht_dash.commands._common import error_document, write_json
+            from ht_dash.commands._common import write_json
 
-            write_json(error_document(exc, error_exit_code(exc)))
-        return error_exit_code(exc)
+            write_json(errors.error_document(exc, errors.error_exit_code(exc)))
+        return errors.error_exit_code(exc)
     except KeyboardInterrupt:
-        return EXIT_OK
+        return errors.EXIT_OK
