@@ -271,7 +271,7 @@ async def test_resizing_to_40x12_and_back_keeps_every_screen_and_its_content():
     async with app.run_test(size=SIZE) as pilot:
         await show(pilot, "4")
         plan_line = str(app.screen.query_one("#plan-line", Static).render())
-        assert "Surge · $399/month" in plan_line
+        assert "Surge · $399.00/month" in plan_line
         await pilot.resize_terminal(40, 12)
         await pilot.pause()
         for key in "123456":  # every screen lays itself out in a tiny terminal

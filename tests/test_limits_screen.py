@@ -49,7 +49,7 @@ async def test_surge_plan_shows_plan_quota_projection_and_the_live_gauge():
         await open_limits(pilot)
         sub: Subscription = app.feed_state("subscription").data
         live: LiveUsage = app.feed_state("live").data
-        assert "Surge · $399/month · active" in text(app, "plan-line")
+        assert "Surge · $399.00/month · active" in text(app, "plan-line")
         assert text(app, "plan-terms") == "150,000 tokens/month · 100 req/min · no live streams"
         quota = app.screen.query_one("#quota-gauge", Gauge)
         assert quota.figures.startswith(f"{sub.tokens_used:,} / 150,000")

@@ -31,7 +31,7 @@ from ht_dash.api.models import (
     TokenInfo,
 )
 from ht_dash.api.secret import Secret, mask
-from ht_dash.clock import Clock, SystemClock
+from ht_dash.clock import Clock, SystemClock, iso
 from ht_dash.demo.account import PAYMENT_METHOD, DemoAccount, monthly_charge
 from ht_dash.demo.history import CursorError, History
 from ht_dash.demo.noise import unit
@@ -278,7 +278,7 @@ class DemoBackend:
             return {
                 "error": "quota_exhausted",
                 "message": "Monthly usage quota spent",
-                "resets_at": contract._iso(resets),
+                "resets_at": iso(resets),
             }, {}
         if status == 429:
             return {
