@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import os
 import sys
@@ -191,6 +190,8 @@ def write_csv(
     header: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO | None = None
 ) -> None:
     """RFC 4180 quoting, UTF-8, LF line ends; None becomes an empty cell."""
+    import csv
+
     out = out or sys.stdout
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
