@@ -74,9 +74,15 @@ KNOWN_CIRCLES: dict[str, frozenset[str]] = {
     "tui app <-> screens": frozenset(
         "ht_dash.tui." + m
         for m in (
-            "app notices palette screens.base screens.login screens.new_token screens.token "
-            "widgets.nav"
-        ).split()
+            "app",
+            "notices",
+            "palette",
+            "screens.base",
+            "screens.login",
+            "screens.new_token",
+            "screens.token",
+            "widgets.nav",
+        )
     ),
 }
 

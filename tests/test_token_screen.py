@@ -27,7 +27,6 @@ from ht_dash.auth.clipboard import NativeCopy
 from ht_dash.auth.jwt import token_times
 from ht_dash.auth.storage import Where
 from ht_dash.config import Settings
-from ht_dash.tui.app import make_app
 from ht_dash.tui.clipboard import REVEAL_HINT
 from ht_dash.tui.screens.confirm import ConfirmScreen
 from ht_dash.tui.screens.login import LoginScreen
