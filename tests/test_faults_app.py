@@ -22,6 +22,7 @@ from ht_dash.config import Settings
 from ht_dash.paths import config_file
 from ht_dash.runtime import Runtime
 from ht_dash.tui.widgets.panel import DataPanel
+from ui_harness import wait_until
 
 pytestmark = pytest.mark.fault
 
@@ -51,12 +52,8 @@ def server_app(base_url: str, *, live: bool = False):
 
 
 async def until(pilot, condition, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            await pilot.pause()
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not reached")
+    """Real time passes: requests go to a real loopback server."""
+    await wait_until(pilot, condition, timeout, step=0.02)
 
 
 async def show(pilot, key: str) -> DataPanel:

@@ -32,12 +32,20 @@ def build_demo_app(
 
 
 async def wait_until(
-    pilot, predicate: Callable[[], object], timeout: float = 5.0, *, what: str = ""
+    pilot,
+    predicate: Callable[[], object],
+    timeout: float = 5.0,
+    *,
+    step: float | None = None,
+    what: str = "",
 ) -> None:
-    """Let the app run until `predicate()` is true; fail after `timeout` seconds."""
+    """Let the app run until `predicate()` is true, then one more pause so the screen catches up;
+    fail after `timeout` seconds. `step`: sleep between checks (a real loopback server answering)
+    instead of only letting pending messages through."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
         if loop.time() > deadline:
             raise AssertionError(f"gave up after {timeout:g} s waiting for {what or predicate}")
-        await pilot.pause()
+        await pilot.pause(step)
+    await pilot.pause()
