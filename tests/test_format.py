@@ -3,6 +3,8 @@ screen 4, screen 5 and in `ht-dash --demo status`."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from ht_dash.api.plans import plan_by_id
@@ -60,3 +62,29 @@ def test_when_says_how_far_from_now():
     assert when(NOW, NOW) == "2026-12-02 12:00 UTC (just now)"
     assert when(NOW - timedelta(hours=3), NOW) == "2026-12-02 09:00 UTC (3 h ago)"
     assert when(NOW + timedelta(days=12), NOW) == "2026-12-14 12:00 UTC (in 12 days)"
+
+
+async def test_the_plan_price_reads_the_same_on_screens_4_and_5_and_in_status(demo_app, capsys):
+    from ht_dash import cli
+    from test_billing_screen import open_billing, shown
+    from test_limits_screen import SIZE, open_limits
+
+    surge = plan_by_id("surge")
+    price = money(surge.price_cents, surge.currency)
+    assert price == "$399.00"
+    app = demo_app("surge")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_limits(pilot)
+        screen_4 = str(app.screen.query_one("#plan-line").render())
+        await open_billing(pilot)
+        screen_5 = shown(app, "plans-table") + "\n" + shown(app, "invoice-text")
+    assert await asyncio.to_thread(cli.main, ["--demo", "status"]) == 0  # its own event loop
+    status = capsys.readouterr().out
+
+    assert f"Surge · {plan_price(surge)} ·" in screen_4
+    assert f"Surge ({plan_price(surge)})" in status
+    surge_row = next(line for line in screen_5.splitlines() if "Surge" in line and "$" in line)
+    assert price in surge_row
+    # Every spelling of this amount anywhere is the same string: no "$399" or "$399.0".
+    for text in (screen_4, screen_5, status):
+        assert set(re.findall(r"\$399[\d.,]*", text)) == {price}, text
