@@ -15,8 +15,16 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from ht_dash.api.errors import AuthError, HtError, NetworkError, RateLimited, ServerError
+from ht_dash.api.errors import (
+    AuthError,
+    HtError,
+    NetworkError,
+    RateLimited,
+    Redirected,
+    ServerError,
+)
 from ht_dash.commands import errors
+from ht_dash.sanitize import spreadsheet_safe, terminal_safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,7 +60,7 @@ def get_token(runtime: Runtime) -> Secret | None:
         raise AuthError(f"no API token: {problem.message}", hint=problem.hint)
     if resolved.warnings and sys.stderr.isatty():
         for warning in resolved.warnings:
-            print(f"ht-dash: warning: {warning}", file=sys.stderr)
+            print(f"ht-dash: warning: {terminal_safe(warning)}", file=sys.stderr)
     return resolved.secret
 
 
@@ -101,6 +109,8 @@ class RetryPolicy:
         for attempt in range(1, self.attempts + 1):
             try:
                 return await fn()
+            except Redirected:
+                raise  # the same question gets the same redirect
             except RateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else self.delay(attempt)
                 if wait > self.max_rate_wait:
@@ -179,9 +189,13 @@ def output_format(args: argparse.Namespace) -> str:
     return "table"
 
 
+_C1 = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+
+
 def write_json(document: Any, out: TextIO | None = None) -> None:
+    """JSON escapes C0 controls; DEL and C1 (which it may write raw) are escaped here too."""
     out = out or sys.stdout
-    out.write(json.dumps(document, indent=2, ensure_ascii=False))
+    out.write(json.dumps(document, indent=2, ensure_ascii=False).translate(_C1))
     out.write("\n")
     out.flush()
 
@@ -189,22 +203,31 @@ def write_json(document: Any, out: TextIO | None = None) -> None:
 def write_csv(
     header: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO | None = None
 ) -> None:
-    """RFC 4180 quoting, UTF-8, LF line ends; None becomes an empty cell."""
+    """RFC 4180 quoting, UTF-8, LF line ends; None becomes an empty cell; text cells are
+    terminal-safe and never start a spreadsheet formula."""
     import csv
 
     out = out or sys.stdout
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if cell is None else cell for cell in row])
+        writer.writerow(["" if cell is None else spreadsheet_safe(cell) for cell in row])
     out.flush()
 
 
 def make_console() -> Console:
-    """A rich console for tables; rich itself honours NO_COLOR and plain (non-TTY) output."""
+    """A rich console for tables; rich itself honours NO_COLOR and plain (non-TTY) output.
+
+    Every string it draws passes `terminal_safe` (rich strips BEL and CR, not ESC) and is never
+    read as markup.
+    """
     from rich.console import Console
 
-    return Console(highlight=False, markup=False)
+    class SafeConsole(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(terminal_safe(text, multiline=True), **kwargs)
+
+    return SafeConsole(highlight=False, markup=False)
 
 
 def report_error(exc: BaseException, *, as_json: bool, debug: bool = False) -> int:
@@ -212,17 +235,17 @@ def report_error(exc: BaseException, *, as_json: bool, debug: bool = False) -> i
     if isinstance(exc, HtError):
         code = errors.error_exit_code(exc)
         errors.print_error(exc)
-    else:
-        code = errors.EXIT_ERROR
-        if debug:
-            import traceback
+        hint = None
+    else:  # one line and the file with the traceback; never a traceback on the terminal
+        from ht_dash.logs import record_crash
 
-            traceback.print_exception(exc, file=sys.stderr)
+        code = errors.EXIT_ERROR
+        hint = errors.unexpected_hint(record_crash(exc), debug=debug)
         print(f"ht-dash: {errors.unexpected_message(exc)}", file=sys.stderr)
-        print(f"  hint: {errors.UNEXPECTED_HINT}", file=sys.stderr)
+        print(f"  hint: {hint}", file=sys.stderr)
     if as_json:
         try:
-            write_json(errors.error_document(exc, code))
+            write_json(errors.error_document(exc, code, hint=hint))
         except BrokenPipeError:
             silence_stdout()
     return code

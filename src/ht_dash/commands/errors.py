@@ -5,6 +5,7 @@ no command imports `ht_dash.cli`."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from ht_dash.api.errors import (
     AuthError,
@@ -34,8 +35,6 @@ ERROR_TYPES: tuple[tuple[type[BaseException], str], ...] = (
     (ConfigError, "config"),
 )
 
-UNEXPECTED_HINT = "this is a bug in ht-dash; please report it (--debug shows the traceback)"
-
 
 def error_exit_code(exc: BaseException) -> int:
     if isinstance(exc, AuthError):
@@ -50,9 +49,11 @@ def error_exit_code(exc: BaseException) -> int:
 
 
 def print_error(exc: HtError) -> None:
-    print(f"ht-dash: {exc.message}", file=sys.stderr)
+    from ht_dash.sanitize import terminal_safe  # the last line of defence for error text
+
+    print(f"ht-dash: {terminal_safe(exc.message)}", file=sys.stderr)
     if exc.hint:
-        print(f"  hint: {exc.hint}", file=sys.stderr)
+        print(f"  hint: {terminal_safe(exc.hint)}", file=sys.stderr)
 
 
 def error_type(exc: BaseException) -> str:
@@ -62,16 +63,30 @@ def error_type(exc: BaseException) -> str:
     return "unexpected"
 
 
+def unexpected_hint(report: Path | None, *, debug: bool) -> str:
+    """What to do about a bug: report it, with the file that holds its redacted traceback."""
+    if report is None:
+        return "this is a bug in ht-dash; please report it (--debug writes a redacted log)"
+    if debug:
+        return f"this is a bug in ht-dash; please report it; details in {report}"
+    return f"this is a bug in ht-dash; please report it with the redacted crash report in {report}"
+
+
 def unexpected_message(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    from ht_dash.logs import redact  # an exception's text may quote the token
+    from ht_dash.sanitize import terminal_safe
+
+    text = redact(terminal_safe(str(exc).strip().splitlines()[0]))[:200] if str(exc).strip() else ""
     return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")
 
 
-def error_document(exc: BaseException, exit_code: int) -> dict[str, object]:
+def error_document(
+    exc: BaseException, exit_code: int, *, hint: str | None = None
+) -> dict[str, object]:
     if isinstance(exc, HtError):
         message, hint = exc.message, exc.hint
     else:
-        message, hint = unexpected_message(exc), UNEXPECTED_HINT
+        message, hint = unexpected_message(exc), hint or unexpected_hint(None, debug=False)
     return {
         "error": {"type": error_type(exc), "message": message, "hint": hint, "exit_code": exit_code}
     }

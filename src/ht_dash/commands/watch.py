@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ht_dash.commands import _common as common
 from ht_dash.insights import format as fmt
+from ht_dash.sanitize import terminal_safe
 
 if TYPE_CHECKING:
     from ht_dash.api.models import LiveUsage, Subscription
@@ -130,7 +131,7 @@ class LineWriter:
 
     def show(self, at: datetime, segments: list[Segment]) -> None:
         stamp = f"{at:%H:%M:%S}" if self.tty else fmt.iso(at)
-        parts: list[Segment] = [(stamp, "dim"), *segments]
+        parts: list[Segment] = [(stamp, "dim"), *((terminal_safe(t), s) for t, s in segments)]
         if not self.tty:
             self.out.write("  ".join(text for text, _ in parts) + "\n")
             self.out.flush()

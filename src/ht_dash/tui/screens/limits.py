@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ht_dash.api.models import LiveUsage, Plan, Subscription
+from ht_dash.api.models import LiveUsage, Plan, StreamUsage, Subscription
 from ht_dash.feeds.registry import LIVE, SUBSCRIPTION
 from ht_dash.insights.format import duration, plan_price
 from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction
@@ -50,11 +50,28 @@ def plan_terms(plan: Plan) -> str:
     return f"{plan.quota:,} tokens/{per} · {rate} · {streams}"
 
 
+def stream_line(s: StreamUsage) -> str:
+    if s.not_seen_at is not None:
+        return (
+            "Live streams: not seen locally — point the bot's stream URL at the meter: "
+            f"[b]{escape(s.not_seen_at)}[/]"
+        )
+    share = s.connections_open / s.connection_limit if s.connection_limit else 0.0
+    style = {"ok": "b", "warn": "b $warning", "bad": "b $error"}[gauge_level(share)]
+    limit = f" / {s.connection_limit}" if s.connection_limit else ""
+    line = (
+        f"Live streams: [{style}]{s.connections_open}{limit}[/] connections · "
+        f"[b]{s.messages_per_minute:,}[/] messages/min"
+    )
+    if s.subscriptions is not None:
+        line += f" · [b]{s.subscriptions:,}[/] subscriptions"
+    return line
+
+
 class LimitsScreen(DashScreen):
     """Quota and its projection refresh every 30 s; live req/min every 2 s (+/- to change, p to
     pause). Crossing 80 % or 100 % of the limit or the quota rings once (see ht_dash.insights.live)."""
 
-    MODE = "limits"
     FEEDS = (SUBSCRIPTION, LIVE)
     PANELS = {SUBSCRIPTION.name: "plan-panel", LIVE.name: "live-panel"}
     BINDINGS = [
@@ -88,12 +105,12 @@ class LimitsScreen(DashScreen):
     # ---- rendering ---------------------------------------------------------------------------
 
     def render_data(self, kind: str, data: object) -> None:
-        if kind == "subscription" and isinstance(data, Subscription):
+        if kind == SUBSCRIPTION.name and isinstance(data, Subscription):
             self._render_subscription(data)
             live = self.app.feeds.state(LIVE).data
             if isinstance(live, LiveUsage):
                 self._render_live(live)  # the Free plan's gauge shows the daily quota
-        elif kind == "live" and isinstance(data, LiveUsage):
+        elif kind == LIVE.name and isinstance(data, LiveUsage):
             self._render_live(data)
 
     def _render_subscription(self, sub: Subscription) -> None:
@@ -175,14 +192,7 @@ class LimitsScreen(DashScreen):
         streams = self.query_one("#live-streams", Static)
         streams.display = live.streams is not None
         if live.streams is not None:
-            s = live.streams
-            share = s.connections_open / s.connection_limit if s.connection_limit else 0.0
-            style = {"ok": "b", "warn": "b $warning", "bad": "b $error"}[gauge_level(share)]
-            set_text(
-                streams,
-                f"Live streams: [{style}]{s.connections_open} / {s.connection_limit}[/] "
-                f"connections · [b]{s.messages_per_minute:,}[/] messages/min",
-            )
+            set_text(streams, stream_line(live.streams))
         self._render_status()
 
     def _render_status(self) -> None:

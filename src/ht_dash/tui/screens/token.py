@@ -30,7 +30,6 @@ from ht_dash.tui.widgets.panel import DataPanel
 class TokenScreen(DashScreen):
     """The token is masked until you reveal it; copying never shows it on screen."""
 
-    MODE = "token"
     FEEDS = (TOKEN, PROFILE)
     PANELS = {TOKEN.name: "token-panel", PROFILE.name: "profile-panel"}
     DEFAULT_CSS = """
@@ -281,8 +280,9 @@ class TokenScreen(DashScreen):
             self.notify("Demo mode stores nothing: there is nothing to log out of.")
             return
         location = app.token_state.location
+        host = escape(app.token_state.store.host)
         message = (
-            f"Remove the token for {escape(app.token_state.store.host)} from the OS keyring and the "
+            f"Remove the token for {host} from the OS keyring and the "
             "plain-text file (whichever hold it)? ht-dash then asks for a token again.\n\n"
             "The token itself keeps working: regenerate it (g) to revoke it."
         )
