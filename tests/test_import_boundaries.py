@@ -124,7 +124,7 @@ CORE = """
 import importlib, pkgutil, sys
 import ht_dash
 core = ["ht_dash." + m for m in (
-    "cli", "runtime", "config", "paths", "clock", "logs",
+    "cli", "runtime", "config", "paths", "clock", "logs", "sanitize",
 )]
 for package in ("api", "demo", "auth", "meter", "commands", "insights", "feeds"):
     mod = importlib.import_module("ht_dash." + package)
