@@ -12,6 +12,15 @@ pytest_plugins = (
 )
 
 
+@pytest.fixture
+def demo_app():
+    """Builds the app on the demo backend, fixed clock and seed, no live timers:
+    `demo_app("free")`, `demo_app(at=NOW, history_entries=50_000)` (tests/ui_harness.py)."""
+    from ui_harness import build_demo_app
+
+    return build_demo_app
+
+
 class MemoryKeyring(KeyringBackend):
     priority = 1  # type: ignore[assignment]
 

@@ -12,6 +12,15 @@ import sys
 
 from ht_dash import __version__
 from ht_dash.api.errors import HtError
+from ht_dash.commands import errors
+from ht_dash.commands.errors import (  # noqa: F401 - main()'s exit codes, for its callers
+    EXIT_AUTH,
+    EXIT_ERROR,
+    EXIT_NETWORK,
+    EXIT_OK,
+    EXIT_QUOTA,
+    EXIT_USAGE,
+)
 
 # Modules in ht_dash.commands that add subcommands, in the order --help lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -30,8 +39,6 @@ COMMAND_ALIASES: dict[str, str] = {"login": "auth", "logout": "auth", "token": "
 GLOBAL_FLAGS = frozenset({"--demo", "--debug"})
 # Each takes a value.
 GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--store", "--request-deadline", "--demo-seed"})
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
 
 EPILOG = """\
 token (first found wins):
@@ -135,30 +142,6 @@ def make_runtime(args: argparse.Namespace):
     return Runtime(settings=settings, demo=args.demo, debug=args.debug, demo_seed=args.demo_seed)
 
 
-def error_exit_code(exc: BaseException) -> int:
-    from ht_dash.api import errors
-
-    if isinstance(exc, errors.AuthError):
-        return EXIT_AUTH
-    if isinstance(exc, errors.QuotaExhausted | errors.RateLimited):
-        return EXIT_QUOTA
-    if isinstance(
-        exc, errors.NetworkError | errors.ServerError | errors.BadPayload | errors.BadRequest
-    ):
-        return EXIT_NETWORK
-    if isinstance(exc, errors.ConfigError | errors.NotAvailable):
-        return EXIT_USAGE
-    return EXIT_ERROR
-
-
-def print_error(exc: HtError) -> None:
-    from ht_dash.sanitize import terminal_safe  # the last line of defence for error text
-
-    print(f"ht-dash: {terminal_safe(exc.message)}", file=sys.stderr)
-    if exc.hint:
-        print(f"  hint: {terminal_safe(exc.hint)}", file=sys.stderr)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
@@ -176,14 +159,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_app(runtime)
     except HtError as exc:
-        print_error(exc)
+        errors.print_error(exc)
         if getattr(args, "json", False):  # scripts asked for JSON: errors are JSON too
-            from ht_dash.commands._common import error_document, write_json
+            from ht_dash.commands._common import write_json
 
-            write_json(error_document(exc, error_exit_code(exc)))
-        return error_exit_code(exc)
+            write_json(errors.error_document(exc, errors.error_exit_code(exc)))
+        return errors.error_exit_code(exc)
     except KeyboardInterrupt:
-        return EXIT_OK
+        return errors.EXIT_OK
     except Exception as exc:  # a bug: one line and the crash report's path, never a traceback
         from ht_dash.commands._common import report_error
 

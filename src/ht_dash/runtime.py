@@ -27,6 +27,17 @@ class Runtime:
     demo_seed: int | None = None
     _backend: DemoBackend | None = field(default=None, repr=False)
 
+    @classmethod
+    def on_backend(
+        cls, backend: DemoBackend, *, settings: Settings | None = None, demo: bool = True
+    ) -> Runtime:
+        """A run whose demo backend is the one given (tests, benchmarks): same clock and seed."""
+        runtime = cls(
+            settings=settings or Settings(), demo=demo, clock=backend.clock, demo_seed=backend.seed
+        )
+        runtime._backend = backend
+        return runtime
+
     @property
     def demo_backend(self) -> DemoBackend:
         if self._backend is None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ht_dash.api.models import TIMEFRAME_LABELS, TIMEFRAMES
 from ht_dash.commands import _common as common
+from ht_dash.insights import format as fmt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -102,8 +103,8 @@ def to_json(report: EndpointUsageReport) -> dict[str, Any]:
     ]
     document = {
         "timeframe": report.timeframe,
-        "from": common.iso(report.start),
-        "to": common.iso(report.end),
+        "from": fmt.iso_or_none(report.start),
+        "to": fmt.iso_or_none(report.end),
         "totals": {
             "requests": sum(e.requests for e in report.endpoints),
             "errors": sum(e.errors for e in report.endpoints),
@@ -142,7 +143,7 @@ def to_table(report: EndpointUsageReport, console: Console) -> None:
     from rich import box
 
     table = Table(
-        title=f"Endpoint usage · {label} ({common.when(report.start)} → {common.when(report.end)})",
+        title=f"Endpoint usage · {label} ({fmt.when(report.start)} → {fmt.when(report.end)})",
         title_justify="left",
         box=box.SIMPLE_HEAD,
     )
@@ -161,7 +162,7 @@ def to_table(report: EndpointUsageReport, console: Console) -> None:
             f"{e.throttled:,}",
             f"{e.avg_latency_ms:,.0f} ms",
             f"{e.calls_per_hour:,.1f}",
-            "—" if e.mean_interval_s is None else common.duration(e.mean_interval_s),
+            "—" if e.mean_interval_s is None else fmt.duration(e.mean_interval_s),
         )
     if not report.endpoints:
         console.print(f"No data-API requests in this timeframe ({label.lower()}).")
