@@ -1,4 +1,4 @@
-"""A loopback stand-in for the real HyperTracker service, as far as it is public, for tests and by hand.
+"""A loopback stand-in for the real HyperTracker service, as far as it is public (tests, by hand).
 
     python tests/realserver.py --port 8766          # prints a real-looking token to use
     HT_DASH_TOKEN=<that token> ht-dash --base-url http://127.0.0.1:8766/api/external

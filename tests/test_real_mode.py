@@ -47,7 +47,9 @@ COMMANDS = ("status", "usage", "metrics", "billing", "history")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_says_what_would_answer_with_an_empty_meter_and_no_plan(real, capsys, command):
+def test_every_command_says_what_would_answer_with_an_empty_meter_and_no_plan(
+    real, capsys, command
+):
     code, out, err = run_cli(capsys, command)
     no_bug(out, err)
     assert code == 6  # not available here
@@ -218,9 +220,11 @@ def test_meter_plan_is_the_same_setting_as_plan_set(capsys, monkeypatch):
     from ht_dash.commands import meter
     from ht_dash.config import load_settings
 
-    assert meter._effective_plan(default_db_path(), "surge") == "Surge"
+    from ht_dash.meter.store import open_store
+
+    assert meter._effective_plan(open_store(None), "surge") == "Surge"
     assert load_settings(env={}).plan == "surge"
     code, out, _ = run_cli(capsys, "plan", "show")
     assert out.startswith("Surge")
     run_cli(capsys, "plan", "set", "flow")
-    assert meter._effective_plan(default_db_path(), None, load_settings(env={}).plan) == "Flow"
+    assert meter._effective_plan(open_store(None), None, load_settings(env={}).plan) == "Flow"

@@ -49,9 +49,7 @@ def panels_say_where_from(app) -> list[str]:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 @pytest.mark.parametrize("with_meter", [False, True], ids=["empty meter", "meter data"])
-async def test_no_screen_mentions_a_bug_and_every_panel_says_where_from(
-    real, size, with_meter
-):
+async def test_no_screen_mentions_a_bug_and_every_panel_says_where_from(real, size, with_meter):
     if with_meter:
         record_traffic(requests=90)
     app = app_for(real, plan="pulse")

@@ -49,7 +49,9 @@ def test_a_bot_through_run_is_counted_whichever_base_it_uses(
 ):
     monkeypatch.setenv("BOT_EXIT", "3")
     bot = [sys.executable, str(tmp_path / "bot.py"), "40", bot_base]
-    code, out, _ = run_cli(capfd, "run", "--plan", "pulse", "--base-path", base_path, "--json", "--", *bot)
+    code, out, _ = run_cli(
+        capfd, "run", "--plan", "pulse", "--base-path", base_path, "--json", "--", *bot
+    )
     assert code == 3  # the bot's own exit code
     summary = json.loads(out[out.index("{") :])
     assert summary["requests"] == 40 and summary["errors"] == 0

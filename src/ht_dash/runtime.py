@@ -28,6 +28,17 @@ class Runtime:
     demo_seed: int | None = None
     _backend: DemoBackend | None = field(default=None, repr=False)
 
+    @classmethod
+    def on_backend(
+        cls, backend: DemoBackend, *, settings: Settings | None = None, demo: bool = True
+    ) -> Runtime:
+        """A run whose demo backend is the one given (tests, benchmarks): same clock and seed."""
+        runtime = cls(
+            settings=settings or Settings(), demo=demo, clock=backend.clock, demo_seed=backend.seed
+        )
+        runtime._backend = backend
+        return runtime
+
     @property
     def demo_backend(self) -> DemoBackend:
         if self._backend is None:
@@ -63,7 +74,11 @@ class Runtime:
         """The local meter's database, read with the declared plan (if any)."""
         from ht_dash.meter.source import MeterSource
 
-        return MeterSource.open_default(clock=self.clock, plan_id=self.settings.plan or None)
+        return MeterSource.open_default(
+            clock=self.clock,
+            plan_id=self.settings.plan or None,
+            store=self.settings.meter_store or None,
+        )
 
     def make_client(self, token: Secret | None) -> AccountClient:
         """One AccountClient; in demo mode it reaches the embedded backend through its transport."""

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ht_dash import __version__
-from ht_dash.api import contract
+from ht_dash.api import contract, service
 from ht_dash.api.errors import (
     AuthError,
     BadPayload,
@@ -304,7 +304,7 @@ class AccountClient:
     async def check_token(self) -> None:
         """One request to a cheap documented data endpoint (may spend one usage token): returns
         when the token is accepted, raises AuthError (401), RateLimited, QuotaExhausted…"""
-        await self._request("GET", contract.TOKEN_CHECK)
+        await self._request("GET", service.TOKEN_CHECK)
 
     async def regenerate_token(self) -> RegeneratedToken:
         data = await self._request("POST", contract.TOKEN_REGENERATE)

@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ht_dash.commands import _common as common
+from ht_dash.insights import format as fmt
 
 if TYPE_CHECKING:
     from ht_dash.runtime import Runtime
@@ -47,23 +48,11 @@ def _plan_ids() -> str:
     return ", ".join(p.id for p in PLANS)
 
 
-def declare(plan_id: str, billing_day: int | None = None) -> Any:
-    """Validate and store the plan (and billing day) in config.toml; returns the Plan."""
-    from ht_dash.config import save_settings
-    from ht_dash.sources.plan import validate_plan
-
-    plan = validate_plan(plan_id)
-    values: dict[str, Any] = {"plan": plan.id}
-    if billing_day is not None:
-        values["billing_day"] = billing_day
-    save_settings(values)
-    return plan
-
-
 def run_set(args: argparse.Namespace, runtime: Runtime) -> int:
     from ht_dash.paths import config_file
+    from ht_dash.sources.plan import declare_plan
 
-    plan = declare(args.plan_id, args.billing_day)
+    plan = declare_plan(args.plan_id, args.billing_day)
     day = args.billing_day or runtime.settings.billing_day
     print(f"Plan set to {plan.name} in {config_file()}" + (f", billing day {day}" if day else ""))
     return 0
@@ -80,14 +69,14 @@ def describe(runtime: Runtime) -> dict[str, Any]:
         "plan": {
             "id": plan.id,
             "name": plan.name,
-            "price": common.money(plan.price_cents, plan.currency),
+            "price": fmt.money_or_none(plan.price_cents, plan.currency),
             "quota": plan.quota,
             "quota_period": plan.quota_period,
             "rate_limit_per_minute": plan.rate_limit_per_minute,
         },
         "billing_day": runtime.settings.billing_day or None,
-        "period_start": common.iso(start),
-        "resets_at": common.iso(end),
+        "period_start": fmt.iso_or_none(start),
+        "resets_at": fmt.iso_or_none(end),
         "note": RESET_ASSUMED,
     }
 

@@ -51,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         usage="ht-dash run [--plan ID] [--base-path PATH] [--env NAME] [--json] -- CMD [ARGS…]",
     )
     parser.add_argument(
-        "--plan", metavar="ID", help="the plan for the summary's limit and quota (default: declared)"
+        "--plan",
+        metavar="ID",
+        help="the plan for the summary's limit and quota (default: declared)",
     )
     parser.add_argument(
         "--base-path",
@@ -165,9 +167,7 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
         recorder.close()
     if not ran:  # like a shell: one line, the code, nothing else
         return code
-    summary = summarise(
-        records.records, seconds=time.time() - started, plan=plan, started=started
-    )
+    summary = summarise(records.records, seconds=time.time() - started, plan=plan, started=started)
     if args.json:
         doc = summary.as_json()
         doc["exit_code"] = code

@@ -224,4 +224,3 @@ class GatedSource:
 
     async def regenerate_token(self) -> RegeneratedToken:
         return await self._engine.request(lambda source: source.regenerate_token())
-

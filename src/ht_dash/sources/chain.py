@@ -1,6 +1,6 @@
 """`ChainSource` (`--source auto`, the default): per kind of data, the first source that can answer.
 
-    the account API  →  the local meter (this token's records only)  →  the declared plan  →  why not
+    the account API → the local meter (this token's records) → the declared plan → why not
 
 The real service offers no account endpoints: each answers 404 (`NotOffered`). The chain then
 remembers, per method, that the API does not offer it and asks again at most hourly (or at once
@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from ht_dash.api.contract import WEB_DASHBOARD
 from ht_dash.api.errors import HtError, NotAvailable, NotOffered
 from ht_dash.api.models import (
     EndpointUsageReport,
@@ -35,6 +34,7 @@ from ht_dash.api.models import (
     TokenInfo,
 )
 from ht_dash.api.secret import Secret
+from ht_dash.api.service import WEB_DASHBOARD
 from ht_dash.clock import Clock, SystemClock
 from ht_dash.sources.plan import (
     RESET_ASSUMED,
@@ -233,7 +233,9 @@ class ChainSource:
         metrics, why = await self._from_meter(lambda m: m.metrics(days=max(1, min(days, 365))))
         if metrics is not None:
             used = sum(
-                d.requests - d.errors - d.rate_limited for d in metrics.daily if d.date >= start.date()
+                d.requests - d.errors - d.rate_limited
+                for d in metrics.daily
+                if d.date >= start.date()
             )
             since = await self._since()
             counted_from = max(start.date(), since) if since else start.date()
@@ -374,7 +376,7 @@ class ChainSource:
 
     async def _token_from_claims(self) -> TokenInfo | None:
         """What the token itself says (issued at, member id), and when the meter last saw it."""
-        from ht_dash.auth.jwt import decode_claims, token_times
+        from ht_dash.api.jwt import decode_claims, token_times
 
         token = self._token
         if token is None:
@@ -425,4 +427,3 @@ def _regenerate_not_offered() -> NotOffered:
         "the API does not offer token regeneration to tokens",
         hint=f"regenerate it in the web dashboard ({WEB_DASHBOARD}), then `ht-dash login`",
     )
-

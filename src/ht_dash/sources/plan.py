@@ -29,6 +29,19 @@ def validate_plan(plan_id: str) -> Plan:
     return plan
 
 
+def declare_plan(plan_id: str, billing_day: int | None = None) -> Plan:
+    """Validate and store the plan (and billing day) in config.toml; the one place it is written
+    (`ht-dash plan set`, `ht-dash meter --plan`, the plan picker on screen 4)."""
+    from ht_dash.config import save_settings
+
+    plan = validate_plan(plan_id)
+    values: dict[str, object] = {"plan": plan.id}
+    if billing_day is not None:
+        values["billing_day"] = billing_day
+    save_settings(values)
+    return plan
+
+
 def declared_plan(settings: Settings) -> Plan | None:
     """The plan in config.toml (`plan = "pulse"`), or None when none was declared."""
     return validate_plan(settings.plan) if settings.plan else None

@@ -7,7 +7,7 @@ import asyncio
 import webbrowser
 from typing import TYPE_CHECKING
 
-from ht_dash.api.contract import WEB_DASHBOARD
+from ht_dash.api.service import WEB_DASHBOARD
 
 if TYPE_CHECKING:
     from textual.app import App

@@ -22,6 +22,7 @@ from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
 from ht_dash.api.errors import AuthError, HtError, NetworkError
 from ht_dash.api.models import Profile
 from ht_dash.api.secret import Secret, token_text
+from ht_dash.api.service import WEB_DASHBOARD
 from ht_dash.auth.errors import (
     INSTALL_HINT,
     KeyringDropsWrites,
@@ -32,7 +33,6 @@ from ht_dash.auth.errors import (
 )
 from ht_dash.auth.flows import check_or_not, validate_and_store
 from ht_dash.auth.storage import DemoTokenStore, TokenLocation, TokenStore, display_path
-from ht_dash.commands.auth import WEB_DASHBOARD
 from ht_dash.tui.app import HtDashApp
 
 KEYRING, PLAIN_FILE, SESSION_ONLY = "keyring", "file", "session"
@@ -121,7 +121,8 @@ class LoginScreen(Screen[LoginResult | None]):
             self.reason = f"Could not read a stored token: {problem.message}."
         self.keyring_problem: TokenStoreError | None = None
         self.checking = False
-        self._validated: tuple[Secret, Profile | None] | None = None  # accepted by the API, not stored
+        # accepted by the API, not stored yet
+        self._validated: tuple[Secret, Profile | None] | None = None
 
     @property
     def store(self) -> TokenStore | DemoTokenStore:
@@ -349,7 +350,7 @@ class LoginScreen(Screen[LoginResult | None]):
 
     async def _confirm_check(self) -> bool:
         """The API offers no account details: ask before spending a request on a check."""
-        from ht_dash.api.contract import TOKEN_CHECK
+        from ht_dash.api.service import TOKEN_CHECK
         from ht_dash.tui.screens.confirm import ConfirmScreen
 
         self._status("The API does not offer account details to tokens.")

@@ -13,7 +13,13 @@ from textual.widgets.option_list import Option
 
 from ht_dash.api.models import Plan
 from ht_dash.api.plans import PLANS
+from ht_dash.insights.format import plan_price
 
+
+def _terms(plan: Plan) -> str:
+    quota = "custom quota" if plan.price_cents is None else f"{plan.quota:,}/{plan.quota_period}"
+    rate = f"{plan.rate_limit_per_minute} req/min" if plan.rate_limit_per_minute else "no limit"
+    return f"{quota} · {rate}" + (" · streams" if plan.streams_included else "")
 
 
 class PlanPicker(ModalScreen[Plan | None]):
@@ -29,13 +35,11 @@ class PlanPicker(ModalScreen[Plan | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="plan_picker.cancel")]
 
     def compose(self) -> ComposeResult:
-        from ht_dash.tui.screens.limits import plan_terms, price
-
         with Vertical() as box:
             box.border_title = "Which plan is your token on?"
             yield Label("The API does not say; ht-dash uses it for the quota, limit and invoice.")
             yield OptionList(
-                *(Option(f"{p.name:<11} {price(p):>14} · {plan_terms(p)}", id=p.id) for p in PLANS)
+                *(Option(f"{p.name:<11} {plan_price(p):>14} · {_terms(p)}", id=p.id) for p in PLANS)
             )
             yield Label(
                 "Enter: save as `plan` in config.toml · Esc: cancel · billing day: "

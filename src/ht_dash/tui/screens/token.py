@@ -6,8 +6,6 @@ at once; last use and the token id come from the API's token feed.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -26,32 +24,15 @@ from ht_dash.api.errors import (
 )
 from ht_dash.api.models import Profile, TokenInfo
 from ht_dash.api.secret import Secret
-from ht_dash.auth import clipboard
+from ht_dash.api.service import TOKEN_CHECK_COST, WEB_DASHBOARD
 from ht_dash.auth.flows import regenerate
-from ht_dash.auth.jwt import token_times
+from ht_dash.api.jwt import token_claims, token_times
 from ht_dash.auth.storage import Where
-from ht_dash.commands.auth import CHECK_COST, WEB_DASHBOARD, token_claims, when
 from ht_dash.feeds.registry import PROFILE, TOKEN
+from ht_dash.insights.format import when
+from ht_dash.tui.clipboard import copy_and_report
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.panel import DataPanel
-
-REVEAL_HINT = "press v on the Token screen to reveal it and select it by hand"
-
-
-async def copy_and_report(app: Any, secret: Secret) -> clipboard.CopyResult:
-    """Copy as the `clipboard` setting says (OSC 52 and/or the system tool) and say what happened.
-
-    OSC 52 goes through Textual's driver; the system tool runs on a thread with a timeout.
-    """
-    use_osc52, use_native = clipboard.plan(app.runtime.settings.clipboard)
-    text = secret.reveal()
-    if use_osc52:
-        app.copy_to_clipboard(text)
-    native = await clipboard.copy_native_async(text) if use_native else None
-    result = clipboard.CopyResult(osc52_sent=use_osc52, native=native)
-    titles = {"information": "Token copied", "warning": "Token sent", "error": "Copy failed"}
-    app.notify(result.message(REVEAL_HINT), title=titles[result.severity], severity=result.severity)
-    return result
 
 
 class TokenScreen(DashScreen):
@@ -195,10 +176,14 @@ class TokenScreen(DashScreen):
                 if info.last_used_at
                 else "[dim]not seen by the local meter in the last hour[/]"
             )
-            claims = "".join(
-                f"\n[dim]{label.capitalize():<13}[/] {escape(value)}"
-                for label, value in token_claims(self.app.token_state.token)
-            ) if self.app.token_state.token is not None else ""
+            claims = (
+                "".join(
+                    f"\n[dim]{label.capitalize():<13}[/] {escape(value)}"
+                    for label, value in token_claims(self.app.token_state.token)
+                )
+                if self.app.token_state.token is not None
+                else ""
+            )
             self._show(
                 "token-text",
                 f"[dim]Last used[/]     {last_used}{claims}\n"
@@ -344,7 +329,9 @@ class TokenScreen(DashScreen):
         from ht_dash.tui.web import open_web_dashboard
 
         await open_web_dashboard(self.app, "Regenerate the token there")
-        self.app.open_login("Paste the new token from the web dashboard (Esc keeps the current one).")
+        self.app.open_login(
+            "Paste the new token from the web dashboard (Esc keeps the current one)."
+        )
 
     # -- check
 
@@ -357,7 +344,7 @@ class TokenScreen(DashScreen):
         self.app.push_screen(
             ConfirmScreen(
                 "Check the token?",
-                f"This sends {CHECK_COST}.",
+                f"This sends {TOKEN_CHECK_COST}.",
                 confirm_label="Check",
                 danger=False,
             ),
@@ -387,7 +374,9 @@ class TokenScreen(DashScreen):
             return
         except (RateLimited, QuotaExhausted) as exc:
             self.notify(
-                f"Rate-limited: {exc.message} ({exc.hint}).", title="Token check", severity="warning"
+                f"Rate-limited: {exc.message} ({exc.hint}).",
+                title="Token check",
+                severity="warning",
             )
             return
         except HtError as exc:
