@@ -228,3 +228,16 @@ def test_meter_plan_is_the_same_setting_as_plan_set(capsys, monkeypatch):
     assert out.startswith("Surge")
     run_cli(capsys, "plan", "set", "flow")
     assert meter._effective_plan(open_store(None), None, load_settings(env={}).plan) == "Flow"
+
+
+def test_another_tokens_traffic_in_the_meter_is_not_counted(real, capsys):
+    run_cli(capsys, "plan", "set", "pulse")
+    record_traffic(requests=40)
+    record_traffic("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvdGhlciJ9.b3RoZXJzaWduYXR1cmU", 500)
+    code, out, err = run_cli(capsys, "status", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["tokens"]["used"] == 39  # 40 requests with this token, one a 429
+    assert data["rate"]["requests_per_minute"] == 40
+    code, out, _ = run_cli(capsys, "usage", "--json", "--timeframe", "today")
+    assert sum(e["requests"] for e in json.loads(out)["endpoints"]) == 40

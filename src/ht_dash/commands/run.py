@@ -75,21 +75,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-class _RunRecorder:
-    """The meter's recorder, keeping this run's records in memory too for the summary."""
-
-    def __init__(self, recorder) -> None:
-        self._recorder = recorder
-        self.records: list[Record] = []
-
-    def add(self, record: Record) -> None:
-        self.records.append(record)
-        self._recorder.add(record)
-
-    def __getattr__(self, name: str):
-        return getattr(self._recorder, name)
-
-
 class _MeterThread:
     """A MeterProxy serving on its own event loop in a daemon thread."""
 
@@ -134,7 +119,7 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
     from ht_dash.insights.run_summary import summarise
     from ht_dash.meter.proxy import MeterProxy, parse_upstream
     from ht_dash.meter.recorder import Recorder
-    from ht_dash.meter.source import default_db_path
+    from ht_dash.meter.store import open_store
     from ht_dash.sources.plan import declared_plan, validate_plan
 
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
@@ -144,15 +129,15 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
     base = urlsplit(runtime.base_url)
     upstream = parse_upstream(f"{base.scheme}://{base.netloc}")
 
-    recorder = Recorder(default_db_path())
+    records: list[Record] = []  # this run's, for the summary; the store gets them all too
+    recorder = Recorder(open_store(runtime.settings.meter_store or None), observer=records.append)
     recorder.start()
     if recorder.last_error:
         print(
             f"ht-dash run: warning: {recorder.last_error}; requests are forwarded, not recorded",
             file=sys.stderr,
         )
-    records = _RunRecorder(recorder)
-    proxy = MeterProxy(upstream, records, host="127.0.0.1", port=0)  # type: ignore[arg-type]
+    proxy = MeterProxy(upstream, recorder, host="127.0.0.1", port=0)
     meter = _MeterThread(proxy)
     try:
         meter.start()
@@ -167,7 +152,7 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
         recorder.close()
     if not ran:  # like a shell: one line, the code, nothing else
         return code
-    summary = summarise(records.records, seconds=time.time() - started, plan=plan, started=started)
+    summary = summarise(records, seconds=time.time() - started, plan=plan, started=started)
     if args.json:
         doc = summary.as_json()
         doc["exit_code"] = code

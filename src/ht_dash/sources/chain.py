@@ -167,20 +167,25 @@ class ChainSource:
         self._not_offered.pop(method, None)
         return self._answered(method, result, FROM_API)
 
-    def _meter_source(self) -> MeterSource | None:
-        if self._meter is None and self._meter_factory is not None:
-            self._meter = self._meter_factory()
+    async def _meter_source(self) -> MeterSource:
+        """The meter, reading only this token's records (two tokens never mix). Raises what
+        opening it raises (no database yet, locked, newer): the caller falls to the next source."""
+        if self._meter is None:
+            assert self._meter_factory is not None
+            meter = self._meter_factory()
+            if self._token is not None:
+                meter.token_fp = await meter.fingerprint_of(self._token.reveal())
+            self._meter = meter  # kept once its filter is set
         return self._meter
 
     async def _from_meter(
         self, call: Callable[[MeterSource], Awaitable[T]]
     ) -> tuple[T | None, str]:
         """The meter's answer, or None and why not (missing, locked, newer, unreadable)."""
-        meter = self._meter_source()
-        if meter is None:
+        if self._meter_factory is None:
             return None, "no local meter"
         try:
-            return await call(meter), ""
+            return await call(await self._meter_source()), ""
         except HtError as exc:  # NotAvailable (no database yet), MeterUnreadable, a newer store
             return None, exc.message
         except Exception as exc:  # noqa: BLE001 - a broken database must not break the chain
