@@ -128,21 +128,29 @@ class LimitsScreen(DashScreen):
         self.query_one("#plan-terms", Static).update(escape(plan_terms(plan)))
         projection = project_quota(sub, now)
         level = gauge_level(projection.fraction)
-        self.query_one("#quota-gauge", Gauge).show(
-            projection.fraction,
-            f"{sub.tokens_used:,} / {plan.quota:,} · {projection.fraction * 100:.0f} %",
-            level,
-            label="Tokens today" if plan.quota_period == "day" else "Tokens used",
-        )
+        origin = self.app.feeds.origin_of(self.app.feeds.state(SUBSCRIPTION))
+        if origin is not None and origin.kind == "plan":  # the plan is known, its usage is not
+            self.query_one("#quota-gauge", Gauge).show(
+                0.0, "not seen locally", "none", label="Tokens used"
+            )
+        else:
+            self.query_one("#quota-gauge", Gauge).show(
+                projection.fraction,
+                f"{sub.tokens_used:,} / {plan.quota:,} · {projection.fraction * 100:.0f} %",
+                level,
+                label="Tokens today" if plan.quota_period == "day" else "Tokens used",
+            )
         self.query_one("#quota-reset", Static).update(
             f"Resets in [b]{duration(projection.resets_in)}[/] "
             f"[dim]({sub.resets_at:%b} {sub.resets_at.day}, {sub.resets_at:%H:%M} UTC)[/]"
         )
         line = self.query_one("#quota-projection", Static)
-        line.update(escape(projection.sentence[0].upper() + projection.sentence[1:]))
+        if origin is not None and origin.kind == "plan":
+            line.update("Pace unknown: this period's usage is not seen locally")
+        else:
+            line.update(escape(projection.sentence[0].upper() + projection.sentence[1:]))
         line.set_class(projection.runs_out_at is not None, "-over")
         line.set_class(projection.spent, "-spent")
-        origin = self.app.feeds.origin_of(self.app.feeds.state(SUBSCRIPTION))
         where = self.query_one("#plan-origin", Static)
         where.display = origin is not None and origin.kind != "api"
         if origin is not None and origin.kind != "api":
