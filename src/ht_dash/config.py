@@ -164,6 +164,30 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     return replace(Settings(), **values)
 
 
+PASSWORD_PARAMS = ("password",)  # query parameters of a database URL that hold a secret
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password (in the user part or the query) replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, hostinfo = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{hostinfo}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, "***" if k.lower() in PASSWORD_PARAMS else v) for k, v in pairs], safe="*"
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def save_settings(values: dict[str, Any], path: Path | None = None) -> Path:
     """Set top-level keys in config.toml, keeping every other line as it is; returns the path.
 
@@ -207,27 +231,3 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-PASSWORD_PARAMS = ("password",)  # query parameters of a database URL that hold a secret
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password (in the user part or the query) replaced by `***`."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, hostinfo = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{hostinfo}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, "***" if k.lower() in PASSWORD_PARAMS else v) for k, v in pairs], safe="*"
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
