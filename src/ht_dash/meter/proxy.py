@@ -50,7 +50,12 @@ from ht_dash.meter import (
     STREAM_PATH,
 )
 from ht_dash.meter.recorder import Record, Recorder, is_error
-from ht_dash.meter.streams import StreamRelay, StreamUpstream, parse_stream_upstream, wants_websocket
+from ht_dash.meter.streams import (
+    StreamRelay,
+    StreamUpstream,
+    parse_stream_upstream,
+    wants_websocket,
+)
 from ht_dash.meter.templates import path_template
 
 READ_CHUNK = 65536
@@ -635,9 +640,7 @@ class MeterProxy:
         latency_ms = 0.0
         upload = _Upload()
         try:
-            refusal = switch or await self._read_body(
-                conn, reader, writer, request, upload
-            )
+            refusal = switch or await self._read_body(conn, reader, writer, request, upload)
             if refusal is not None:
                 latency_ms = (time.perf_counter() - started) * 1000
                 status, failure = refusal.status, refusal.failure

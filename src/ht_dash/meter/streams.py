@@ -184,9 +184,7 @@ class StreamCounts:
         if not self._dirty and (minute == self._written_minute or not self.open):
             return
         channels = set(self._messages) | set(self.subscriptions) | {c for c in self._bytes if c}
-        rows = [
-            StreamMinute(minute, "", self.open, 0, self._messages.pop("", 0), self._bytes[""])
-        ]
+        rows = [StreamMinute(minute, "", self.open, 0, self._messages.pop("", 0), self._bytes[""])]
         rows += [
             StreamMinute(
                 minute,
@@ -395,7 +393,10 @@ class StreamRelay:
             )
         except wsproto.utilities.RemoteProtocolError as exc:
             refusal = _Refusal(
-                502, "upstream_bad_response", f"{label} sent an invalid answer: {_describe(exc)}", ""
+                502,
+                "upstream_bad_response",
+                f"{label} sent an invalid answer: {_describe(exc)}",
+                "",
             )
         except _Rejected as rejected:
             await proxy._send(writer, rejected.answer(conn))

@@ -72,7 +72,7 @@ def stream_line(s: StreamUsage) -> str:
         f"[b]{s.messages_per_minute:,}[/] messages/min"
     )
     if s.subscriptions is not None:
-        line += f" · [b]{s.subscriptions:,}[/] subscriptions"
+        line += f" · [b]{s.subscriptions:,}[/] subscription{'' if s.subscriptions == 1 else 's'}"
     return line
 
 
