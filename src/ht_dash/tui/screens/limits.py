@@ -39,7 +39,7 @@ def price(plan: Plan) -> str:
         return "custom price"
     amount = plan.price_cents / 100
     figure = f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.2f}"
-    symbol = "$" if plan.currency == "USD" else f"{plan.currency} "
+    symbol = "$" if plan.currency == "USD" else f"{escape(plan.currency)} "
     return f"{symbol}{figure}/month"
 
 
@@ -80,7 +80,6 @@ class LimitsScreen(DashScreen):
     """Quota and its projection refresh every 30 s; live req/min every 2 s (+/- to change, p to
     pause). Crossing 80 % or 100 % of the limit or the quota rings once (see ht_dash.insights.live)."""
 
-    MODE = "limits"
     FEEDS = (SUBSCRIPTION, LIVE)
     PANELS = {SUBSCRIPTION.name: "plan-panel", LIVE.name: "live-panel"}
     BINDINGS = [
@@ -114,12 +113,12 @@ class LimitsScreen(DashScreen):
     # ---- rendering ---------------------------------------------------------------------------
 
     def render_data(self, kind: str, data: object) -> None:
-        if kind == "subscription" and isinstance(data, Subscription):
+        if kind == SUBSCRIPTION.name and isinstance(data, Subscription):
             self._render_subscription(data)
             live = self.app.feeds.state(LIVE).data
             if isinstance(live, LiveUsage):
                 self._render_live(live)  # the Free plan's gauge shows the daily quota
-        elif kind == "live" and isinstance(data, LiveUsage):
+        elif kind == LIVE.name and isinstance(data, LiveUsage):
             self._render_live(data)
 
     def _render_subscription(self, sub: Subscription) -> None:

@@ -44,7 +44,6 @@ class MetricsScreen(DashScreen):
     red in every chart. When the days outnumber the columns, a bar shows the highest of its days.
     Keys: d cycles the period 7 → 30 → 90 days, D goes back."""
 
-    MODE = "metrics"
     FEEDS = (METRICS,)
     PANELS = {METRICS.name: "metrics-panel"}
     BINDINGS = [
