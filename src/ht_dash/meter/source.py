@@ -412,6 +412,7 @@ def stream_usage(conn: sqlite3.Connection, plan: Plan, now: float) -> StreamUsag
     that is over a minute old: the meter stopped), publications in the last 60 s, estimated from
     per-minute counts. Before any stream: the URL to point the bot at, on a plan with streams."""
     from ht_dash.meter import DEFAULT_LISTEN, STREAM_PATH
+    from ht_dash.sanitize import terminal_safe
 
     minute = int(now // 60)
     try:
@@ -422,7 +423,8 @@ def stream_usage(conn: sqlite3.Connection, plan: Plan, now: float) -> StreamUsag
     if latest is None:
         if not plan.streams_included:
             return None
-        url = read_meta(conn, STREAM_URL_META_KEY) or f"ws://{DEFAULT_LISTEN}{STREAM_PATH}"
+        saved = read_meta(conn, STREAM_URL_META_KEY)  # a file's text: data, never terminal control
+        url = terminal_safe(saved) if saved else f"ws://{DEFAULT_LISTEN}{STREAM_PATH}"
         return StreamUsage(0, limit, 0, subscriptions=0, not_seen_at=url)
     connections = subscriptions = 0
     if latest >= minute - 1:

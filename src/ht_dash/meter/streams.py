@@ -540,12 +540,13 @@ class StreamRelay:
             for task in pumps:
                 task.cancel()
             await asyncio.wait(pumps, timeout=CLOSE_GRACE_S)
-            for side in (bot, upstream):
-                with contextlib.suppress(Exception):
-                    side.writer.close()
             protocol.close()
             counts.closed(reason)
             counts.flush()
+            # Closing with unread bytes pending would reset the connection, and the peer could
+            # lose the close frame: read on briefly, then close.
+            grace = CLOSE_GRACE_S / 4 if reason == "meter_stopped" else CLOSE_GRACE_S
+            await asyncio.wait([asyncio.ensure_future(_linger(s, grace)) for s in (bot, upstream)])
 
     async def _pump(
         self,
@@ -639,6 +640,15 @@ class StreamRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
         self.counts.flush()
+
+
+async def _linger(side: _Side, grace: float) -> None:
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(grace):
+            while await side.reader.read(READ_CHUNK):
+                pass
+    with contextlib.suppress(Exception):
+        side.writer.close()
 
 
 class _Rejected(Exception):
