@@ -822,3 +822,7 @@ def test_a_signal_stops_the_meter_within_2s_with_a_stream_open(isolated_home):
     assert proc.returncode == 0
     assert code == 1001 and centrifugo.closes == [1001]
     assert stop_s < 2.0 + MARGIN_S
+    summary = ""
+    while "stopped" not in summary:
+        summary = out.get(timeout=5)
+    assert summary.strip().endswith("; 1 stream relayed"), summary

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ht_dash.commands.meter import live_line
 from ht_dash.meter.streams import parse_stream_upstream
 from meter_harness import ScriptedUpstream, running_meter, still_serving
 from stream_harness import SECRET_MARK, Bot, CentrifugoServer
@@ -78,6 +79,7 @@ async def test_a_bot_stream_is_relayed_byte_exact_and_counted_per_channel(db_pat
                 counts = proxy.streams.counts
                 assert counts.open == 1
                 assert dict(counts.subscriptions) == {f"trades:{address}": 1}
+                assert live_line(proxy, proxy.recorder).endswith(" · 1 stream open, 5 msg/min")
                 await asyncio.sleep(1.5)  # the meter hands its counts over once a second
                 assert proxy.recorder.flush()
                 while_open = last_written(db_path)
@@ -96,9 +98,12 @@ async def test_a_bot_stream_is_relayed_byte_exact_and_counted_per_channel(db_pat
 
 async def test_opaque_channel_parts_are_stored_as_placeholders(db_path):
     with ScriptedUpstream() as up, CentrifugoServer(publications=2) as centrifugo:
-        async with running_meter(
-            up.upstream, db_path, stream_upstream=parse_stream_upstream(centrifugo.url)
-        ) as proxy, Bot(proxy.port) as bot:
+        async with (
+            running_meter(
+                up.upstream, db_path, stream_upstream=parse_stream_upstream(centrifugo.url)
+            ) as proxy,
+            Bot(proxy.port) as bot,
+        ):
             bot.send(connect_and_subscribe("alerts#9f2c4e1d7a0b3c5d6e7f8091a2b3c4d5"))
             for _ in range(4):
                 await bot.recv()

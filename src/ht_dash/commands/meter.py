@@ -276,6 +276,8 @@ async def _serve(
         summary += f", {recorder.dropped:,} dropped ({recorder.last_error})"
     if not flushed:
         summary += f", {recorder.pending:,} still unwritten"
+    if streams := proxy.streams.counts.total:
+        summary += f"; {streams:,} stream{'' if streams == 1 else 's'} relayed"
     print(summary, file=out, flush=True)
     return 0
 
@@ -293,7 +295,8 @@ def live_line(proxy: MeterProxy, recorder: Recorder, now: float | None = None) -
     ]
     counts = proxy.streams.counts
     if counts.total:
-        parts.append(f"{counts.open:,} streams, {counts.messages_per_minute():,} msg/min")
+        streams = "stream" if counts.open == 1 else "streams"
+        parts.append(f"{counts.open:,} {streams} open, {counts.messages_per_minute():,} msg/min")
     if recorder.dropped:
         parts.append(f"{recorder.dropped:,} NOT recorded ({recorder.last_error})")
     return " · ".join(parts)

@@ -20,7 +20,7 @@ import contextlib
 import json
 import ssl
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -135,7 +135,7 @@ class StreamCounts:
         self.subscriptions: Counter[str] = Counter()  # channel template -> subscriptions open
         self._messages: Counter[str] = Counter()  # since the last flush
         self._bytes: Counter[str] = Counter()
-        self._recent: list[float] = []  # when publications arrived, for the live line
+        self._recent: deque[list[int]] = deque()  # [second, publications], the last minute
         self._written_minute = -1
         self._dirty = False
 
@@ -166,7 +166,14 @@ class StreamCounts:
     def published(self, channel: str, size: int) -> None:
         self._messages[channel] += 1
         self._bytes[channel] += size
-        self._recent.append(time.monotonic())
+        second = int(time.monotonic())
+        recent = self._recent
+        if recent and recent[-1][0] == second:
+            recent[-1][1] += 1
+        else:
+            recent.append([second, 1])
+            while recent[0][0] <= second - 60:
+                recent.popleft()
         self._dirty = True
 
     def relayed(self, size: int) -> None:
@@ -174,9 +181,8 @@ class StreamCounts:
         self._dirty = True
 
     def messages_per_minute(self) -> int:
-        cutoff = time.monotonic() - 60
-        self._recent = [t for t in self._recent if t >= cutoff]
-        return len(self._recent)
+        cutoff = int(time.monotonic()) - 60
+        return sum(n for second, n in self._recent if second > cutoff)
 
     def flush(self) -> None:
         """Hand this minute's rows to the recorder: on any change, and each minute while open."""
