@@ -108,6 +108,8 @@ class CentrifugoServer:
                 self.closes.append(event.code)
             with contextlib.suppress(wsproto.utilities.LocalProtocolError):
                 writer.write(conn.send(event.response()))
+            await writer.drain()
+            writer.close()  # RFC 6455 §7.1.1: the server closes the TCP connection first
         await writer.drain()
 
     async def _command(self, conn, command: dict, writer: asyncio.StreamWriter) -> None:

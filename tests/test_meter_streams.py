@@ -197,3 +197,51 @@ async def test_screen_4_shows_a_bots_stream_through_the_meter(isolated_home):
     assert streaming == ("Live streams: 1 / 10 connections · 7 messages/min · 1 subscription")
     assert proc.returncode == 0
     assert leaks(isolated_home / "data" / "meter.sqlite3") == []
+
+
+@pytest.mark.parametrize(
+    ("channel", "stored"),
+    [
+        ("trades:BTC", "trades:BTC"),
+        ("fills:0x" + "Ab" * 20, "fills:0x" + "Ab" * 20),  # an address is public: kept
+        ("alerts#9f2c4e1d7a0b3c5d6e7f8091a2b3c4d5", "alerts#{hash}"),
+        (f"$private:{TOKEN}", "$private:{token}"),
+        ("user:123e4567-e89b-12d3-a456-426614174000", "user:{uuid}"),
+        ("orders:a8Fk2LmQ9xZt7VbN4cRw1", "orders:{id}"),
+        ("news:\x1b]52;c;aGk=\x07", "news:?]52;c;aGk=?"),  # never terminal control
+        ("x" * 300, "{id}"),
+    ],
+)
+def test_channels_are_stored_as_templates_that_keep_no_secret(channel, stored):
+    from ht_dash.meter.templates import channel_template
+
+    assert channel_template(channel) == stored
+
+
+def test_starting_the_meter_does_not_import_wsproto():
+    """wsproto loads with the first stream, not with the proxy (nor with any other command)."""
+    probe = "import sys, ht_dash.meter.proxy; print('wsproto' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+async def test_a_stream_counts_against_the_client_cap(db_path):
+    from meter_harness import one_request
+
+    plain = b"GET / HTTP/1.1\r\nHost: b\r\n\r\n"
+    with ScriptedUpstream() as up, CentrifugoServer() as centrifugo:
+        async with running_meter(
+            up.upstream,
+            db_path,
+            stream_upstream=parse_stream_upstream(centrifugo.url),
+            max_clients=1,
+        ) as proxy:
+            async with Bot(proxy.port):
+                turned_away = await one_request(proxy.port, plain)
+            for _ in range(50):  # the stream's connection is given back once it has closed
+                served = await one_request(proxy.port, plain)
+                if served.status == 200:
+                    break
+                await asyncio.sleep(0.1)
+    assert turned_away.json()["error"] == "too_many_connections"
+    assert served.status == 200
