@@ -536,6 +536,8 @@ class StreamRelay:
             error = next(iter(done)).exception()
             code = error.code if isinstance(error, StreamClosed) else 1011
             reason = error.reason if isinstance(error, StreamClosed) else "error"
+            if not isinstance(error, StreamClosed):  # the type only: a message may quote data
+                self.proxy.report(f"a stream ended on {type(error).__name__}")
             for side in (bot, upstream):
                 side.send_now(ws.CloseConnection(code=code))
         except asyncio.CancelledError:  # the meter is stopping: tell both ends why
@@ -546,6 +548,9 @@ class StreamRelay:
             for task in pumps:
                 task.cancel()
             await asyncio.wait(pumps, timeout=CLOSE_GRACE_S)
+            for task in pumps:  # retrieved, so that asyncio does not log them at exit
+                if task.done() and not task.cancelled():
+                    task.exception()
             protocol.close()
             counts.closed(reason)
             counts.flush()
