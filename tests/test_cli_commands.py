@@ -81,6 +81,15 @@ STATUS_SCHEMA = obj(
             not_seen_at=nullable(STRING),
         )
     ),
+    instances={
+        "type": "array",
+        "items": obj(
+            instance=STRING,
+            requests_per_minute=COUNT,
+            requests_last_15m=COUNT,
+            throttled_last_15m=COUNT,
+        ),
+    },
 )
 
 USAGE_SCHEMA = obj(

@@ -113,14 +113,13 @@ async def test_opaque_channel_parts_are_stored_as_placeholders(db_path):
 async def test_meter_source_reads_stream_usage_and_before_any_stream_says_where_to_point(
     db_path,
 ):
-    from ht_dash.meter.recorder import write_meta
     from ht_dash.meter.source import STREAM_URL_META_KEY, MeterSource
 
     with ScriptedUpstream() as up, CentrifugoServer(publications=6) as centrifugo:
         async with running_meter(
             up.upstream, db_path, stream_upstream=parse_stream_upstream(centrifugo.url)
         ) as proxy:
-            write_meta(db_path, STREAM_URL_META_KEY, proxy.stream_url)
+            proxy.recorder.store.set_meta(STREAM_URL_META_KEY, proxy.stream_url)  # as `meter` does
             source = MeterSource(db_path, plan_id="stream")
             before = (await source.live()).streams
             async with Bot(proxy.port) as bot:
@@ -245,3 +244,23 @@ async def test_a_stream_counts_against_the_client_cap(db_path):
                 await asyncio.sleep(0.1)
     assert turned_away.json()["error"] == "too_many_connections"
     assert served.status == 200
+
+
+async def test_streams_of_several_meters_on_one_store_add_up_and_a_stopped_one_reads_zero(db_path):
+    import time as clock
+
+    from ht_dash.meter.recorder import StreamMinute
+    from ht_dash.meter.source import MeterSource
+    from ht_dash.meter.store import open_store
+
+    minute = int(clock.time() // 60)
+    store = open_store(db_path)
+    store.open_for_writing()
+    for instance, at, connections in (("host-a", minute - 1, 2), ("host-b", minute, 1),
+                                      ("stopped", minute - 5, 4)):  # fmt: skip
+        row = StreamMinute(at, "", connections, 0, 0, 0)
+        store.write_batch([], instance, streams=[row, StreamMinute(at, "trades:BTC", 0, 1, 0, 0)])
+    store.close()
+    streams = (await MeterSource(db_path, plan_id="stream").live()).streams
+    assert streams is not None
+    assert (streams.connections_open, streams.subscriptions) == (3, 2)
