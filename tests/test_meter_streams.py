@@ -264,3 +264,34 @@ async def test_streams_of_several_meters_on_one_store_add_up_and_a_stopped_one_r
     streams = (await MeterSource(db_path, plan_id="stream").live()).streams
     assert streams is not None
     assert (streams.connections_open, streams.subscriptions) == (3, 2)
+
+
+async def test_metrics_expose_streams_by_channel_template_without_contents(db_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from ht_dash.meter.metrics import MeterMetrics
+
+    metrics = MeterMetrics("host-a")
+    with ScriptedUpstream() as up, CentrifugoServer(publications=4) as centrifugo:
+        async with running_meter(
+            up.upstream, db_path, stream_upstream=parse_stream_upstream(centrifugo.url)
+        ) as proxy:
+            metrics.streams = proxy.streams.counts
+            async with Bot(proxy.port) as bot:
+                bot.send(connect_and_subscribe("alerts#9f2c4e1d7a0b3c5d6e7f8091a2b3c4d5"))
+                for _ in range(6):
+                    await bot.recv()
+                text = metrics.exposition().decode()
+    samples = {
+        (sample.name, sample.labels.get("channel")): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name.startswith("htdash_stream")
+    }
+    assert samples == {
+        ("htdash_stream_connections", None): 1,
+        ("htdash_stream_connections_opened_total", None): 1,
+        ("htdash_stream_subscriptions", "alerts#{hash}"): 1,
+        ("htdash_stream_publications_total", "alerts#{hash}"): 4,
+    }
+    assert TOKEN not in text and SECRET_MARK not in text and "9f2c4e1d" not in text

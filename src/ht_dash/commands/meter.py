@@ -223,6 +223,7 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
     try:
         if metrics is not None and metrics_address is not None:
             metrics.attach(recorder)
+            metrics.streams = proxy.streams.counts
             metrics_url = _serve_metrics(metrics, *metrics_address)
         out = sys.stdout
         tty = out.isatty()

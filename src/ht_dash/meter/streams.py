@@ -134,6 +134,7 @@ class StreamCounts:
         self.ended: Counter[str] = Counter()  # why connections ended: bot_closed, too_large, ...
         self.subscriptions: Counter[str] = Counter()  # channel template -> subscriptions open
         self._messages: Counter[str] = Counter()  # since the last flush
+        self.published_total: Counter[str] = Counter()  # since start, for /metrics
         self._bytes: Counter[str] = Counter()
         self._recent: deque[list[int]] = deque()  # [second, publications], the last minute
         self._written_minute = -1
@@ -165,6 +166,8 @@ class StreamCounts:
 
     def published(self, channel: str, size: int) -> None:
         self._messages[channel] += 1
+        total = self.published_total
+        total[channel if channel in total or len(total) < MAX_CHANNELS else "{other}"] += 1
         self._bytes[channel] += size
         second = int(time.monotonic())
         recent = self._recent
