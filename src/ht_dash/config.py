@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ht_dash.api.client import DEFAULT_DEADLINE_S
 from ht_dash.api.contract import DEFAULT_BASE_URL
@@ -41,9 +42,7 @@ class Settings:
     def _shown(self, name: str) -> object:
         value = getattr(self, name)
         if name == "meter_store" and value:
-            from ht_dash.meter.store import printable
-
-            return printable(value)
+            return redact_url(value) if "://" in value else value
         return value
 
 
@@ -141,3 +140,27 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         if name in env and env[name] != "":
             values[key] = coerce(key, env[name], f"environment {name}")
     return replace(Settings(), **values)
+
+
+PASSWORD_PARAMS = ("password",)  # query parameters of a database URL that hold a secret
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password (in the user part or the query) replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, hostinfo = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{hostinfo}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, "***" if k.lower() in PASSWORD_PARAMS else v) for k, v in pairs], safe="*"
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
