@@ -5,6 +5,7 @@
 - `store`: the stores behind one interface: SQLite (default), PostgreSQL (shared by a team);
 - `metrics`: Prometheus exposition (`--metrics-listen`);
 - `streams`: relays bots' WebSocket streams (Centrifugo) and counts them;
+- `answers`: the meter's own JSON answers and error wording, shared by `proxy` and `streams`;
 - `templates`: path and channel normalisation into templates;
 - `source`: `MeterSource`, the `AccountSource` that reads the meter (`--source meter`);
 - `bench`: measures the meter against its latency and throughput budgets.

@@ -31,6 +31,7 @@ import h11
 from ht_dash.api.client import is_loopback_host
 from ht_dash.api.errors import ConfigError
 from ht_dash.meter import DEFAULT_STREAM_UPSTREAM, STREAM_PATH
+from ht_dash.meter.answers import Refusal, answer_bytes, describe, os_reason, reason_phrase
 from ht_dash.meter.recorder import Recorder, StreamMinute
 from ht_dash.meter.templates import channel_template
 
@@ -365,13 +366,11 @@ class StreamRelay:
         """Answer the bot's upgrade like the stream host does, then relay until either side ends."""
         import wsproto.utilities
 
-        from ht_dash.meter.proxy import _answer_bytes, _describe, _os_reason, _Refusal
-
         proxy = self.proxy
         headers = {name: value for name, value in request.headers}
         refusal = None
         if headers.get(b"sec-websocket-version") != b"13":
-            refusal = _Refusal(
+            refusal = Refusal(
                 426,
                 "websocket_version",
                 "only WebSocket version 13 is relayed",
@@ -381,37 +380,37 @@ class StreamRelay:
         elif b"sec-websocket-key" not in headers or (
             b"content-length" in headers or b"transfer-encoding" in headers
         ):
-            refusal = _Refusal(400, "bad_request", "not a valid WebSocket upgrade", "")
+            refusal = Refusal(400, "bad_request", "not a valid WebSocket upgrade", "")
         if refusal is not None:
-            await proxy._send(writer, _answer_bytes(conn, refusal, close=True)[0])
+            await proxy._send(writer, answer_bytes(conn, refusal, close=True)[0])
             return
         label = self.upstream.label
         try:
             async with asyncio.timeout(proxy.header_timeout):
                 upstream, accepted = await self._open_upstream(request)
         except TimeoutError:
-            refusal = _Refusal(
+            refusal = Refusal(
                 504,
                 "upstream_timeout",
                 f"{label} did not accept the stream within {proxy.header_timeout:g} s",
                 "timeout",
             )
         except (OSError, ssl.SSLError) as exc:
-            refusal = _Refusal(
-                502, "upstream_unreachable", f"cannot reach {label}: {_os_reason(exc)}", ""
+            refusal = Refusal(
+                502, "upstream_unreachable", f"cannot reach {label}: {os_reason(exc)}", ""
             )
         except wsproto.utilities.RemoteProtocolError as exc:
-            refusal = _Refusal(
+            refusal = Refusal(
                 502,
                 "upstream_bad_response",
-                f"{label} sent an invalid answer: {_describe(exc)}",
+                f"{label} sent an invalid answer: {describe(exc)}",
                 "",
             )
         except _Rejected as rejected:
             await proxy._send(writer, rejected.answer(conn))
             return
         if refusal is not None:
-            await proxy._send(writer, _answer_bytes(conn, refusal, close=True)[0])
+            await proxy._send(writer, answer_bytes(conn, refusal, close=True)[0])
             return
 
         import wsproto.connection
@@ -680,14 +679,14 @@ class _Rejected(Exception):
         self.body += data[: MAX_REJECT_BODY - len(self.body)]
 
     def answer(self, conn: h11.Connection) -> bytes:
-        from ht_dash.meter.proxy import _reason
-
         headers = [
             *self.headers,
             (b"content-length", b"%d" % len(self.body)),
             (b"connection", b"close"),
         ]
         status = self.status if 400 <= self.status < 600 else 502
-        data = conn.send(h11.Response(status_code=status, headers=headers, reason=_reason(status)))
+        data = conn.send(
+            h11.Response(status_code=status, headers=headers, reason=reason_phrase(status))
+        )
         data += conn.send(h11.Data(data=bytes(self.body)))
         return data + conn.send(h11.EndOfMessage())
