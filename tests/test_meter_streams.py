@@ -168,14 +168,17 @@ async def _screen_shows(pilot, text: str, seconds: float = 20) -> str:
 
 
 async def test_screen_4_shows_a_bots_stream_through_the_meter(isolated_home):
-    from ht_dash.config import Settings
+    from ht_dash.config import load_settings
     from ht_dash.runtime import Runtime
     from ht_dash.tui.app import make_app
 
     with ScriptedUpstream() as up, CentrifugoServer(publications=7) as centrifugo:
         proc, port = _start_meter(up.port, centrifugo.port)
         try:
-            app = make_app(Runtime(settings=Settings(source="meter")), live=False)
+            # the settings `ht-dash meter --plan stream` left (the plan is one of them)
+            app = make_app(
+                Runtime(settings=load_settings(env={"HT_DASH_SOURCE": "meter"})), live=False
+            )
             async with app.run_test(size=(120, 30)) as pilot:
                 await pilot.press("4")
                 url = f"ws://127.0.0.1:{port}/connection/websocket"

@@ -49,6 +49,12 @@ ENDPOINT_USAGE = "/account/usage/endpoints"
 NEXT_BILLING = "/account/billing/next"
 HISTORY = "/account/history"
 
+
+def is_account_path(path: str) -> bool:
+    """True for a path of the account contract (where 404/405/501 mean "not offered")."""
+    return path.split("?", 1)[0].startswith("/account/")
+
+
 QUOTA_PERIODS = ("day", "month")
 # Instants and dates outside these years (in UTC) are a bad payload: no account has them, and
 # near year 1 or 9999 a change of zone overflows.

@@ -559,7 +559,7 @@ def stream_usage(store: Store, plan: Plan, now: float) -> StreamUsage | None:
     when that is over a minute old: the meter stopped), publications in the last 60 s, estimated
     from per-minute counts. Before any stream: the URL to point the bot at, on a plan with streams.
     """
-    from ht_dash.meter import DEFAULT_LISTEN, STREAM_PATH
+    from ht_dash.meter import DEFAULT_STREAM_URL
     from ht_dash.sanitize import terminal_safe
 
     minute = int(now // 60)
@@ -571,7 +571,7 @@ def stream_usage(store: Store, plan: Plan, now: float) -> StreamUsage | None:
         saved = store.get_meta(
             STREAM_URL_META_KEY
         )  # the store's text: data, never terminal control
-        url = terminal_safe(saved) if saved else f"ws://{DEFAULT_LISTEN}{STREAM_PATH}"
+        url = terminal_safe(saved) if saved else DEFAULT_STREAM_URL
         return StreamUsage(0, limit, 0, subscriptions=0, not_seen_at=url)
     # each meter's (instance's) own last write, if it is recent: meters write once a minute while
     # a stream is open, so an older one has stopped
