@@ -39,10 +39,9 @@ them: requests, errors, 429s, peak and mean req/min against your plan's limit, u
 and their share of the quota, the busiest endpoints with p95 latency, and optimisation hints.
 
 CMD gets HYPERTRACKER_BASE_URL=http://127.0.0.1:PORT/api/external (a bot that reads the bare
-origin or .../api also works: paths are forwarded as sent), and
-HYPERTRACKER_WS_URL=ws://127.0.0.1:PORT/connection/websocket for its WebSocket streams (relayed
-to the stream host and counted). The records go to the meter database,
-so the dashboard (screens 3 and 4) shows the traffic right after. Ctrl-C reaches CMD first; the
+origin or .../api also works: paths are forwarded as sent) and, for its WebSocket streams,
+HYPERTRACKER_WS_URL=ws://127.0.0.1:PORT/connection/websocket (relayed and counted). The records
+go to the meter database, so the dashboard (screens 3 and 4) shows the traffic right after. Ctrl-C reaches CMD first; the
 summary is still printed. Exit status: CMD's own (127 when it cannot be found)."""
 
 
