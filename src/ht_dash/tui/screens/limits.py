@@ -14,6 +14,7 @@ from ht_dash.api.models import LiveUsage, Plan, StreamUsage, Subscription
 from ht_dash.feeds.registry import LIVE, SUBSCRIPTION
 from ht_dash.insights.format import duration, plan_price
 from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction
+from ht_dash.meter import DEFAULT_STREAM_URL
 from ht_dash.sources.chain import RUN_COMMAND
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
@@ -65,7 +66,7 @@ def stream_line(s: StreamUsage) -> str:
         f"[b]{s.messages_per_minute:,}[/] messages/min"
     )
     if s.subscriptions is not None:
-        line += f" · [b]{s.subscriptions:,}[/] subscriptions"
+        line += f" · [b]{s.subscriptions:,}[/] subscription{'' if s.subscriptions == 1 else 's'}"
     return line
 
 
@@ -225,12 +226,8 @@ class LimitsScreen(DashScreen):
         streams = self.query_one("#live-streams", Static)
         stream_plan = isinstance(sub, Subscription) and sub.plan.streams_included
         streams.display = live.streams is not None or (local and stream_plan)
-        if live.streams is None and local and stream_plan:
-            set_text(
-                streams,
-                "Live streams: [dim]not seen locally — the meter does not carry the bot's "
-                "WebSocket streams yet[/]",
-            )
+        if live.streams is None and local and stream_plan:  # the meter reads another plan
+            set_text(streams, stream_line(StreamUsage(0, 0, 0, not_seen_at=DEFAULT_STREAM_URL)))
         if live.streams is not None:
             set_text(streams, stream_line(live.streams))
         self._render_status()
