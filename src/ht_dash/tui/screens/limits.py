@@ -17,6 +17,7 @@ from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fr
 from ht_dash.sources.chain import RUN_COMMAND
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
+from ht_dash.tui.widgets.instances import InstanceList
 from ht_dash.tui.widgets.panel import DataPanel
 from ht_dash.tui.widgets.sparkline_panel import SparklinePanel
 
@@ -27,6 +28,7 @@ STATUS_STYLE = {
     "canceled": "$error",
 }
 SPARK_SHORT, SPARK_TALL, TALL_SCREEN_ROWS = 2, 6, 40
+HOSTS_SHORT, HOSTS_TALL = 3, 8  # rows for the per-host list (several meters on one store)
 LEVEL_WORDS = {"ok": "", "warn": " · near the limit", "bad": " · at the limit"}
 
 
@@ -99,6 +101,7 @@ class LimitsScreen(DashScreen):
                 yield Static("", id="plan-origin", classes="limits-line")
             with DataPanel(title="Live throughput", id="live-panel"):
                 yield Gauge("Requests/min", id="rate-gauge")
+                yield InstanceList(id="live-instances")
                 yield Static("", id="live-rate-note", classes="limits-line")
                 yield Static("", id="live-no-traffic", classes="limits-line")
                 yield SparklinePanel(id="rate-spark")
@@ -197,6 +200,7 @@ class LimitsScreen(DashScreen):
         self.query_one("#rate-spark", SparklinePanel).show(
             rates, live.limit_per_minute, f"-{window} min", peak_text
         )
+        self.query_one(InstanceList).show(live.instances, live.limit_per_minute, window)
         throttled = live.throttled_in_window
         set_text(
             self.query_one("#live-throttled", Static),
@@ -244,7 +248,9 @@ class LimitsScreen(DashScreen):
     def on_resize(self, event: events.Resize) -> None:
         # a tall terminal gets a taller sparkline: finer steps, same 15 minutes
         spark = self.query_one("#rate-spark", SparklinePanel).spark
-        spark.styles.height = SPARK_TALL if event.size.height >= TALL_SCREEN_ROWS else SPARK_SHORT
+        tall = event.size.height >= TALL_SCREEN_ROWS
+        spark.styles.height = SPARK_TALL if tall else SPARK_SHORT
+        self.query_one(InstanceList).set_max_rows(HOSTS_TALL if tall else HOSTS_SHORT)
 
     def tick(self) -> None:
         super().tick()
