@@ -18,6 +18,7 @@ from ht_dash.meter import DEFAULT_STREAM_URL
 from ht_dash.sources.chain import RUN_COMMAND
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
+from ht_dash.tui.widgets.instances import InstanceList
 from ht_dash.tui.widgets.panel import DataPanel
 from ht_dash.tui.widgets.sparkline_panel import SparklinePanel
 
@@ -28,6 +29,7 @@ STATUS_STYLE = {
     "canceled": "$error",
 }
 SPARK_SHORT, SPARK_TALL, TALL_SCREEN_ROWS = 2, 6, 40
+HOSTS_SHORT, HOSTS_TALL = 3, 8  # rows for the per-host list (several meters on one store)
 LEVEL_WORDS = {"ok": "", "warn": " · near the limit", "bad": " · at the limit"}
 
 
@@ -100,6 +102,7 @@ class LimitsScreen(DashScreen):
                 yield Static("", id="plan-origin", classes="limits-line")
             with DataPanel(title="Live throughput", id="live-panel"):
                 yield Gauge("Requests/min", id="rate-gauge")
+                yield InstanceList(id="live-instances")
                 yield Static("", id="live-rate-note", classes="limits-line")
                 yield Static("", id="live-no-traffic", classes="limits-line")
                 yield SparklinePanel(id="rate-spark")
@@ -206,6 +209,7 @@ class LimitsScreen(DashScreen):
         self.query_one("#rate-spark", SparklinePanel).show(
             rates, live.limit_per_minute, f"-{window} min", peak_text
         )
+        self.query_one(InstanceList).show(live.instances, live.limit_per_minute, window)
         throttled = live.throttled_in_window
         set_text(
             self.query_one("#live-throttled", Static),
@@ -249,7 +253,9 @@ class LimitsScreen(DashScreen):
     def on_resize(self, event: events.Resize) -> None:
         # a tall terminal gets a taller sparkline: finer steps, same 15 minutes
         spark = self.query_one("#rate-spark", SparklinePanel).spark
-        spark.styles.height = SPARK_TALL if event.size.height >= TALL_SCREEN_ROWS else SPARK_SHORT
+        tall = event.size.height >= TALL_SCREEN_ROWS
+        spark.styles.height = SPARK_TALL if tall else SPARK_SHORT
+        self.query_one(InstanceList).set_max_rows(HOSTS_TALL if tall else HOSTS_SHORT)
 
     def tick(self) -> None:
         super().tick()
