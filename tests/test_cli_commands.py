@@ -32,7 +32,11 @@ def scripted(monkeypatch) -> ScriptedBackend:
 STRING, INTEGER, NUMBER, BOOLEAN = ({"type": t} for t in ("string", "integer", "number", "boolean"))
 COUNT = {"type": "integer", "minimum": 0}
 FRACTION = {"type": "number", "minimum": 0}
-SOURCE = {"type": "string", "enum": ["api", "demo", "meter"]}
+SOURCE = {"type": "string", "enum": ["auto", "api", "demo", "meter"]}
+# With --source auto: where each section came from, and why a null section is null.
+ORIGIN = obj(kind=STRING, label=STRING, optional={"note": STRING})
+ORIGINS = {"type": "object", "additionalProperties": ORIGIN}
+WHY = {"type": "object", "additionalProperties": STRING}
 PERIOD = {"type": "string", "enum": ["day", "month"]}
 
 STATUS_SCHEMA = obj(
@@ -73,8 +77,24 @@ STATUS_SCHEMA = obj(
         )
     ),
     streams=nullable(
-        obj(connections_open=COUNT, connection_limit=COUNT, messages_per_minute=COUNT)
+        obj(
+            connections_open=COUNT,
+            connection_limit=COUNT,
+            messages_per_minute=COUNT,
+            subscriptions=nullable(COUNT),
+            not_seen_at=nullable(STRING),
+        )
     ),
+    instances={
+        "type": "array",
+        "items": obj(
+            instance=STRING,
+            requests_per_minute=COUNT,
+            requests_last_15m=COUNT,
+            throttled_last_15m=COUNT,
+        ),
+    },
+    optional={"why": WHY, "origins": ORIGINS},
 )
 
 USAGE_SCHEMA = obj(
@@ -166,7 +186,7 @@ ERROR_SCHEMA = obj(
         },
         message=STRING,
         hint=STRING,
-        exit_code={"type": "integer", "minimum": 1, "maximum": 5},
+        exit_code={"type": "integer", "minimum": 1, "maximum": 6},
     )
 )
 
@@ -253,6 +273,8 @@ def test_status_json_includes_streams_when_the_plan_has_them(scripted: ScriptedB
         "connections_open": 3,
         "connection_limit": 10,
         "messages_per_minute": 1234,
+        "subscriptions": None,
+        "not_seen_at": None,
     }
     assert data["rate"]["limit_per_minute"] is None and data["rate"]["used_fraction"] is None
 

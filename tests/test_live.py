@@ -8,6 +8,7 @@ import pytest
 
 from ht_dash.api.models import LiveBucket, LiveUsage, Subscription
 from ht_dash.api.plans import plan_by_id
+from ht_dash.insights.format import duration
 from ht_dash.insights.live import (
     AlertMonitor,
     LivePeak,
@@ -15,7 +16,6 @@ from ht_dash.insights.live import (
     live_peak,
     project_quota,
     rate_fraction,
-    span,
 )
 
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
@@ -48,7 +48,7 @@ def test_a_fast_pace_runs_out_before_the_reset_and_says_when():
     assert abs((projection.runs_out_at - expected).total_seconds()) < 1
     assert projection.runs_out_at.date().isoformat() == "2026-11-16"
     assert projection.sentence == "on pace to run out Nov 16, 14 days before reset"
-    assert span(projection.resets_in) == "20 d 12 h"
+    assert duration(projection.resets_in) == "20 d 12 h"
 
 
 def test_a_slow_pace_says_how_much_will_be_used_by_the_reset():
@@ -74,13 +74,6 @@ def test_free_plan_daily_quota_projects_to_the_hour():
     projection = project_quota(sub(60, "free", day_start, resets), NOW)
     assert projection.runs_out_at == datetime(2026, 11, 10, 20, 0, tzinfo=UTC)
     assert projection.sentence == "on pace to run out Nov 10 20:00 UTC, 4 hours before reset"
-
-
-def test_span_reads_like_the_issue():
-    assert span(timedelta(days=5, hours=3, minutes=20)) == "5 d 3 h"
-    assert span(timedelta(hours=2, minutes=10)) == "2 h 10 min"
-    assert span(timedelta(minutes=4, seconds=59)) == "4 min"
-    assert span(timedelta(seconds=-3)) == "0 s"
 
 
 # ---- gauge ---------------------------------------------------------------------------------
@@ -170,3 +163,15 @@ def test_rate_and_quota_are_tracked_apart():
     assert len(monitor.observe_live(live(85))) == 1
     assert len(monitor.observe_subscription(sub(130_000))) == 1
     assert monitor.observe_live(live(86)) == []
+
+
+def test_a_tiny_pace_on_a_huge_quota_does_not_overflow_the_projection():
+    # One usage token counted by the local meter, early in a Stream period (2,000,000 tokens):
+    # the run-out instant would be ~9,500 years away, past what a datetime can hold.
+    plan = plan_by_id("stream")
+    now = datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    sub = Subscription(plan, "declared", 1, start, datetime(2027, 1, 1, tzinfo=UTC))
+    projection = project_quota(sub, now)
+    assert projection.runs_out_at is None
+    assert projection.sentence == "on pace to use 0 % by the reset"

@@ -23,6 +23,7 @@ from ht_dash.feeds.offline import clear_offline_copies
 from ht_dash.paths import cache_dir
 from ht_dash.runtime import Runtime
 from ht_dash.tui.widgets.panel import DataPanel
+from ui_harness import wait_until
 from virtual_time import VirtualTime
 
 AT = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -36,12 +37,7 @@ def build(base_url: str, clock: FixedClock, *, live: bool = False, token: str = 
 
 async def until(pilot, condition, timeout: float = 5.0) -> None:
     """Real time passes: requests go to a real loopback server."""
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            await pilot.pause()
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not reached")
+    await wait_until(pilot, condition, timeout, step=0.02)
 
 
 def panel(app, panel_id: str) -> DataPanel:
@@ -105,7 +101,7 @@ async def test_the_dashboard_recovers_by_itself_when_the_network_returns():
             app.screen.tick()
             profile = panel(app, "profile-panel")
             subtitle = str(profile.border_subtitle)  # polled at the retry instant, 0-12 s ago
-            assert subtitle.startswith("updated ") and subtitle.endswith(" s ago"), subtitle
+            assert subtitle.startswith("from the API · updated ") and subtitle.endswith(" s ago"), subtitle
             assert "offline" not in subtitle and "⚠" not in subtitle
             assert not profile.has_class("-error") and not profile.has_class("-stale")
 
@@ -199,7 +195,7 @@ async def test_unwritable_cache_dir_warns_once_and_the_dashboard_works():
             app.feeds.offline.wait_saved()
             await until(pilot, lambda: len(app._notifications) > 0)
             assert "fault@example.test" in profile_text(app)
-            assert str(panel(app, "profile-panel").border_subtitle) == "updated 0 s ago"
+            assert str(panel(app, "profile-panel").border_subtitle) == "from the API · updated 0 s ago"
             notes = [n for n in app._notifications if n.title == "Offline copy not saved"]
             assert len(notes) == 1
             assert notes[0].message.startswith("cannot write the cache in ")

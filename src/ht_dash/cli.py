@@ -12,6 +12,15 @@ import sys
 
 from ht_dash import __version__
 from ht_dash.api.errors import HtError
+from ht_dash.commands import errors
+from ht_dash.commands.errors import (  # noqa: F401 - main()'s exit codes, for its callers
+    EXIT_AUTH,
+    EXIT_ERROR,
+    EXIT_NETWORK,
+    EXIT_OK,
+    EXIT_QUOTA,
+    EXIT_USAGE,
+)
 
 # Modules in ht_dash.commands that add subcommands, in the order --help lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -23,15 +32,15 @@ COMMAND_MODULES: tuple[str, ...] = (
     "watch",
     "auth",
     "meter",
+    "plan",
+    "run",
 )
 # Subcommands not named after their module. A command line imports only the module its command
 # needs (the dashboard: none); --help, and anything unclear, imports them all.
 COMMAND_ALIASES: dict[str, str] = {"login": "auth", "logout": "auth", "token": "auth"}
 GLOBAL_FLAGS = frozenset({"--demo", "--debug"})
 # Each takes a value.
-GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--request-deadline", "--demo-seed"})
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
+GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--store", "--request-deadline", "--demo-seed"})
 
 EPILOG = """\
 token (first found wins):
@@ -43,14 +52,16 @@ token (first found wins):
 settings (later wins):
   defaults < config.toml in the config directory < HT_DASH_* environment variables < options
   config.toml keys: base_url, clipboard (auto|osc52|native), bell (true|false),
-  live_interval (1-60 s), source (api|meter), request_deadline (s, default 20), theme (else
-  the last one picked in the app's command palette, remembered in the data directory)
+  live_interval (1-60 s), source (auto|api|meter), theme, plan, billing_day (1-31),
+  request_deadline (s, default 20), meter_store; theme: else the last one picked in the
+  app's command palette (remembered in the data directory)
   environment: HT_DASH_BASE_URL, HT_DASH_CLIPBOARD, HT_DASH_BELL, HT_DASH_LIVE_INTERVAL,
-  HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_REQUEST_DEADLINE,
+  HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_PLAN, HT_DASH_BILLING_DAY, HT_DASH_REQUEST_DEADLINE,
+  HT_DASH_METER_STORE,
   HT_DASH_HOME (keep all files under one directory)
 
 exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 authentication problem,
-  4 network or server problem, 5 quota spent or still rate-limited
+  4 network or server problem, 5 quota spent or still rate-limited, 6 not available here
 """
 
 
@@ -87,51 +98,41 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     # `ht-dash status --demo` works like `ht-dash --demo status`: every command (and action)
     # accepts the global options too; given nowhere, the top level's defaults stand.
     for command in _command_parsers(parser):
+        taken = frozenset(command._option_string_actions)
         group = command.add_argument_group("global options (also accepted before the command)")
-        add_global_options(group, default=argparse.SUPPRESS)
+        add_global_options(group, default=argparse.SUPPRESS, taken=taken)
     return parser
 
 
-def add_global_options(parser, *, default) -> None:
-    """The options of every run; `default` is None at the top, SUPPRESS after a command."""
-    flag = {} if default is None else {"default": default}
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        help="use the embedded simulated backend (no account needed)",
-        **flag,
-    )
-    parser.add_argument(
-        "--demo-seed",
-        type=int,
-        metavar="N",
-        default=default,
-        help="which demo account --demo shows (default: the same one every run)",
-    )
-    parser.add_argument(
-        "--base-url",
-        metavar="URL",
-        default=default,
-        help="account API base URL (default: the public API)",
-    )
-    parser.add_argument(
-        "--source",
-        choices=("api", "meter"),
-        default=default,
-        help="where usage data comes from (default: api)",
-    )
-    parser.add_argument(
-        "--request-deadline",
-        metavar="S",
-        default=default,
-        help="seconds one API request may take in all, answer included (default: 20)",
-    )
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        help="write a redacted debug log to the log directory",
-        **flag,
-    )
+# The options of every run: (flag, argparse keywords). Each is accepted before or after the command.
+GLOBAL_ARGUMENTS: tuple[tuple[str, dict], ...] = (
+    ("--demo", {"action": "store_true",
+                "help": "use the embedded simulated backend (no account needed)"}),
+    ("--demo-seed", {"type": int, "metavar": "N",
+                     "help": "which demo account --demo shows (default: the same one every run)"}),
+    ("--base-url", {"metavar": "URL", "help": "account API base URL (default: the public API)"}),
+    ("--source", {"choices": ("auto", "api", "meter"),
+                  "help": "where data comes from: auto (the API, else the local meter, else your "
+                  "declared plan; default), api, or meter"}),
+    ("--request-deadline", {"metavar": "S", "help": "seconds one API request may take in all, "
+                            "answer included (default: 20)"}),
+    ("--store", {"metavar": "URL", "help": "the meter store --source meter reads: a "
+                 "postgresql://user@host/db URL shared by several meters (password from PGPASSWORD "
+                 "or ~/.pgpass) or a SQLite file (default: meter_store, else the local meter's file)"}),
+    ("--debug", {"action": "store_true",
+                 "help": "write a redacted debug log to the log directory"}),
+)  # fmt: skip
+
+
+def add_global_options(parser, *, default, taken: frozenset[str] = frozenset()) -> None:
+    """The options of every run; `default` is None at the top, SUPPRESS after a command (whose
+    own options of the same name, in `taken`, win: `meter --store` is the meter's)."""
+    for flag, keywords in GLOBAL_ARGUMENTS:
+        if flag in taken:
+            continue
+        if default is not None or keywords.get("action") != "store_true":
+            keywords = {**keywords, "default": default}
+        parser.add_argument(flag, **keywords)
 
 
 def _command_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -161,33 +162,11 @@ def make_runtime(args: argparse.Namespace):
         overrides["request_deadline"] = coerce(
             "request_deadline", args.request_deadline, "option --request-deadline"
         )
+    if args.store:
+        overrides["meter_store"] = args.store
     settings = replace(settings, **overrides)
     check_base_url(settings.base_url)
     return Runtime(settings=settings, demo=args.demo, debug=args.debug, demo_seed=args.demo_seed)
-
-
-def error_exit_code(exc: BaseException) -> int:
-    from ht_dash.api import errors
-
-    if isinstance(exc, errors.AuthError):
-        return EXIT_AUTH
-    if isinstance(exc, errors.QuotaExhausted | errors.RateLimited):
-        return EXIT_QUOTA
-    if isinstance(
-        exc, errors.NetworkError | errors.ServerError | errors.BadPayload | errors.BadRequest
-    ):
-        return EXIT_NETWORK
-    if isinstance(exc, errors.ConfigError | errors.NotAvailable):
-        return EXIT_USAGE
-    return EXIT_ERROR
-
-
-def print_error(exc: HtError) -> None:
-    from ht_dash.sanitize import terminal_safe  # the last line of defence for error text
-
-    print(f"ht-dash: {terminal_safe(exc.message)}", file=sys.stderr)
-    if exc.hint:
-        print(f"  hint: {terminal_safe(exc.hint)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,14 +186,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_app(runtime)
     except HtError as exc:
-        print_error(exc)
+        errors.print_error(exc)
         if getattr(args, "json", False):  # scripts asked for JSON: errors are JSON too
-            from ht_dash.commands._common import error_document, write_json
+            from ht_dash.commands._common import write_json
 
-            write_json(error_document(exc, error_exit_code(exc)))
-        return error_exit_code(exc)
+            write_json(errors.error_document(exc, errors.error_exit_code(exc)))
+        return errors.error_exit_code(exc)
     except KeyboardInterrupt:
-        return EXIT_OK
+        return errors.EXIT_OK
     except Exception as exc:  # a bug: one line and the crash report's path, never a traceback
         from ht_dash.commands._common import report_error
 

@@ -14,16 +14,23 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from ht_dash import cli
-from ht_dash.api.errors import AuthError, HtError, NetworkError, ServerError
+from ht_dash.api.errors import (
+    AuthError,
+    HtError,
+    NetworkError,
+    NotOffered,
+    QuotaExhausted,
+    RateLimited,
+    ServerError,
+)
 from ht_dash.api.secret import Secret, token_text
+from ht_dash.api.service import TOKEN_CHECK, TOKEN_CHECK_COST, WEB_DASHBOARD
 from ht_dash.auth import clipboard
 from ht_dash.auth.errors import INSTALL_HINT, TokenStoreError
 from ht_dash.auth.flows import regenerate, validate_and_store
-from ht_dash.auth.jwt import token_times
+from ht_dash.api.jwt import token_claims, token_times
 from ht_dash.auth.storage import (
     DemoTokenStore,
     ResolvedToken,
@@ -32,16 +39,19 @@ from ht_dash.auth.storage import (
     display_path,
     store_for,
 )
+from ht_dash.commands import errors
 from ht_dash.commands._common import final_hint
+from ht_dash.insights.format import when
 from ht_dash.sanitize import terminal_safe
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ht_dash.api.client import AccountClient
+    from ht_dash.api.models import TokenInfo
     from ht_dash.runtime import Runtime
 
 T = TypeVar("T")
-
-WEB_DASHBOARD = "https://app.coinmarketman.com/hypertracker/api-dashboard"
 
 # What each command can exit with; its --help lists only its own.
 _EXIT_MEANINGS = {
@@ -54,6 +64,7 @@ _EXIT_MEANINGS = {
     "be stored",
     "not removed": "3 the token could not be removed (keyring or file problem)",
     "network": "4 network or server problem (not retried: run the command again)",
+    "limited": "5 rate-limited, or the usage quota is spent",
 }
 EXIT_CODES_BY_COMMAND = {
     "login": ("ok", "cancelled", "usage", "auth store", "network"),
@@ -64,6 +75,7 @@ EXIT_CODES_BY_COMMAND = {
     "regenerate": ("ok", "cancelled", "usage", "auth store", "network"),
     "auth": ("ok", "auth", "network"),
     "status": ("ok", "auth", "network"),
+    "check": ("ok", "auth", "network", "limited"),
 }
 
 
@@ -91,19 +103,19 @@ def handles_broken_pipe(handler: Callable[[argparse.Namespace, Runtime], int]):
         except BrokenPipeError:
             with contextlib.suppress(OSError, ValueError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return cli.EXIT_OK
+            return errors.EXIT_OK
 
     return wrapper
 
 
 def exit_code(exc: HtError) -> int:
     if isinstance(exc, TokenStoreError):
-        return cli.EXIT_AUTH
-    return cli.error_exit_code(exc)
+        return errors.EXIT_AUTH
+    return errors.error_exit_code(exc)
 
 
 def fail(exc: HtError) -> int:
-    cli.print_error(exc)
+    errors.print_error(exc)
     return exit_code(exc)
 
 
@@ -144,24 +156,6 @@ def with_client(
             await client.aclose()
 
     return asyncio.run(run())
-
-
-def when(at: datetime | None, now: datetime) -> str:
-    if at is None:
-        return "—"
-    seconds = (now - at).total_seconds()
-    ago = abs(seconds)
-    if ago < 90:
-        rel = "just now"
-    elif ago < 5400:
-        rel = f"{ago / 60:.0f} min"
-    elif ago < 2 * 86400:
-        rel = f"{ago / 3600:.0f} h"
-    else:
-        rel = f"{ago / 86400:.0f} days"
-    if rel != "just now":
-        rel = f"{rel} ago" if seconds >= 0 else f"in {rel}"
-    return f"{at:%Y-%m-%d %H:%M} UTC ({rel})"
 
 
 def no_token(resolved: ResolvedToken) -> int:
@@ -223,7 +217,7 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
     if runtime.demo:
         say("Demo mode uses the demo backend's own token: there is nothing to log in to.")
         say("Run `ht-dash login` without --demo to log in to your account.")
-        return cli.EXIT_OK
+        return errors.EXIT_OK
     store = TokenStore.for_base_url(runtime.base_url)
     interactive = is_interactive()
     from_stdin = args.with_token or not sys.stdin.isatty()
@@ -236,23 +230,35 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
                 return fail(probe.problem)
             if not choose_plain_file(store, probe.problem):
                 note("nothing stored. To use a token without storing it: export HT_DASH_TOKEN=…")
-                return cli.EXIT_ERROR
+                return errors.EXIT_ERROR
             insecure = True
 
     try:
         secret = read_token(from_stdin)
     except ValueError as exc:
         note(f"{exc}; nothing stored")
-        return cli.EXIT_USAGE
+        return errors.EXIT_USAGE
     if secret is None:
         note("no token given; nothing stored")
-        return cli.EXIT_USAGE
+        return errors.EXIT_USAGE
+
+    async def confirm_check() -> bool:
+        if args.check is not None:
+            return args.check
+        if not (interactive and not from_stdin):
+            return False
+        note(
+            f"the API does not offer account details to tokens; checking it costs {TOKEN_CHECK_COST}"
+        )
+        return (ask("Check it now? [y/N]: ") or "").lower() in ("y", "yes")
 
     try:
         outcome = with_client(
             runtime,
             None,
-            lambda client: validate_and_store(client, store, secret, insecure=insecure),
+            lambda client: validate_and_store(
+                client, store, secret, insecure=insecure, confirm_check=confirm_check
+            ),
         )
     except AuthError as exc:
         return fail(
@@ -263,7 +269,7 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
             )
         )
     except HtError as exc:
-        cli.print_error(exc)
+        errors.print_error(exc)
         note("the token could not be checked, so nothing was stored")
         return exit_code(exc)
 
@@ -278,8 +284,13 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
         except TokenStoreError as exc:
             return fail(exc)
     assert saved is not None
-    who = outcome.profile
-    say(f"Logged in to {store.host} as {who.name} <{who.email}>.")
+    if outcome.profile is not None:
+        say(f"Logged in to {store.host} as {outcome.profile.name} <{outcome.profile.email}>.")
+    elif outcome.checked:
+        say(f"Logged in to {store.host}: the token works (checked with GET {TOKEN_CHECK}).")
+    else:
+        say(f"Logged in to {store.host}: token not checked.")
+        note("check it any time with `ht-dash auth check` (it may spend one usage token)")
     say(f"Token stored in the {saved.location.label}.")
     for text in saved.warnings:
         warn(text)
@@ -287,7 +298,7 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
         warn("the token is stored in plain text; `ht-dash auth status` will keep saying so")
     if env := store.from_env():
         warn(f"{env[1].label} is set and is used instead of the stored token while it is set")
-    return cli.EXIT_OK
+    return errors.EXIT_OK
 
 
 # ---- logout ----------------------------------------------------------------------------------
@@ -297,7 +308,7 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
 def cmd_logout(args: argparse.Namespace, runtime: Runtime) -> int:
     if runtime.demo:
         say("Demo mode stores nothing: there is nothing to log out of.")
-        return cli.EXIT_OK
+        return errors.EXIT_OK
     store = TokenStore.for_base_url(runtime.base_url)
     result = store.delete()
     for location in result.removed:
@@ -311,8 +322,8 @@ def cmd_logout(args: argparse.Namespace, runtime: Runtime) -> int:
     if env := store.from_env():
         warn(f"{env[1].label} is still set; unset it to stop using that token")
     for problem in result.problems:
-        cli.print_error(problem)
-    return exit_code(result.problems[0]) if result.problems else cli.EXIT_OK
+        errors.print_error(problem)
+    return exit_code(result.problems[0]) if result.problems else errors.EXIT_OK
 
 
 # ---- token show / copy / regenerate ----------------------------------------------------------
@@ -340,8 +351,12 @@ def cmd_token_show(args: argparse.Namespace, runtime: Runtime) -> int:
         expires = when(times.expires_at, now)
         if times.expired(now):
             expires += " — EXPIRED"
+    claims = token_claims(secret)
     if info is not None:
         last_used = when(info.last_used_at, now) if info.last_used_at else "never"
+    elif isinstance(error, NotOffered):
+        last_used = last_seen_by_meter(runtime, secret, now)
+        error = None  # not offered is not a failure: the rest is known without the API
     else:
         last_used = "unknown (the API could not be asked)"
 
@@ -349,6 +364,8 @@ def cmd_token_show(args: argparse.Namespace, runtime: Runtime) -> int:
     say(f"  token:      {secret.reveal() if args.reveal else secret.masked}")
     say(f"  issued at:  {when(issued, now)}")
     say(f"  expires:    {expires}")
+    for label, value in claims:
+        say(f"  {label + ':':<11} {value}")
     say(f"  last used:  {last_used}")
     say(f"  stored in:  {resolved.location}")
     for text in resolved.warnings:
@@ -360,7 +377,7 @@ def cmd_token_show(args: argparse.Namespace, runtime: Runtime) -> int:
                 status=error.status,
             )
         return fail(error)
-    return cli.EXIT_OK
+    return errors.EXIT_OK
 
 
 @handles_broken_pipe
@@ -374,9 +391,9 @@ def cmd_token_copy(args: argparse.Namespace, runtime: Runtime) -> int:
     message = result.message("run `ht-dash token show --reveal` to select it by hand")
     if result.severity == "error":
         note(message)
-        return cli.EXIT_ERROR
+        return errors.EXIT_ERROR
     say(message)
-    return cli.EXIT_OK
+    return errors.EXIT_OK
 
 
 def confirm_regenerate(host: str) -> bool | None:
@@ -404,10 +421,10 @@ def cmd_token_regenerate(args: argparse.Namespace, runtime: Runtime) -> int:
         if answer is None:
             note("refusing to regenerate without confirmation: no terminal to ask on")
             print("  hint: pass --yes (the current token stops working at once)", file=sys.stderr)
-            return cli.EXIT_USAGE
+            return errors.EXIT_USAGE
         if not answer:
             note("cancelled; nothing changed")
-            return cli.EXIT_ERROR
+            return errors.EXIT_ERROR
 
     try:
         outcome = with_client(runtime, resolved.secret, lambda c: regenerate(c, store, resolved))
@@ -422,15 +439,15 @@ def cmd_token_regenerate(args: argparse.Namespace, runtime: Runtime) -> int:
     except HtError as exc:
         return fail(exc)
 
-    code = cli.EXIT_OK
+    code = errors.EXIT_OK
     if outcome.saved is not None:
         say(f"New token {outcome.token.masked} stored in the {outcome.saved.location.label}.")
         for text in outcome.saved.warnings:
             warn(text)
     else:
         if outcome.store_error is not None:
-            cli.print_error(outcome.store_error)
-            code = cli.EXIT_AUTH
+            errors.print_error(outcome.store_error)
+            code = errors.EXIT_AUTH
         else:
             note(outcome.not_saved_reason or "the new token was not stored")
         note("the new token is stored nowhere else: copy it now. Here it is, on stdout:")
@@ -439,7 +456,7 @@ def cmd_token_regenerate(args: argparse.Namespace, runtime: Runtime) -> int:
         say("Checked with the API: the new token works.")
     elif outcome.verify_error is not None:
         warn(f"could not check the new token with the API: {outcome.verify_error.message}")
-        if code == cli.EXIT_OK:
+        if code == errors.EXIT_OK:
             code = exit_code(outcome.verify_error)
     say("The old token no longer works: give bots and scripts the new one (`ht-dash token copy`).")
     return code
@@ -473,12 +490,18 @@ def cmd_auth_status(args: argparse.Namespace, runtime: Runtime) -> int:
         warn(text)
     try:
         profile = with_client(runtime, resolved.secret, lambda client: client.profile())
+    except NotOffered:
+        for label, value in token_claims(resolved.secret):
+            say(f"{(label.capitalize() + ':').ljust(9)} {value} (from the token itself)")
+        say(f"Account:  not offered by the API to tokens; see {WEB_DASHBOARD}")
+        say("Checked:  not by this command; `ht-dash auth check` asks the API (may cost 1 token)")
+        return errors.EXIT_OK
     except HtError as exc:
         say("Account:  unknown")
         return fail(exc)
     org = f", {profile.organization}" if profile.organization else ""
     say(f"Account:  {profile.name} <{profile.email}>{org}")
-    return cli.EXIT_OK
+    return errors.EXIT_OK
 
 
 def _stored_elsewhere(store: TokenStore | DemoTokenStore) -> str | None:
@@ -490,6 +513,56 @@ def _stored_elsewhere(store: TokenStore | DemoTokenStore) -> str | None:
     except TokenStoreError:
         pass
     return store.file_location.label if store.file_path.exists() else None
+
+
+# ---- auth check ------------------------------------------------------------------------------
+
+
+def last_seen_by_meter(runtime: Runtime, secret: Secret, now: datetime) -> str:
+    """`token show` where the API does not offer token details: the local meter's last sight."""
+    from ht_dash.sources.chain import ChainSource
+
+    async def ask_chain() -> TokenInfo | None:
+        chain = runtime.make_source(secret)
+        try:
+            return await chain.token_info() if isinstance(chain, ChainSource) else None
+        except HtError:
+            return None
+        finally:
+            await chain.aclose()
+
+    info = asyncio.run(ask_chain())
+    if info is not None and info.last_used_at is not None:
+        return when(info.last_used_at, now) + " (seen by the local meter)"
+    return "not offered by the API; the local meter has not seen it in the last hour"
+
+
+@handles_broken_pipe
+def cmd_auth_check(args: argparse.Namespace, runtime: Runtime) -> int:
+    resolved = store_for(runtime).load()
+    if resolved.secret is None:
+        return no_token(resolved)
+    note(f"checking {resolved.secret.masked}: {TOKEN_CHECK_COST}")
+    try:
+        with_client(runtime, resolved.secret, lambda client: client.check_token())
+    except AuthError as exc:
+        code = f" ({exc.status})" if exc.status else ""
+        say(f"Rejected{code}: the token is not valid (regenerated or revoked?).")
+        return fail(
+            AuthError(
+                f"the API rejected the token{code}",
+                status=exc.status,
+                hint=f"copy the current token from {WEB_DASHBOARD} and run `ht-dash login`",
+            )
+        )
+    except (RateLimited, QuotaExhausted) as exc:
+        say("Rate-limited: the token was accepted but the request was throttled.")
+        return fail(exc)
+    except HtError as exc:
+        say("Unknown: the check could not be completed.")
+        return fail(exc)
+    say(f"Valid: the API accepted the token for {runtime.base_url}.")
+    return errors.EXIT_OK
 
 
 # ---- registration ----------------------------------------------------------------------------
@@ -516,6 +589,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "choose it (--insecure-storage, or when asked because no keyring is available).",
     )
     login.add_argument("--with-token", action="store_true", help="read the token from stdin")
+    login.add_argument(
+        "--check",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="where the API offers no account details: check the token with one data request "
+        "(may cost one usage token) or not (stored as not checked); asked on a terminal",
+    )
     login.add_argument(
         "--insecure-storage",
         action="store_true",
@@ -576,3 +656,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "plain text) and the account it belongs to.",
     )
     status.set_defaults(handler=cmd_auth_status)
+    check = _parser(
+        auth_actions,
+        "check",
+        "check the token with one request to the API (may cost one usage token)",
+        f"Check the token with {TOKEN_CHECK_COST}. Reports valid, rejected (401, exit 3) or "
+        "rate-limited (exit 5).",
+    )
+    check.set_defaults(handler=cmd_auth_check)

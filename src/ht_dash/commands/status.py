@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ht_dash.commands import _common as common
+from ht_dash.insights import format as fmt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,6 +26,7 @@ class Status:
     at: datetime
     subscription: Subscription | None
     live: LiveUsage | None
+    why: dict[str, str] = field(default_factory=dict)  # section -> what would provide it
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,7 +58,15 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
             raise results[1]  # the source's own words on why it has no live data
         subscription, live = (None if isinstance(r, NotAvailable) else r for r in results)
         at = live.at if live is not None else runtime.clock.now()
-        return Status(at=at, subscription=subscription, live=live)  # type: ignore[arg-type]
+        why = {
+            section: str(result)
+            for section, result in zip(("plan", "rate"), results, strict=True)
+            if isinstance(result, NotAvailable)
+        }
+        origin = getattr(source, "origins", {}).get("subscription")
+        if origin is not None and origin.kind == "plan":  # the plan is known, its usage is not
+            why["tokens"] = origin.note
+        return Status(at=at, subscription=subscription, live=live, why=why)  # type: ignore[arg-type]
 
     return common.run_command(args, runtime, fetch, to_json=to_json, to_table=to_table)
 
@@ -71,7 +81,7 @@ def to_json(status: Status) -> dict[str, Any]:
             "name": p.name,
             "price_cents": p.price_cents,
             "currency": p.currency,
-            "price": common.money(p.price_cents, p.currency),
+            "price": fmt.money_or_none(p.price_cents, p.currency),
             "quota": p.quota,
             "quota_period": p.quota_period,
             "rate_limit_per_minute": p.rate_limit_per_minute,
@@ -83,8 +93,8 @@ def to_json(status: Status) -> dict[str, Any]:
             "remaining": max(0, p.quota - sub.tokens_used),
             "used_fraction": round(sub.quota_fraction, 6),
             "period": p.quota_period,
-            "period_start": common.iso(sub.period_start),
-            "resets_at": common.iso(sub.resets_at),
+            "period_start": fmt.iso_or_none(sub.period_start),
+            "resets_at": fmt.iso_or_none(sub.resets_at),
         }
     if live is not None:
         rate = {
@@ -104,14 +114,32 @@ def to_json(status: Status) -> dict[str, Any]:
                 "subscriptions": live.streams.subscriptions,
                 "not_seen_at": live.streams.not_seen_at,
             }
-    return {
-        "at": common.iso(status.at),
+    document = {
+        "at": fmt.iso_or_none(status.at),
         "plan": plan,
         "subscription_status": None if sub is None else sub.status,
         "tokens": tokens,
         "rate": rate,
         "streams": streams,
+        # Meters sharing one store (--source meter): each host's share; empty from the API.
+        "instances": [
+            {
+                "instance": i.instance,
+                "requests_per_minute": i.requests_per_minute,
+                "requests_last_15m": i.requests_in_window,
+                "throttled_last_15m": i.throttled_in_window,
+            }
+            for i in (live.instances if live is not None else ())
+        ],
     }
+    if status.why:
+        why = dict(status.why)
+        if "plan" in why:
+            why.setdefault("tokens", why["plan"])
+        if "tokens" in why:
+            document["tokens"] = None
+        document["why"] = why
+    return document
 
 
 def _streams_text(s: StreamUsage) -> str:
@@ -120,7 +148,7 @@ def _streams_text(s: StreamUsage) -> str:
     limit = f" / {s.connection_limit}" if s.connection_limit else ""
     text = f"{s.connections_open}{limit} connections · {s.messages_per_minute:,} messages/min"
     if s.subscriptions is not None:
-        text += f" · {s.subscriptions:,} subscriptions"
+        text += f" · {s.subscriptions:,} subscription{'' if s.subscriptions == 1 else 's'}"
     return text
 
 
@@ -134,7 +162,7 @@ def to_table(status: Status, console: Console) -> None:
 
     sub, live = status.subscription, status.live
     table = Table(
-        title=f"HyperTracker status · {common.when(status.at)}",
+        title=f"HyperTracker status · {fmt.when(status.at)}",
         show_header=False,
         box=None,
         padding=(0, 2, 0, 0),
@@ -144,18 +172,18 @@ def to_table(status: Status, console: Console) -> None:
     table.add_column()
     if sub is not None:
         p = sub.plan
-        price = common.money(p.price_cents, p.currency) or "custom price"
+        price = fmt.money_or_none(p.price_cents, p.currency) or "custom price"
         table.add_row("Plan", f"{p.name} ({price}/month) · {sub.status}")
         fraction = sub.quota_fraction
         period = "today" if p.quota_period == "day" else "this month"
         tokens = Text(f"{sub.tokens_used:,} / {p.quota:,} {period} (")
-        tokens.append(common.percent(fraction), style=_level(fraction))
+        tokens.append(fmt.percent(fraction), style=_level(fraction))
         tokens.append(f") · {max(0, p.quota - sub.tokens_used):,} left")
-        table.add_row("Usage tokens", tokens)
+        table.add_row("Usage tokens", status.why.get("tokens") or tokens)
         left = (sub.resets_at - status.at).total_seconds()
-        table.add_row("Resets at", f"{common.when(sub.resets_at)} (in {common.duration(left)})")
+        table.add_row("Resets at", f"{fmt.when(sub.resets_at)} (in {fmt.duration(left)})")
     else:
-        table.add_row("Plan", "not available from this source")
+        table.add_row("Plan", status.why.get("plan", "not available from this source"))
     if live is not None:
         if live.limit_per_minute:
             fraction = live.requests_per_minute / live.limit_per_minute
@@ -165,6 +193,12 @@ def to_table(status: Status, console: Console) -> None:
         else:
             rate = Text(f"{live.requests_per_minute:,} (no per-minute limit)")
         table.add_row("Requests/min", rate)
+        if len(live.instances) > 1:  # several hosts' meters on one store: each one's share
+            for share in live.instances:
+                table.add_row(
+                    "",
+                    Text(f"{share.requests_per_minute:,} on {share.instance}", style="dim"),
+                )
         throttled = Text(
             f"{live.throttled_in_window:,}", style="red" if live.throttled_in_window else ""
         )
@@ -175,5 +209,5 @@ def to_table(status: Status, console: Console) -> None:
         elif sub is not None and not sub.plan.streams_included:
             table.add_row("Streams", "not in this plan")
     else:
-        table.add_row("Requests/min", "not available from this source")
+        table.add_row("Requests/min", status.why.get("rate", "not available from this source"))
     common.print_table(console, table)

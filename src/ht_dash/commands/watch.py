@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from ht_dash.commands import _common as common
+from ht_dash.insights import format as fmt
 from ht_dash.sanitize import terminal_safe
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ class LineWriter:
         self._shown = 0
 
     def show(self, at: datetime, segments: list[Segment]) -> None:
-        stamp = f"{at:%H:%M:%S}" if self.tty else common.iso(at) or ""
+        stamp = f"{at:%H:%M:%S}" if self.tty else fmt.iso(at)
         parts = [Segment(stamp, "dim", SHED_TIME)]
         for text, *rest in segments:  # server text is data: no terminal control gets through
             parts.append(Segment(terminal_safe(text), *rest))
@@ -252,7 +253,7 @@ def _backoff(interval: float, failures: int) -> float:
 def _show_problem(
     writer: LineWriter, clock: Clock, what: str, delay: float, last: LiveUsage | None
 ) -> None:
-    segments = [Segment(f"⚠ {what} — retrying in {common.duration(delay)}", "yellow")]
+    segments = [Segment(f"⚠ {what} — retrying in {fmt.duration(delay)}", "yellow")]
     if last is not None:
         limit = f"/{last.limit_per_minute}" if last.limit_per_minute else ""
         last_rate = f"last req/min {last.requests_per_minute}{limit} at {last.at:%H:%M:%S}"

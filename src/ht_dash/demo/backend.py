@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -30,11 +30,13 @@ from ht_dash.api.models import (
     TokenInfo,
 )
 from ht_dash.api.secret import Secret, mask
-from ht_dash.clock import Clock, SystemClock
+from ht_dash.clock import Clock, SystemClock, iso
 from ht_dash.demo.account import PAYMENT_METHOD, DemoAccount, monthly_charge
-from ht_dash.demo.history import CursorError, History
 from ht_dash.demo.noise import unit
 from ht_dash.demo.usage import Traffic
+
+if TYPE_CHECKING:
+    from ht_dash.demo.history import History
 
 _JSON = "application/json; charset=utf-8"
 _INTEGER = re.compile(r"^[+-]?\d{1,9}$")
@@ -198,7 +200,7 @@ class DemoBackend:
             return _json_reply(401, {"statusCode": 401, "message": "Unauthorized"})
         try:
             return route[1](query, self.clock.now().astimezone(UTC))
-        except (_BadParam, CursorError) as exc:
+        except _BadParam as exc:
             return _json_reply(
                 400, {"statusCode": 400, "message": str(exc), "error": "Bad Request"}
             )
@@ -281,7 +283,7 @@ class DemoBackend:
             return {
                 "error": "quota_exhausted",
                 "message": "Monthly usage quota spent",
-                "resets_at": contract._iso(resets),
+                "resets_at": iso(resets),
             }, {}
         if status == 429:
             return {
@@ -383,7 +385,9 @@ class DemoBackend:
 
     @property
     def history(self) -> History:
-        if self._history is None:
+        if self._history is None:  # built on first use: most commands never ask for history
+            from ht_dash.demo.history import History
+
             self._history = History(self.account, self._history_entries)
         return self._history
 
@@ -391,5 +395,10 @@ class DemoBackend:
         kind = self._choice(query, "kind", HISTORY_KINDS, None)
         limit = self._int(query, "limit", 50, 1, 200)
         cursor = query.get("cursor") or None
-        page = self.history.page(kind=kind, cursor=cursor, limit=limit, now=now)
+        from ht_dash.demo.history import CursorError
+
+        try:
+            page = self.history.page(kind=kind, cursor=cursor, limit=limit, now=now)
+        except CursorError as exc:
+            raise _BadParam(str(exc)) from None
         return _json_reply(200, contract.dump_history(page))

@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ht_dash.api.models import HistoryEntry
+from ht_dash.insights.format import iso
 from ht_dash.sanitize import from_spreadsheet, spreadsheet_safe
 
 HISTORY_CSV_COLUMNS = (
@@ -57,8 +58,6 @@ def amount_text(cents: int | None, currency: str | None) -> str:
     return f"{Decimal(cents).scaleb(-exponent):.{exponent}f}"
 
 
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def history_csv_rows(entries: Iterable[HistoryEntry]) -> Iterator[list[str]]:
@@ -67,7 +66,7 @@ def history_csv_rows(entries: Iterable[HistoryEntry]) -> Iterator[list[str]]:
     for e in entries:
         yield [
             spreadsheet_safe(e.id),
-            _iso(e.at),
+            iso(e.at),
             *map(spreadsheet_safe, (e.kind, e.description, e.status)),
             "" if e.amount_cents is None else str(e.amount_cents),
             spreadsheet_safe(e.currency or ""),

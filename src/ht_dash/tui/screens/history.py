@@ -24,6 +24,7 @@ from ht_dash.api.errors import HtError
 from ht_dash.api.models import HistoryEntry, HistoryPage
 from ht_dash.feeds.registry import HISTORY
 from ht_dash.insights.export import ExportError, default_export_path, write_history_csv
+from ht_dash.insights.format import MISSING, money_or_none
 from ht_dash.insights.history_view import (
     BULK_PAGE_SIZE,
     KIND_CYCLE,
@@ -39,7 +40,6 @@ from ht_dash.tui.screens.history_detail import (
     ExportPathScreen,
     HistoryDetailScreen,
     kind_label,
-    money,
 )
 from ht_dash.tui.widgets.panel import DataPanel
 from ht_dash.tui.widgets.virtual_table import Column, VirtualTable
@@ -77,7 +77,7 @@ def format_entry(e: HistoryEntry) -> tuple[str, ...]:
         kind_label(e.kind),
         e.description,
         e.status,
-        money(e.amount_cents, e.currency),
+        money_or_none(e.amount_cents, e.currency) or MISSING,
     )
 
 
@@ -94,6 +94,7 @@ class HistoryScreen(DashScreen):
         Binding("escape", "clear_filter", "Clear filter", show=False, id="history.clear_filter"),
         Binding("e", "export(False)", "Export", id="history.export"),
         Binding("E", "export(True)", "Export all", id="history.export_all"),
+        Binding("w", "web_dashboard", "Web dashboard", id="history.web"),
     ]
     AUTO_FOCUS = "#history-table"
     DEFAULT_CSS = """
@@ -395,7 +396,22 @@ class HistoryScreen(DashScreen):
             parts.append(self._last_export)
         self.query_one("#history-status", Static).update(" · ".join(parts))
 
+    def action_web_dashboard(self) -> None:
+        """The history the API does not offer to tokens is in the web dashboard."""
+        from ht_dash.tui.web import open_web_dashboard
+
+        self.run_worker(
+            open_web_dashboard(self.app, "Billing and support history"),
+            group="history-web",
+            exit_on_error=False,
+        )
+
     def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand(
+            "History: open the web dashboard",
+            "Billing and support history in your browser (w)",
+            self.action_web_dashboard,
+        )
         for kind in KIND_CYCLE:
             yield SystemCommand(
                 f"History: show {KIND_LABELS[kind].lower()}",

@@ -12,9 +12,13 @@ from textual.widgets import Static
 
 from ht_dash.api.models import LiveUsage, Plan, StreamUsage, Subscription
 from ht_dash.feeds.registry import LIVE, SUBSCRIPTION
-from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction, span
+from ht_dash.insights.format import duration, plan_price
+from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction
+from ht_dash.meter import DEFAULT_STREAM_URL
+from ht_dash.sources.chain import RUN_COMMAND
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
+from ht_dash.tui.widgets.instances import InstanceList
 from ht_dash.tui.widgets.panel import DataPanel
 from ht_dash.tui.widgets.sparkline_panel import SparklinePanel
 
@@ -25,6 +29,7 @@ STATUS_STYLE = {
     "canceled": "$error",
 }
 SPARK_MIN, SPARK_MAX = 2, 24  # rows of the sparkline: it takes the rows the screen has left
+HOSTS_SHORT, HOSTS_TALL, TALL_SCREEN_ROWS = 3, 8, 40  # rows of the per-host list
 LEVEL_WORDS = {"ok": "", "warn": " · near the limit", "bad": " · at the limit"}
 
 
@@ -32,15 +37,6 @@ def set_text(static: Static, content: str) -> None:
     """Update only on change: each update lays the screen out again, and this one ticks."""
     if static.content != content:
         static.update(content)
-
-
-def price(plan: Plan) -> str:
-    if plan.price_cents is None:
-        return "custom price"
-    amount = plan.price_cents / 100
-    figure = f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.2f}"
-    symbol = "$" if plan.currency == "USD" else f"{escape(plan.currency)} "
-    return f"{symbol}{figure}/month"
 
 
 def plan_terms(plan: Plan) -> str:
@@ -72,7 +68,7 @@ def stream_line(s: StreamUsage) -> str:
         f"[b]{s.messages_per_minute:,}[/] messages/min"
     )
     if s.subscriptions is not None:
-        line += f" · [b]{s.subscriptions:,}[/] subscriptions"
+        line += f" · [b]{s.subscriptions:,}[/] subscription{'' if s.subscriptions == 1 else 's'}"
     return line
 
 
@@ -85,6 +81,7 @@ class LimitsScreen(DashScreen):
     BINDINGS = [
         Binding("plus,equals_sign", "faster", "Faster", key_display="+", id="limits.faster"),
         Binding("minus,underscore", "slower", "Slower", key_display="-", id="limits.slower"),
+        Binding("P", "pick_plan", "Declare plan", show=False, id="limits.plan"),
     ]
     DEFAULT_CSS = """
     LimitsScreen .limits-line { height: auto; }
@@ -102,9 +99,12 @@ class LimitsScreen(DashScreen):
                 yield Gauge("Tokens used", id="quota-gauge")
                 yield Static("", id="quota-reset", classes="limits-line")
                 yield Static("", id="quota-projection", classes="limits-line")
+                yield Static("", id="plan-origin", classes="limits-line")
             with DataPanel(title="Live throughput", id="live-panel"):
                 yield Gauge("Requests/min", id="rate-gauge")
+                yield InstanceList(id="live-instances")
                 yield Static("", id="live-rate-note", classes="limits-line")
+                yield Static("", id="live-no-traffic", classes="limits-line")
                 yield SparklinePanel(id="rate-spark")
                 yield Static("", id="live-throttled", classes="limits-line")
                 yield Static("", id="live-streams", classes="limits-line")
@@ -126,26 +126,44 @@ class LimitsScreen(DashScreen):
         plan = sub.plan
         status_style = STATUS_STYLE.get(sub.status, "$warning")
         self.query_one("#plan-line", Static).update(
-            f"[b]{escape(plan.name)}[/] · {price(plan)} · "
+            f"[b]{escape(plan.name)}[/] · {plan_price(plan)} · "
             f"[{status_style}]{escape(sub.status.replace('_', ' '))}[/]"
         )
         self.query_one("#plan-terms", Static).update(escape(plan_terms(plan)))
         projection = project_quota(sub, now)
         level = gauge_level(projection.fraction)
-        self.query_one("#quota-gauge", Gauge).show(
-            projection.fraction,
-            f"{sub.tokens_used:,} / {plan.quota:,} · {projection.fraction * 100:.0f} %",
-            level,
-            label="Tokens today" if plan.quota_period == "day" else "Tokens used",
-        )
+        origin = self.app.feeds.origin_of(self.app.feeds.state(SUBSCRIPTION))
+        if origin is not None and origin.kind == "plan":  # the plan is known, its usage is not
+            self.query_one("#quota-gauge", Gauge).show(
+                0.0, "not seen locally", "none", label="Tokens used"
+            )
+        else:
+            self.query_one("#quota-gauge", Gauge).show(
+                projection.fraction,
+                f"{sub.tokens_used:,} / {plan.quota:,} · {projection.fraction * 100:.0f} %",
+                level,
+                label="Tokens today" if plan.quota_period == "day" else "Tokens used",
+            )
         self.query_one("#quota-reset", Static).update(
-            f"Resets in [b]{span(projection.resets_in)}[/] "
+            f"Resets in [b]{duration(projection.resets_in)}[/] "
             f"[dim]({sub.resets_at:%b} {sub.resets_at.day}, {sub.resets_at:%H:%M} UTC)[/]"
         )
         line = self.query_one("#quota-projection", Static)
-        line.update(escape(projection.sentence[0].upper() + projection.sentence[1:]))
+        if origin is not None and origin.kind == "plan":
+            line.update("Pace unknown: this period's usage is not seen locally")
+        else:
+            line.update(escape(projection.sentence[0].upper() + projection.sentence[1:]))
         line.set_class(projection.runs_out_at is not None, "-over")
         line.set_class(projection.spent, "-spent")
+        where = self.query_one("#plan-origin", Static)
+        where.display = origin is not None and origin.kind != "api"
+        if origin is not None and origin.kind != "api":
+            set_text(
+                where,
+                f"[dim]{escape(origin.label[0].upper() + origin.label[1:])}"
+                + (f"; {escape(origin.note)}" if origin.note else "")
+                + " · P changes the plan[/]",
+            )
 
     def _render_live(self, live: LiveUsage) -> None:
         gauge = self.query_one("#rate-gauge", Gauge)
@@ -191,14 +209,29 @@ class LimitsScreen(DashScreen):
         self.query_one("#rate-spark", SparklinePanel).show(
             rates, live.limit_per_minute, f"-{window} min", peak_text
         )
+        self.query_one(InstanceList).show(live.instances, live.limit_per_minute, window)
         throttled = live.throttled_in_window
         set_text(
             self.query_one("#live-throttled", Static),
             f"Throttled (429) in the last {window} min: "
             + (f"[b $error]{throttled:,}[/]" if throttled else "[b]0[/]"),
         )
+        origin = self.app.feeds.origin_of(self.app.feeds.state(LIVE))
+        local = origin is not None and origin.kind == "meter"
+        quiet = self.query_one("#live-no-traffic", Static)
+        quiet.display = local and not any(b.requests for b in live.series)
+        if quiet.display:
+            set_text(
+                quiet,
+                "No traffic through the local meter in this window. Route your bot through it: "
+                f"[b]{escape(RUN_COMMAND)}[/] (or `ht-dash meter` and point the bot at "
+                "http://127.0.0.1:8787/api/external)",
+            )
         streams = self.query_one("#live-streams", Static)
-        streams.display = live.streams is not None
+        stream_plan = isinstance(sub, Subscription) and sub.plan.streams_included
+        streams.display = live.streams is not None or (local and stream_plan)
+        if live.streams is None and local and stream_plan:  # the meter reads another plan
+            set_text(streams, stream_line(StreamUsage(0, 0, 0, not_seen_at=DEFAULT_STREAM_URL)))
         if live.streams is not None:
             set_text(streams, stream_line(live.streams))
         self._render_status()
@@ -221,6 +254,8 @@ class LimitsScreen(DashScreen):
             )
 
     def on_resize(self, event: events.Resize) -> None:
+        tall = event.size.height >= TALL_SCREEN_ROWS
+        self.query_one(InstanceList).set_max_rows(HOSTS_TALL if tall else HOSTS_SHORT)
         self.call_after_refresh(self._fit_spark)
 
     def _fit_spark(self, tries: int = 5) -> None:
@@ -244,6 +279,28 @@ class LimitsScreen(DashScreen):
         self._render_status()
 
     # ---- actions -----------------------------------------------------------------------------
+
+    def action_pick_plan(self) -> None:
+        """Declare the plan (where the API does not say which): the public price table."""
+        from ht_dash.tui.screens.plan_picker import PlanPicker
+
+        self.app.push_screen(PlanPicker(), self._plan_picked)
+
+    def _plan_picked(self, plan: Plan | None) -> None:
+        if plan is None:
+            return
+        from ht_dash.api.errors import ConfigError
+        from ht_dash.sources.plan import declare_plan
+
+        try:
+            declare_plan(plan.id)
+        except (ConfigError, OSError) as exc:
+            self.notify(f"Could not save the plan: {exc}", severity="error")
+            return
+        if (use_plan := getattr(self.app.feeds.source, "use_plan", None)) is not None:
+            use_plan(plan)
+        self.notify(f"Plan set to {plan.name} (saved in config.toml).", title="Plan")
+        self.app.feeds.refresh([SUBSCRIPTION, LIVE])
 
     def action_faster(self) -> None:
         self.app.feeds.step_live_interval(-1)  # the status line says it: no toast
