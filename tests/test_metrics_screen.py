@@ -79,10 +79,10 @@ async def test_the_demo_incident_day_is_named_and_marked_in_every_chart(demo_app
         assert "red" not in note and "▓" in note
 
 
-async def test_a_worse_change_is_bold_not_only_red():
+async def test_a_worse_change_is_bold_not_only_red(demo_app):
     from ht_dash.tui.widgets.stat_card import StatCard
 
-    app = build()
+    app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         await settle(pilot, 90)
