@@ -37,7 +37,8 @@ def arriving(app: HtDashApp, notification: Notification) -> None:
         if (old.message, old.title, old.severity) == same:
             app._unnotify(old, refresh=False)  # noqa: SLF001
     about_the_screen = (notification.message, notification.title) in _ALERTS
-    if notification.severity == "information" or about_the_screen:
+    on_a_screen = hasattr(app.screen, "FEED_NAMES")  # a dashboard screen, not login or a dialog
+    if on_a_screen and (notification.severity == "information" or about_the_screen):
         _RAISED_ON.setdefault(app, {})[notification.identity] = app.current_mode
 
 
