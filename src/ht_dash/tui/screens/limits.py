@@ -246,13 +246,21 @@ class LimitsScreen(DashScreen):
             )
 
     def on_resize(self, event: events.Resize) -> None:
+        self._fit_height(event.size.height)
+
+    def _fit_height(self, rows: int) -> None:
         # a tall terminal gets a taller sparkline: finer steps, same 15 minutes
+        if not self.query("#rate-spark"):  # resized before the panels mounted: once they are
+            self.call_after_refresh(self._fit_height, rows)
+            return
         spark = self.query_one("#rate-spark", SparklinePanel).spark
-        tall = event.size.height >= TALL_SCREEN_ROWS
+        tall = rows >= TALL_SCREEN_ROWS
         spark.styles.height = SPARK_TALL if tall else SPARK_SHORT
         self.query_one(InstanceList).set_max_rows(HOSTS_TALL if tall else HOSTS_SHORT)
 
     def tick(self) -> None:
+        if not self.query("#live-status"):
+            return  # shown before its panels finished mounting (a slow machine): nothing to age
         super().tick()
         self._render_status()
 
