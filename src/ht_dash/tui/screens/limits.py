@@ -14,6 +14,7 @@ from ht_dash.api.models import LiveUsage, Plan, StreamUsage, Subscription
 from ht_dash.feeds.registry import LIVE, SUBSCRIPTION
 from ht_dash.insights.format import duration, plan_price
 from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction
+from ht_dash.meter import DEFAULT_STREAM_URL
 from ht_dash.sources.chain import RUN_COMMAND
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
@@ -67,7 +68,7 @@ def stream_line(s: StreamUsage) -> str:
         f"[b]{s.messages_per_minute:,}[/] messages/min"
     )
     if s.subscriptions is not None:
-        line += f" · [b]{s.subscriptions:,}[/] subscriptions"
+        line += f" · [b]{s.subscriptions:,}[/] subscription{'' if s.subscriptions == 1 else 's'}"
     return line
 
 
@@ -131,21 +132,29 @@ class LimitsScreen(DashScreen):
         self.query_one("#plan-terms", Static).update(escape(plan_terms(plan)))
         projection = project_quota(sub, now)
         level = gauge_level(projection.fraction)
-        self.query_one("#quota-gauge", Gauge).show(
-            projection.fraction,
-            f"{sub.tokens_used:,} / {plan.quota:,} · {projection.fraction * 100:.0f} %",
-            level,
-            label="Tokens today" if plan.quota_period == "day" else "Tokens used",
-        )
+        origin = self.app.feeds.origin_of(self.app.feeds.state(SUBSCRIPTION))
+        if origin is not None and origin.kind == "plan":  # the plan is known, its usage is not
+            self.query_one("#quota-gauge", Gauge).show(
+                0.0, "not seen locally", "none", label="Tokens used"
+            )
+        else:
+            self.query_one("#quota-gauge", Gauge).show(
+                projection.fraction,
+                f"{sub.tokens_used:,} / {plan.quota:,} · {projection.fraction * 100:.0f} %",
+                level,
+                label="Tokens today" if plan.quota_period == "day" else "Tokens used",
+            )
         self.query_one("#quota-reset", Static).update(
             f"Resets in [b]{duration(projection.resets_in)}[/] "
             f"[dim]({sub.resets_at:%b} {sub.resets_at.day}, {sub.resets_at:%H:%M} UTC)[/]"
         )
         line = self.query_one("#quota-projection", Static)
-        line.update(escape(projection.sentence[0].upper() + projection.sentence[1:]))
+        if origin is not None and origin.kind == "plan":
+            line.update("Pace unknown: this period's usage is not seen locally")
+        else:
+            line.update(escape(projection.sentence[0].upper() + projection.sentence[1:]))
         line.set_class(projection.runs_out_at is not None, "-over")
         line.set_class(projection.spent, "-spent")
-        origin = self.app.feeds.origin_of(self.app.feeds.state(SUBSCRIPTION))
         where = self.query_one("#plan-origin", Static)
         where.display = origin is not None and origin.kind != "api"
         if origin is not None and origin.kind != "api":
@@ -221,12 +230,8 @@ class LimitsScreen(DashScreen):
         streams = self.query_one("#live-streams", Static)
         stream_plan = isinstance(sub, Subscription) and sub.plan.streams_included
         streams.display = live.streams is not None or (local and stream_plan)
-        if live.streams is None and local and stream_plan:
-            set_text(
-                streams,
-                "Live streams: [dim]not seen locally — the meter does not carry the bot's "
-                "WebSocket streams yet[/]",
-            )
+        if live.streams is None and local and stream_plan:  # the meter reads another plan
+            set_text(streams, stream_line(StreamUsage(0, 0, 0, not_seen_at=DEFAULT_STREAM_URL)))
         if live.streams is not None:
             set_text(streams, stream_line(live.streams))
         self._render_status()
