@@ -1,0 +1,96 @@
+"""Pacing advice on crafted per-second series."""
+
+from __future__ import annotations
+
+import pytest
+
+from ht_dash.insights.pacing import (
+    bucket_setting,
+    estimated_rejections,
+    find_bursts,
+    pacing_advice,
+    pacing_text,
+    trailing_sums,
+)
+
+QUIET = [1] * 900  # 60 req/min for 15 minutes: under a 100/min limit
+
+
+def with_burst(series: list[int], at: int, size: int) -> list[int]:
+    series = list(series)
+    series[at] += size
+    return series
+
+
+def test_a_steady_bot_under_the_limit_gets_no_advice():
+    assert pacing_advice(QUIET, 100) is None
+
+
+def test_no_limit_or_no_data_gets_no_advice():
+    assert pacing_advice(with_burst(QUIET, 10, 500), None) is None
+    assert pacing_advice([], 100) is None
+
+
+def test_trailing_sums_cover_exactly_sixty_seconds():
+    sums = trailing_sums([1] * 120)
+    assert sums[0] == 1 and sums[59] == 60 and sums[119] == 60
+
+
+def test_three_bursts_are_counted_with_the_429s_the_meter_saw():
+    series = QUIET
+    throttled = [0] * 900
+    for at in (100, 400, 700):
+        series = with_burst(series, at, 80)  # 60 + 80 = 140 in that minute
+        throttled[at] = 40
+    throttled[850] = 5  # a 429 outside any burst (another limit) is not the bursts' doing
+    advice = pacing_advice(series, 100, throttled)
+    assert advice is not None
+    assert len(advice.bursts) == 3
+    assert [b.start_s for b in advice.bursts] == [100, 400, 700]
+    assert advice.throttled == 120
+    assert not advice.estimated
+    assert advice.bursts[0].peak_per_minute == 140
+
+
+def test_a_burst_lasts_while_its_minute_is_over_the_limit():
+    series = with_burst([0] * 300, 10, 150)
+    (burst,) = find_bursts(series, 100)
+    assert (burst.start_s, burst.end_s) == (10, 69)
+
+
+def test_without_429_counts_a_sliding_limiter_is_simulated():
+    series = with_burst([0] * 120, 5, 130)
+    rejected = estimated_rejections(series, 100)
+    assert sum(rejected) == 30 and rejected[5] == 30
+    advice = pacing_advice(series, 100)
+    assert advice is not None and advice.estimated and advice.throttled == 30
+
+
+def test_the_recommended_bucket_never_exceeds_the_limit_in_any_minute():
+    for limit in (60, 100, 200, 500):
+        rate, burst = bucket_setting(limit)
+        assert rate + burst <= limit and burst >= 1
+
+
+def test_advice_sentence_names_bursts_429s_bucket_and_spacing():
+    series = QUIET
+    throttled = [0] * 900
+    for at, hits in ((100, 70), (400, 70), (700, 72)):
+        series = with_burst(series, at, 90)
+        throttled[at] = hits
+    text = pacing_text(pacing_advice(series, 100, throttled))
+    assert text == (
+        "3 bursts over 100/min in 15 min caused 212 429s; a token bucket of 90/min with burst 10,"
+        " or ≥ 0.6 s between requests, would have avoided them"
+    )
+
+
+def test_estimated_sentence_says_so():
+    text = pacing_text(pacing_advice(with_burst([0] * 120, 5, 61), 60))
+    assert text.startswith("1 burst over 60/min in 2 min would have caused about 1 429;")
+    assert "≥ 1 s between requests" in text
+
+
+def test_mismatched_series_are_refused():
+    with pytest.raises(ValueError):
+        pacing_advice([1, 2, 3], 100, [0])
