@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ht_dash import __version__
@@ -23,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "watch",
     "auth",
     "meter",
+    "completion",
 )
 # Subcommands not named after their module. A command line imports only the module its command
 # needs (the dashboard: none); --help, and anything unclear, imports them all.
@@ -138,6 +140,10 @@ def print_error(exc: HtError) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "_ARGCOMPLETE" in os.environ:  # a shell asking for TAB candidates: answer and exit
+        from ht_dash.commands.completion import complete
+
+        complete(build_parser())
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
