@@ -38,6 +38,7 @@ from ht_dash.api.models import (
     NextBilling,
     Profile,
     RegeneratedToken,
+    RequestLogPage,
     Subscription,
     TokenInfo,
 )
@@ -295,6 +296,13 @@ class AccountClient:
 
     async def next_billing(self) -> NextBilling:
         return await self._get(contract.NEXT_BILLING, contract.parse_next_billing)
+
+    async def recent_requests(
+        self, after_id: int | None = None, limit: int = 1000
+    ) -> RequestLogPage:
+        return await self._get(
+            contract.REQUESTS, contract.parse_request_log, after_id=after_id, limit=limit
+        )
 
     async def history(
         self, *, kind: str | None = None, cursor: str | None = None, limit: int = 50

@@ -27,6 +27,8 @@ from ht_dash.api.models import (
     Plan,
     Profile,
     RegeneratedToken,
+    RequestLogPage,
+    RequestRecord,
     StreamUsage,
     Subscription,
     TokenInfo,
@@ -44,6 +46,8 @@ METRICS = "/account/metrics"
 ENDPOINT_USAGE = "/account/usage/endpoints"
 NEXT_BILLING = "/account/billing/next"
 HISTORY = "/account/history"
+REQUESTS = "/account/requests"
+REQUEST_LOG_MAX_LIMIT = 10_000
 
 QUOTA_PERIODS = ("day", "month")
 # A 429 asking to wait longer than this means the quota is spent, not the per-minute limit.
@@ -184,6 +188,10 @@ def _kind(value: Any) -> str:
 
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_ms(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _iso_opt(at: datetime | None) -> str | None:
@@ -364,6 +372,30 @@ def parse_history(data: Any) -> HistoryPage:
     )
 
 
+def _request(r: Reader) -> RequestRecord:
+    return RequestRecord(
+        id=r.int("id"),
+        at=r.instant("at"),
+        method=r.str("method"),
+        path=r.str("path"),
+        status=r.int("status"),
+        latency_ms=r.float("latency_ms"),
+        bytes=r.int("bytes"),
+        retry_after=r.float("retry_after", optional=True),
+        instance=r.str("instance", optional=True),
+    )
+
+
+def parse_request_log(data: Any) -> RequestLogPage:
+    r = Reader(data, "")
+    return RequestLogPage(
+        log_id=r.str("log_id"),
+        requests=r.list("requests", _request),
+        newest_id=r.int("newest_id", optional=True),
+        truncated=r.bool("truncated"),
+    )
+
+
 # ---- dump: model -> wire (served by the demo backend) -----------------------------------------
 
 
@@ -514,3 +546,26 @@ def dump_history_entry(e: HistoryEntry) -> dict[str, Any]:
 
 def dump_history(p: HistoryPage) -> dict[str, Any]:
     return {"items": [dump_history_entry(e) for e in p.items], "next_cursor": p.next_cursor}
+
+
+def dump_request(q: RequestRecord) -> dict[str, Any]:
+    return {
+        "id": q.id,
+        "at": _iso_ms(q.at),
+        "method": q.method,
+        "path": q.path,
+        "status": q.status,
+        "latency_ms": round(q.latency_ms, 1),
+        "bytes": q.bytes,
+        "retry_after": q.retry_after,
+        "instance": q.instance,
+    }
+
+
+def dump_request_log(p: RequestLogPage) -> dict[str, Any]:
+    return {
+        "log_id": p.log_id,
+        "requests": [dump_request(q) for q in p.requests],
+        "newest_id": p.newest_id,
+        "truncated": p.truncated,
+    }

@@ -14,6 +14,7 @@ from ht_dash.api.models import (
     NextBilling,
     Profile,
     RegeneratedToken,
+    RequestLogPage,
     Subscription,
     TokenInfo,
 )
@@ -32,6 +33,9 @@ class AccountSource(Protocol):
     async def metrics(self, days: int = 90) -> Metrics: ...
     async def endpoint_usage(self, timeframe: str = "30d") -> EndpointUsageReport: ...
     async def next_billing(self) -> NextBilling: ...
+    async def recent_requests(
+        self, after_id: int | None = None, limit: int = 1000
+    ) -> RequestLogPage: ...
     async def history(
         self, *, kind: str | None = None, cursor: str | None = None, limit: int = 50
     ) -> HistoryPage: ...

@@ -34,6 +34,7 @@ from ht_dash.api.secret import Secret, mask
 from ht_dash.clock import Clock, SystemClock
 from ht_dash.demo.account import PAYMENT_METHOD, DemoAccount, monthly_charge
 from ht_dash.demo.history import CursorError, History
+from ht_dash.demo.requests import DemoRequestLog
 from ht_dash.demo.noise import unit
 from ht_dash.demo.usage import Traffic
 
@@ -119,7 +120,9 @@ class DemoBackend:
             contract.ENDPOINT_USAGE: ("GET", self._endpoint_usage),
             contract.NEXT_BILLING: ("GET", self._next_billing),
             contract.HISTORY: ("GET", self._history_page),
+            contract.REQUESTS: ("GET", self._request_log),
         }
+        self.request_log = DemoRequestLog(self.traffic)
 
     def __repr__(self) -> str:
         return f"DemoBackend(seed={self.seed}, plan={self.account.plan.id!r})"
@@ -377,6 +380,15 @@ class DemoBackend:
 
     def _next_billing(self, query: Mapping[str, str], now: datetime) -> _Reply:
         return _json_reply(200, contract.dump_next_billing(self.next_billing(now)))
+
+    def _request_log(self, query: Mapping[str, str], now: datetime) -> _Reply:
+        limit = self._int(query, "limit", 1000, 1, contract.REQUEST_LOG_MAX_LIMIT)
+        raw_after = query.get("after_id") or ""
+        if raw_after and not (raw_after.isascii() and raw_after.isdigit() and len(raw_after) <= 15):
+            raise _BadParam("after_id must be a request id (a non-negative integer)")
+        after_id = int(raw_after) if raw_after else None
+        page = self.request_log.page(after_id, limit, now)
+        return _json_reply(200, contract.dump_request_log(page))
 
     @property
     def history(self) -> History:

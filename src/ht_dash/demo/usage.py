@@ -400,11 +400,34 @@ class Traffic:
         total = self._bucket_requests(bucket, capacity)
         if seconds >= LIVE_INTERVAL_S:
             return total
+        weights = self._second_weights(bucket)
+        return round(total * sum(weights[:seconds]) / sum(weights))
+
+    def _second_weights(self, bucket: int) -> list[float]:
         start = bucket * LIVE_INTERVAL_S
-        weights = [
+        return [
             unit(self.seed, _LIVE_SECOND, start + i) ** 3 + 0.02 for i in range(LIVE_INTERVAL_S)
         ]
-        return round(total * sum(weights[:seconds]) / sum(weights))
+
+    def capacity(self) -> float:
+        limit = self.account.plan.rate_limit_per_minute
+        return limit if limit is not None else NO_LIMIT_NOMINAL_PER_MIN
+
+    def bucket_requests(self, bucket: int) -> int:
+        """Requests received in one 15 s bucket (bucket = unix seconds // 15)."""
+        return self._bucket_requests(bucket, self.capacity())
+
+    def second_counts(self, bucket: int) -> list[int]:
+        """The bucket's requests second by second, as `live` counts them arriving."""
+        total = self.bucket_requests(bucket)
+        weights = self._second_weights(bucket)
+        weight_sum = sum(weights)
+        arrived, running = [0], 0.0
+        for weight in weights[:-1]:  # the same rounding as `_arrived_by`
+            running += weight
+            arrived.append(round(total * running / weight_sum))
+        arrived.append(total)
+        return [arrived[s + 1] - arrived[s] for s in range(LIVE_INTERVAL_S)]
 
     def _sliding_rate(
         self, received: dict[int, int], last: int, now_s: int, capacity: float
