@@ -43,6 +43,7 @@ VALID: dict[str, Any] = {
     "parse_endpoint_usage": _payloads[contract.ENDPOINT_USAGE],
     "parse_next_billing": _payloads[contract.NEXT_BILLING],
     "parse_history": {**_payloads[contract.HISTORY], "next_cursor": "c2"},
+    "parse_request_log": _payloads[contract.REQUESTS],
 }
 
 SETTINGS = settings(

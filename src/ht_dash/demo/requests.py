@@ -17,7 +17,8 @@ from ht_dash.api.models import RequestLogPage, RequestRecord
 from ht_dash.demo.noise import normal, unit
 from ht_dash.demo.usage import LIVE_INTERVAL_S, Traffic
 
-_REQ_TIME, _REQ_ENDPOINT, _REQ_ERROR, _REQ_LAT, _REQ_BYTES, _REQ_RETRY = 31, 32, 33, 34, 35, 36
+_REQ_TIME, _REQ_ENDPOINT, _REQ_ERROR, _REQ_LAT, _REQ_BYTES = 31, 32, 33, 34, 35
+WINDOW_S = 60
 IDS_PER_SECOND = 1000
 BASE_ERROR_RATE = 0.012
 ERROR_STATUSES = (500, 502, 503, 400, 404)
@@ -65,7 +66,7 @@ class DemoRequestLog:
         retry_after = None
         if throttled:
             status = 429
-            retry_after = float(1 + int(59 * unit(seed, _REQ_RETRY, rid)))
+            retry_after = float(WINDOW_S - int(ts) % WINDOW_S)  # when the minute frees up
             size = 92
         elif unit(seed, _REQ_ERROR, rid) < BASE_ERROR_RATE * spec.error_factor:
             status = ERROR_STATUSES[int(unit(seed, _REQ_ERROR, rid, 1) * len(ERROR_STATUSES))]
@@ -74,8 +75,8 @@ class DemoRequestLog:
             status = 200
             size = 600 + int(40_000 * unit(seed, _REQ_BYTES, rid) ** 2)
         latency = spec.latency_ms * math.exp(0.35 * normal(seed, _REQ_LAT, rid))
-        if throttled:
-            latency = min(latency, 15.0)
+        if throttled:  # refused at the door: far quicker than an answer
+            latency *= 0.08
         return RequestRecord(
             id=rid,
             at=datetime.fromtimestamp(round(ts, 3), UTC),

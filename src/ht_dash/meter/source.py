@@ -31,6 +31,8 @@ from ht_dash.api.models import (
     Plan,
     Profile,
     RegeneratedToken,
+    RequestLogPage,
+    RequestRecord,
     Subscription,
     TokenInfo,
 )
@@ -369,6 +371,17 @@ class MeterSource:
 
         return await self._query(work)
 
+    async def recent_requests(
+        self, after_id: int | None = None, limit: int = 1000
+    ) -> RequestLogPage:
+        """Requests with id > after_id, newest first. No database yet: an empty log (""), so a
+        screen following the log picks the database up as soon as the meter creates it."""
+        if not 1 <= limit <= 100_000:
+            raise BadRequest("limit must be between 1 and 100000", status=400)
+        if not self.path.exists():
+            return RequestLogPage(log_id="", requests=(), newest_id=None, truncated=False)
+        return await self._query(lambda conn: read_request_log(conn, after_id, limit))
+
     # ---- what it cannot know -----------------------------------------------------------------
 
     def _not_available(self, what: str) -> NotAvailable:
@@ -398,6 +411,46 @@ class MeterSource:
     ) -> AsyncIterator[HistoryEntry]:
         raise self._not_available("billing and support history")
         yield  # pragma: no cover - makes this an async generator like the client's
+
+
+def request_log_id(conn: sqlite3.Connection) -> str:
+    """Names this database's log without revealing its salt: a new database, a new id."""
+    import hashlib
+
+    salt = read_meta(conn, "salt") or ""
+    return hashlib.sha256(f"ht-dash request log {salt}".encode()).hexdigest()[:16]
+
+
+def read_request_log(
+    conn: sqlite3.Connection, after_id: int | None, limit: int
+) -> RequestLogPage:
+    """The request log page over the SQLite schema: by primary key, never the whole table."""
+    (newest_id,) = conn.execute("SELECT MAX(id) FROM requests").fetchone()
+    rows = conn.execute(
+        "SELECT id, ts, method, path, status, latency_ms, bytes, retry_after FROM requests"
+        " WHERE id > ? ORDER BY id DESC LIMIT ?",
+        (-1 if after_id is None else after_id, limit + 1),
+    ).fetchall()
+    records = tuple(
+        RequestRecord(
+            id=rid,
+            at=datetime.fromtimestamp(round(ts, 3), UTC),
+            method=method,
+            path=path,
+            status=status,
+            latency_ms=latency,
+            bytes=size,
+            retry_after=retry_after,
+            instance=None,
+        )
+        for rid, ts, method, path, status, latency, size, retry_after in rows[:limit]
+    )
+    return RequestLogPage(
+        log_id=request_log_id(conn),
+        requests=records,
+        newest_id=newest_id,
+        truncated=len(rows) > limit and after_id is not None,
+    )
 
 
 def _p50_95_99(values: list[float]) -> tuple[float, float, float]:

@@ -1,4 +1,4 @@
-"""The Textual app: six screens as modes, global keys, the command palette, and the scheduler."""
+"""The Textual app: seven screens as modes, global keys, the command palette, and the scheduler."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ht_dash.auth.storage import ResolvedToken, TokenLocation, resolve_token, st
 from ht_dash.config import LIVE_INTERVAL_RANGE
 from ht_dash.insights.history_view import FIRST_PAGE_SIZE as HISTORY_FIRST_PAGE
 from ht_dash.insights.live import AlertMonitor
+from ht_dash.insights.request_log import RequestLog
 from ht_dash.feeds.offline import OfflineCopies
 from ht_dash.feeds.scheduler import FeedState, Scheduler
 from ht_dash.runtime import Runtime
@@ -28,6 +29,8 @@ from ht_dash.tui.screens import SCREENS
 SLOW_INTERVAL_S = 300.0
 SUBSCRIPTION_INTERVAL_S = 30.0
 LIVE_STEPS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
+REQUEST_LOG_INTERVAL_S = 1.0
+REQUEST_LOG_FIRST_PAGE, REQUEST_LOG_PAGE = 10_000, 1_000
 
 
 def _screen_factory(module: str, cls: str):
@@ -100,6 +103,16 @@ class HtDashApp(App[int]):
             "history",
             lambda: src.history(kind=self.history_kind, limit=HISTORY_FIRST_PAGE),
             SLOW_INTERVAL_S,
+        )
+        self.request_log = RequestLog()  # screen 7's rows; the feed asks only for newer ones
+        self.scheduler.add(
+            "requests",
+            lambda: src.recent_requests(
+                self.request_log.after_id,
+                REQUEST_LOG_FIRST_PAGE if self.request_log.after_id is None else REQUEST_LOG_PAGE,
+            ),
+            REQUEST_LOG_INTERVAL_S,
+            pausable=True,
         )
         # last good answers on disk: saved on success, shown as "offline copy" until the first poll
         self.offline = OfflineCopies.for_runtime(runtime, on_save_failed=self._offline_save_failed)

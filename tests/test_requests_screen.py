@@ -1,0 +1,139 @@
+"""Screen 7, the live request log, driven by keys: on the demo's stream and on a meter database."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from ht_dash.clock import FixedClock
+from ht_dash.config import Settings
+from ht_dash.meter.recorder import Record, Recorder
+from ht_dash.meter.source import default_db_path
+from ht_dash.runtime import Runtime
+from ht_dash.tui.app import make_app
+from ht_dash.tui.screens.requests import NO_DATA_TEXT, RequestDetailScreen, RequestsScreen
+
+NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+
+
+def demo_app(clock=None):
+    runtime = Runtime(settings=Settings(), demo=True, clock=clock or FixedClock(NOW), demo_seed=7)
+    return make_app(runtime, live=False)
+
+
+async def wait_for(pilot, predicate, what: str) -> None:
+    for _ in range(300):
+        await pilot.pause()
+        if predicate():
+            return
+    raise AssertionError(f"never: {what}")
+
+
+async def open_log(pilot) -> RequestsScreen:
+    await pilot.press("7")
+    screen = pilot.app.screen
+    assert isinstance(screen, RequestsScreen)
+    await wait_for(pilot, lambda: screen.table.row_count > 0, "requests shown")
+    return screen
+
+
+def status_line(screen) -> str:
+    return str(screen.query_one("#requests-status").content)
+
+
+async def test_key_7_shows_the_demo_bots_requests_newest_first():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_log(pilot)
+        rows = screen.table.rows
+        assert rows[0].at > rows[1].at > rows[50].at
+        assert rows[0].at < NOW
+        assert "requests · following" in status_line(screen)
+
+
+async def test_filtering_to_429s_by_keyboard_alone():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_log(pilot)
+        total = screen.table.row_count
+        await pilot.press("s", "s", "s")  # all → 2xx → 4xx → 429
+        rows = screen.table.rows
+        assert 0 < len(rows) < total and all(r.status == 429 for r in rows)
+        assert "filter: status 429" in status_line(screen)
+        await pilot.press("x")
+        assert screen.table.row_count == total
+
+
+async def test_new_requests_arrive_on_top_and_f_stops_following():
+    clock = FixedClock(NOW)
+    app = demo_app(clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_log(pilot)
+        newest = screen.table.rows[0].id
+        clock.advance(20)
+        app.refresh_feeds({"requests"})
+        await wait_for(pilot, lambda: screen.table.rows[0].id > newest, "new rows on top")
+        assert screen.table.cursor_row == 0
+        await pilot.press("f")
+        shown_top = screen.table.rows[0].id
+        clock.advance(20)
+        app.refresh_feeds({"requests"})
+        await wait_for(pilot, lambda: app.request_log.waiting() > 0, "requests collected")
+        assert screen.table.rows[0].id == shown_top
+        assert "paused ·" in status_line(screen) and "new" in status_line(screen)
+        await pilot.press("f")
+        assert screen.table.rows[0].id > shown_top
+
+
+async def test_slash_filters_by_text_and_escape_clears_it():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_log(pilot)
+        total = screen.table.row_count
+        await pilot.press("slash", *"heatmap")
+        rows = screen.table.rows
+        assert 0 < len(rows) < total and all(r.path == "/positions/heatmap" for r in rows)
+        await pilot.press("escape")
+        assert screen.table.row_count == total and screen.table.has_focus
+
+
+async def test_e_keeps_the_endpoint_under_the_cursor_and_enter_shows_one_request():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_log(pilot)
+        await pilot.press("down", "down")
+        endpoint = screen.table.cursor_value.path
+        await pilot.press("e")
+        assert {r.path for r in screen.table.rows} == {endpoint}
+        await pilot.press("enter")
+        assert isinstance(app.screen, RequestDetailScreen)
+        assert endpoint in str(app.screen.query_one("#request-fields").content)
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+def write_requests(path, count: int, start_ts: float) -> None:
+    with Recorder(path) as recorder:
+        for i in range(count):
+            recorder.add(Record(start_ts + i, "GET", "/fills", 200, 12.0, 300, None, None))
+        recorder.flush()
+
+
+async def test_meter_log_explains_how_to_get_data_then_picks_up_a_new_database():
+    runtime = Runtime(settings=Settings(source="meter"), clock=FixedClock(NOW))
+    app = make_app(runtime, live=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("7")
+        screen = app.screen
+        await wait_for(pilot, lambda: app.feed_state("requests").data is not None, "a page")
+        assert screen.table.row_count == 0 and "ht-dash run" in NO_DATA_TEXT
+        path = default_db_path()
+        write_requests(path, 5, time.time())
+        app.refresh_feeds({"requests"})
+        await wait_for(pilot, lambda: screen.table.row_count == 5, "the meter's rows")
+        path.unlink()  # rotated: a new database with other ids
+        for suffix in ("-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        write_requests(path, 2, time.time())
+        app.refresh_feeds({"requests"})
+        await wait_for(pilot, lambda: screen.table.row_count == 2, "the new database's rows")
