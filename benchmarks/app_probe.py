@@ -123,7 +123,7 @@ def run_app(app, script) -> None:  # type: ignore[no-untyped-def]
 
 def screen_has_data(app) -> bool:  # type: ignore[no-untyped-def]
     feeds = getattr(app.screen, "FEEDS", ())
-    return bool(feeds) and all(app.feed_state(kind).data is not None for kind in feeds)
+    return bool(feeds) and all(app.feeds.state(kind).data is not None for kind in feeds)
 
 
 # ---- figures ---------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def cpu_window(out: str, seconds: float, key: str, feed: str, interval: float, *
     if feed == "live":
         runtime.settings = replace(runtime.settings, live_interval=interval)
     app = make_app(runtime)
-    app.scheduler.set_interval(feed, interval)
+    app.feeds.scheduler.set_interval(feed, interval)
     ServerMeter.install()
 
     async def script(app, pilot) -> None:  # type: ignore[no-untyped-def]
@@ -180,7 +180,7 @@ def cpu_window(out: str, seconds: float, key: str, feed: str, interval: float, *
         await next_paint(app)
         await asyncio.sleep(SETTLE_S)
         cpu0, server0, wall0 = time.process_time(), ServerMeter.cpu_s, time.perf_counter()
-        polls0 = app.scheduler.requests_started[feed]
+        polls0 = app.feeds.scheduler.requests_started[feed]
         profiler = None
         if PROFILE:
             import cProfile
@@ -193,7 +193,7 @@ def cpu_window(out: str, seconds: float, key: str, feed: str, interval: float, *
             profiler.dump_stats(PROFILE)
         cpu = time.process_time() - cpu0
         server = ServerMeter.cpu_s - server0
-        polls = app.scheduler.requests_started[feed] - polls0
+        polls = app.feeds.scheduler.requests_started[feed] - polls0
         rows = None
         if app.screen.MODE == "endpoints":
             rows = app.screen.table.row_count
@@ -297,7 +297,7 @@ def requests_per_screen(out: str, minutes: float) -> None:
         runtime = Runtime(settings=Settings(), demo=True, clock=clock, demo_seed=7)
         backend = runtime.demo_backend
         app = make_app(runtime)
-        app.scheduler.waiter = vt
+        app.feeds.scheduler.waiter = vt
         async with app.run_test(size=(120, 40)) as pilot:
             await vt.advance(1)
             await pilot.pause()

@@ -117,7 +117,7 @@ async def test_requests_the_dashboard_itself_sends_per_screen(key, most_per_minu
     vt = VirtualTime(FixedClock(AT))
     runtime = Runtime(settings=Settings(), demo=True, clock=vt.clock, demo_seed=7)
     app = make_app(runtime)
-    app.scheduler.waiter = vt
+    app.feeds.scheduler.waiter = vt
     backend = runtime.demo_backend
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press(key)
@@ -162,7 +162,7 @@ async def test_logging_out_while_reading_the_meter_keeps_the_dashboard(memory_ke
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert memory_keyring.entries == {}
-        assert app.token is None
+        assert app.token_state.token is None
         assert not any(isinstance(s, LoginScreen) for s in app.screen_stack)
         await pilot.press("4")
         await pilot.pause()
@@ -172,10 +172,10 @@ async def test_logging_out_while_reading_the_meter_keeps_the_dashboard(memory_ke
 async def test_a_crash_report_shows_no_token():
     """Textual's default report prints frame locals; a local holding the token must not show."""
     app = build()
-    token = app.token.reveal()
+    token = app.token_state.token.reveal()
 
     def crash() -> None:
-        revealed = app.token.reveal()  # a local, as in real code that sends or copies it
+        revealed = app.token_state.token.reveal()  # a local, as in real code that sends or copies it
         raise RuntimeError(f"boom near {len(revealed)} chars")
 
     kept: list = []

@@ -31,7 +31,7 @@ async def open_billing(pilot) -> None:
     for _ in range(200):
         await pilot.pause()
         screen = app.screen
-        ready = all(app.feed_state(k).data is not None for k in ("billing", "subscription"))
+        ready = all(app.feeds.state(k).data is not None for k in ("billing", "subscription"))
         if ready and getattr(screen, "_history_state", "") != "loading":
             break
     await app.workers.wait_for_complete()
@@ -53,7 +53,7 @@ async def test_surge_invoice_with_countdown_amount_plan_and_payment_method():
     app = build("surge")
     async with app.run_test(size=SIZE) as pilot:
         await open_billing(pilot)
-        bill: NextBilling = app.feed_state("billing").data
+        bill: NextBilling = app.feeds.state("billing").data
         days = (bill.invoice_date - AT.date()).days
         invoice = shown(app, "invoice-text")
         assert f"{bill.invoice_date:%a %b %d, %Y} · in {days} days" in invoice
@@ -66,7 +66,7 @@ async def test_usage_pace_compares_last_period_with_the_quota_and_fits_a_plan():
     app = build("surge")
     async with app.run_test(size=SIZE) as pilot:
         await open_billing(pilot)
-        sub: Subscription = app.feed_state("subscription").data
+        sub: Subscription = app.feeds.state("subscription").data
         pace = shown(app, "pace-text")
         assert "Last period (" in pace and "of Surge's quota" in pace
         assert f"This period: {sub.tokens_used:,} tokens so far, on pace for" in pace
@@ -93,9 +93,9 @@ async def test_canceled_subscription_bills_nothing():
     app = build("surge")
     async with app.run_test(size=SIZE) as pilot:
         await open_billing(pilot)
-        bill: NextBilling = app.feed_state("billing").data
-        sub: Subscription = app.feed_state("subscription").data
-        app.feed_state("subscription").data = Subscription(
+        bill: NextBilling = app.feeds.state("billing").data
+        sub: Subscription = app.feeds.state("subscription").data
+        app.feeds.state("subscription").data = Subscription(
             sub.plan, "canceled", sub.tokens_used, sub.period_start, sub.resets_at
         )
         app.screen._render_invoice(
@@ -167,12 +167,12 @@ async def test_advice_comes_even_when_the_billing_endpoint_fails():
         raise ServerError("HTTP 500 from the account API", status=500)
 
     app.source.next_billing = broken_billing
-    app.scheduler.feeds["billing"].fetch = broken_billing
+    app.feeds.scheduler.feeds["billing"].fetch = broken_billing
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")
         for _ in range(200):
             await pilot.pause()
-            if app.feed_state("subscription").data and app.feed_state("billing").error:
+            if app.feeds.state("subscription").data and app.feeds.state("billing").error:
                 break
         await app.workers.wait_for_complete()
         await pilot.pause()

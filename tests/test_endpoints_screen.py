@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 
 from ht_dash.api.models import EndpointUsage
+from ht_dash.feeds.registry import USAGE
 from ht_dash.tui.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
@@ -141,7 +142,7 @@ async def test_timeframe_key_fetches_that_timeframe():
         screen = await open_endpoints(pilot)
         assert screen.report.timeframe == "30d"
         await pilot.press("t")
-        assert app.usage_timeframe == "90d"
+        assert app.feeds.param(USAGE, "timeframe") == "90d"
         for _ in range(200):
             await pilot.pause()
             if screen.report.timeframe == "90d":
@@ -149,7 +150,7 @@ async def test_timeframe_key_fetches_that_timeframe():
         assert screen.report.timeframe == "90d"
         assert "[b reverse] Last 90 days [/]" in str(screen.query_one("#timeframes").content)
         await pilot.press("T", "T")
-        assert app.usage_timeframe == "month"
+        assert app.feeds.param(USAGE, "timeframe") == "month"
 
 
 async def test_a_thousand_endpoints_refresh_in_place():

@@ -68,7 +68,7 @@ async def show(pilot, key: str) -> DataPanel:
     await until(
         pilot,
         lambda: all(
-            not (s := app.feed_state(k)).loading and (s.data is not None or s.error is not None)
+            not (s := app.feeds.state(k)).loading and (s.data is not None or s.error is not None)
             for k in app.screen.FEEDS
         ),
     )
@@ -115,7 +115,7 @@ async def test_network_down_says_so_in_each_panel_and_keeps_answering_keys():
             r"⚠ connection to 127\.0\.0\.1 refused, retrying in \d+ s", subtitle(panel)
         )
         # asked once each: opening a screen does not resend what is already on its way
-        assert app.scheduler.requests_started == {"token": 1, "profile": 1}
+        assert app.feeds.scheduler.requests_started == {"token": 1, "profile": 1}
         metrics = await show(pilot, "2")
         assert message(metrics).startswith("⚠ Network problem: connection to 127.0.0.1 refused")
         await still_answers_keys(pilot)
@@ -145,7 +145,7 @@ async def test_a_stalled_server_never_freezes_the_ui_and_q_quits_at_once():
                 await pilot.press(key)
             await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
             assert time.monotonic() - started < 6.0  # not queued behind the 10 s read timeout
-            assert app.feed_state("history").loading
+            assert app.feeds.state("history").loading
             started = time.monotonic()
             await pilot.press("q")
         assert time.monotonic() - started < 5.0  # requests in flight are cancelled, not awaited
@@ -157,7 +157,7 @@ async def test_a_throttling_server_is_not_hammered_and_the_panel_counts_down():
     with FaultServer("throttle", options=options) as server:
         app = server_app(server.base_url, live=True)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.feed_state("token").error is not None)
+            await until(pilot, lambda: app.feeds.state("token").error is not None)
             panel = app.screen.query_one("#token-panel", DataPanel)
             assert subtitle(panel) == "⚠ rate-limited, retrying in 30 s"
             assert message(panel) == "⚠ Rate-limited: Too many requests\nretry in 30 s"
@@ -179,7 +179,7 @@ async def test_a_throttling_server_is_not_hammered_and_the_panel_counts_down():
 async def test_401_stops_polling_and_leads_to_the_login_screen():
     app = demo_app(("/account", 401))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.scheduler.auth_failed is not None)
+        await until(pilot, lambda: app.feeds.scheduler.auth_failed is not None)
         await until(pilot, lambda: type(app.screen).__name__ == "LoginScreen")
         notes = [n for n in app._notifications if n.title == "Not authorised"]
         assert len(notes) == 1  # two feeds failed, one message
@@ -189,10 +189,10 @@ async def test_401_stops_polling_and_leads_to_the_login_screen():
         )
         await pilot.press("escape")  # back to the dashboard without a new token
         await until(pilot, lambda: type(app.screen).__name__ == "TokenScreen")
-        sent = sum(app.scheduler.requests_started.values())
+        sent = sum(app.feeds.scheduler.requests_started.values())
         await pilot.press("r")
         await pilot.pause()
-        assert sum(app.scheduler.requests_started.values()) == sent  # no rejected token resent
+        assert sum(app.feeds.scheduler.requests_started.values()) == sent  # no rejected token resent
         assert list(app._notifications)[-1].message.startswith("Polling stopped: log in again")
 
 
@@ -258,7 +258,7 @@ async def test_one_failing_endpoint_leaves_the_other_screens_working_and_recover
         app.runtime.demo_backend.clear_faults()
         panel = await show(pilot, "3")
         await pilot.press("r")
-        await until(pilot, lambda: app.feed_state("usage").data is not None)
+        await until(pilot, lambda: app.feeds.state("usage").data is not None)
         assert not panel.has_class("-error") and not panel.has_class("-nodata")
         assert subtitle(panel) == "updated 0 s ago"
 

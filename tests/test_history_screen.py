@@ -107,7 +107,7 @@ async def test_refresh_in_place_keeps_cursor_sort_and_filter():
         before_rows, chosen = ids(screen), screen.table.cursor_value
         await pilot.press("r")
         await settle(pilot, screen)
-        assert screen._feed_page is app.feed_state("history").data  # the refresh arrived
+        assert screen._feed_page is app.feeds.state("history").data  # the refresh arrived
         assert (screen.book.kind, screen.book.sort_column) == ("invoice", "amount")
         assert ids(screen) == before_rows
         assert screen.table.cursor_value == chosen

@@ -49,7 +49,7 @@ class Witness:
         on_screen = screen_text(app) + "\n" + unwrapped(app)
         if not revealed:
             assert MARK not in on_screen, f"token on screen ({type(app.screen).__name__})"
-        for feed in app.scheduler.feeds.values():
+        for feed in app.feeds.scheduler.feeds.values():
             if (error := feed.state.error) is not None:
                 self.texts += [str(error), repr(error), error.hint, error.title]
         for worker in app.workers:
@@ -85,9 +85,9 @@ async def test_a_sentinel_token_leaks_nowhere(memory_keyring, isolated_home, cap
     witness = Witness(app)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert app.token.reveal() == SENTINEL  # read from the keyring
+        assert app.token_state.token.reveal() == SENTINEL  # read from the keyring
         await visit_every_screen(pilot, witness)
-        assert app.feed_state("history").data is not None  # the screens really had data
+        assert app.feeds.state("history").data is not None  # the screens really had data
 
         # the token screen: copy never shows it; reveal does (and proves the screen check works)
         await pilot.press("1", "c")

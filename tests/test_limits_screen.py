@@ -34,7 +34,7 @@ async def open_limits(pilot) -> None:
     app = pilot.app
     for _ in range(100):
         await pilot.pause()
-        if all(app.feed_state(k).data is not None for k in ("live", "subscription")):
+        if all(app.feeds.state(k).data is not None for k in ("live", "subscription")):
             break
     await pilot.pause()
 
@@ -47,8 +47,8 @@ async def test_surge_plan_shows_plan_quota_projection_and_the_live_gauge():
     app = build("surge")
     async with app.run_test(size=SIZE) as pilot:
         await open_limits(pilot)
-        sub: Subscription = app.feed_state("subscription").data
-        live: LiveUsage = app.feed_state("live").data
+        sub: Subscription = app.feeds.state("subscription").data
+        live: LiveUsage = app.feeds.state("live").data
         assert "Surge · $399/month · active" in text(app, "plan-line")
         assert text(app, "plan-terms") == "150,000 tokens/month · 100 req/min · no live streams"
         quota = app.screen.query_one("#quota-gauge", Gauge)
@@ -68,7 +68,7 @@ async def test_stream_plan_shows_stream_connections_and_messages():
     app = build("stream")
     async with app.run_test(size=SIZE) as pilot:
         await open_limits(pilot)
-        streams = app.feed_state("live").data.streams
+        streams = app.feeds.state("live").data.streams
         assert streams is not None
         line = text(app, "live-streams")
         assert app.screen.query_one("#live-streams", Static).display
@@ -81,7 +81,7 @@ async def test_free_plan_gauges_the_daily_quota_not_a_missing_limit():
     app = build("free")
     async with app.run_test(size=SIZE) as pilot:
         await open_limits(pilot)
-        sub: Subscription = app.feed_state("subscription").data
+        sub: Subscription = app.feeds.state("subscription").data
         gauge = app.screen.query_one("#rate-gauge", Gauge)
         assert gauge.label == "Daily quota"
         assert gauge.figures.startswith(f"{sub.tokens_used:,} / 100")
@@ -95,7 +95,7 @@ async def test_pause_is_visible_and_plus_minus_change_the_live_interval():
         await open_limits(pilot)
         await pilot.press("p")
         await pilot.pause()
-        assert app.scheduler.paused
+        assert app.feeds.scheduler.paused
         assert "paused" in text(app, "live-status")
         panel = app.screen.query_one("#live-panel", DataPanel)
         assert "paused" in str(panel.border_subtitle)
@@ -103,14 +103,14 @@ async def test_pause_is_visible_and_plus_minus_change_the_live_interval():
         await pilot.pause()
         assert "paused" not in text(app, "live-status")
         await pilot.press("plus")
-        assert app.live_interval == 1.0 and app.scheduler.feeds["live"].interval == 1.0
+        assert app.feeds.live_interval == 1.0 and app.feeds.scheduler.feeds["live"].interval == 1.0
         await pilot.press("plus")
-        assert app.live_interval == 1.0, "never below 1 s"
+        assert app.feeds.live_interval == 1.0, "never below 1 s"
         await pilot.press("minus", "minus", "minus")
-        assert app.live_interval == 10.0
+        assert app.feeds.live_interval == 10.0
         for _ in range(10):
             await pilot.press("minus")
-        assert app.live_interval == 60.0, "never above 60 s"
+        assert app.feeds.live_interval == 60.0, "never above 60 s"
 
 
 def live_at(rpm: int) -> FeedState:
@@ -155,7 +155,7 @@ async def test_a_spent_quota_is_shown_with_its_reset_time():
         await pilot.press("4")
         for _ in range(50):
             await pilot.pause()
-            if app.feed_state("live").error is not None:
+            if app.feeds.state("live").error is not None:
                 break
         await pilot.pause()
         panel = app.screen.query_one("#live-panel", DataPanel)
@@ -185,9 +185,9 @@ async def test_a_rejected_token_stops_polling_and_refresh_does_not_resend_it():
         await pilot.press("4")
         for _ in range(50):
             await pilot.pause()
-            if app.scheduler.auth_failed is not None:
+            if app.feeds.scheduler.auth_failed is not None:
                 break
-        assert app.scheduler.auth_failed is not None
+        assert app.feeds.scheduler.auth_failed is not None
         served = backend.requests_served
         app.action_refresh()  # r (called directly: a login screen may be on top)
         for _ in range(5):

@@ -59,10 +59,10 @@ async def test_login_validates_then_stores_in_the_keyring_and_opens_the_dashboar
         token = runtime.demo_backend.token
         await log_in(pilot, f"Bearer {token.reveal()}\n")
         assert memory_keyring.entries[KEYRING_KEY] == token.reveal()
-        assert app.token == token and app.token_location.where is Where.KEYRING
+        assert app.token_state.token == token and app.token_state.location.where is Where.KEYRING
         assert isinstance(app.screen, TokenScreen)
-        assert app.feed_state("profile").data is not None
-        profile = app.feed_state("profile").data
+        assert app.feeds.state("profile").data is not None
+        profile = app.feeds.state("profile").data
         assert any(f"Logged in as {profile.name}" in n for n in notifications(app))
 
 
@@ -76,8 +76,8 @@ async def test_a_rejected_token_is_reported_and_nothing_is_stored(memory_keyring
         assert "The API rejected this token (401)" in status
         assert "Nothing was stored" in status
         assert memory_keyring.entries == {}
-        assert app.token is None
-        assert not app.token_store.file_path.exists()
+        assert app.token_state.token is None
+        assert not app.token_state.store.file_path.exists()
 
 
 async def test_a_network_failure_is_reported_and_nothing_is_stored(memory_keyring):
@@ -124,8 +124,8 @@ async def test_without_a_keyring_it_explains_and_stores_nothing_unless_chosen(fa
         token = runtime.demo_backend.token
         await log_in(pilot, token.reveal())
         assert isinstance(app.screen, TokenScreen)
-        assert app.token == token and app.token_location is None
-        assert not app.token_store.file_path.exists()
+        assert app.token_state.token == token and app.token_state.location is None
+        assert not app.token_state.store.file_path.exists()
         assert any("export HT_DASH_TOKEN" in n for n in notifications(app))
 
 
@@ -139,10 +139,10 @@ async def test_without_a_keyring_the_plain_text_file_is_the_users_choice(fail_ke
         await pilot.pause()
         token = runtime.demo_backend.token.reveal()
         await log_in(pilot, token)
-        path = app.token_store.file_path
+        path = app.token_state.store.file_path
         assert path.read_text().strip() == token
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-        assert app.token_location.insecure
+        assert app.token_state.location.insecure
         assert "Stored in plain text" in shown(app, "token-warning")
 
 
@@ -169,7 +169,7 @@ async def test_a_keyring_write_failure_after_validation_keeps_the_token_and_offe
         await pilot.press("enter")  # default choice: this session only; no second API check
         await settle(pilot)
         assert isinstance(app.screen, TokenScreen)
-        assert app.token.reveal() == token and app.token_location is None
+        assert app.token_state.token.reveal() == token and app.token_state.location is None
         assert runtime.demo_backend.requests_served > served  # the dashboard's own polls
 
 
@@ -203,14 +203,14 @@ async def test_a_401_while_polling_opens_the_login_screen_and_a_new_token_resume
         assert "Paste a valid token to resume polling" in shown(app, "login-reason")
         await pilot.press("escape")  # back to the dashboard and its last data
         await settle(pilot)
-        assert isinstance(app.screen, TokenScreen) and app.scheduler.auth_failed is not None
+        assert isinstance(app.screen, TokenScreen) and app.feeds.scheduler.auth_failed is not None
 
         app.open_login("test")
         await settle(pilot)
         await log_in(pilot, backend.token.reveal())
         assert isinstance(app.screen, TokenScreen)
-        assert app.scheduler.auth_failed is None
-        assert app.feed_state("token").error is None
+        assert app.feeds.scheduler.auth_failed is None
+        assert app.feeds.state("token").error is None
 
 
 def test_login_screen_without_keyring_snapshot(
@@ -240,4 +240,4 @@ async def test_a_keyring_that_never_answers_is_explained_and_the_screen_stays_us
         assert app.screen.query_one("#storage-choice", RadioSet).display
         token = runtime.demo_backend.token
         await log_in(pilot, token.reveal())  # this session only, the default choice
-        assert isinstance(app.screen, TokenScreen) and app.token == token
+        assert isinstance(app.screen, TokenScreen) and app.token_state.token == token

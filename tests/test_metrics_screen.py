@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from textual.widgets import Static
 
 from ht_dash.api.models import Metrics
+from ht_dash.feeds.registry import METRICS
 from ht_dash.tui.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
@@ -34,12 +35,12 @@ async def settle(pilot, days: int) -> Metrics:
     app = pilot.app
     for _ in range(200):
         await pilot.pause()
-        data = app.feed_state("metrics").data
-        if data is not None and data.days == days and not app.feed_state("metrics").loading:
+        data = app.feeds.state("metrics").data
+        if data is not None and data.days == days and not app.feeds.state("metrics").loading:
             break
     await app.workers.wait_for_complete()
     await pilot.pause()
-    data = app.feed_state("metrics").data
+    data = app.feeds.state("metrics").data
     assert data is not None and data.days == days
     return data
 
@@ -94,7 +95,7 @@ async def test_d_switches_the_period_refetches_and_redraws():
         ninety = await settle(pilot, 90)
         await pilot.press("d")
         week = await settle(pilot, 7)
-        assert app.metrics_days == 7
+        assert app.feeds.param(METRICS, "days") == 7
         screen = app.screen
         assert "Last 7 days" in screen.query_one("#metrics-panel", DataPanel).border_title
         assert len(screen.query_one("#chart-latency", BarChart).values) == 7

@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from faultserver import SENTINEL_TOKEN, FaultServer, assert_token_absent
 from ht_dash.api.secret import Secret
+from ht_dash.feeds.registry import LIVE, METRICS
 from ht_dash.tui.app import make_app
 from ht_dash.feeds.cache import ResponseCache
 from ht_dash.clock import FixedClock
@@ -59,8 +60,8 @@ async def fill_cache(server: FaultServer, clock: FixedClock, token: str = "x") -
     """One run with the network up: the token screen's feeds are fetched and saved."""
     app = build(server.base_url, clock, token=token)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.feed_state("profile").data and app.feed_state("token").data)
-        app.offline.wait_saved()
+        await until(pilot, lambda: app.feeds.state("profile").data and app.feeds.state("token").data)
+        app.feeds.offline.wait_saved()
 
 
 async def test_start_without_network_shows_the_offline_copy_with_its_age():
@@ -71,8 +72,8 @@ async def test_start_without_network_shows_the_offline_copy_with_its_age():
 
     app = build(server.base_url, clock)
     async with app.run_test(size=SIZE) as pilot:
-        assert app.feed_state("profile").from_cache  # shown before any request
-        await until(pilot, lambda: app.feed_state("profile").error is not None)
+        assert app.feeds.state("profile").from_cache  # shown before any request
+        await until(pilot, lambda: app.feeds.state("profile").error is not None)
         assert "fault@example.test" in profile_text(app)
         profile = panel(app, "profile-panel")
         subtitle = str(profile.border_subtitle)
@@ -91,15 +92,15 @@ async def test_the_dashboard_recovers_by_itself_when_the_network_returns():
         server.mode = "reset"  # the network drops
         app = build(server.base_url, clock, live=True)
         time = VirtualTime(clock)
-        app.scheduler.waiter = time  # back-off waits pass in virtual time, requests in real time
+        app.feeds.scheduler.waiter = time  # back-off waits pass in virtual time, requests in real time
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.feed_state("profile").error is not None)
+            await until(pilot, lambda: app.feeds.state("profile").error is not None)
             assert str(panel(app, "profile-panel").border_subtitle).startswith(
                 "offline copy · updated 10 min ago · ⚠ "
             )
             server.mode = "ok"  # the network is back; nobody presses r
             await time.advance(15)  # the first retry comes within 10 s ± 20 %
-            await until(pilot, lambda: not app.feed_state("profile").from_cache)
+            await until(pilot, lambda: not app.feeds.state("profile").from_cache)
             app.screen.tick()
             profile = panel(app, "profile-panel")
             subtitle = str(profile.border_subtitle)  # polled at the retry instant, 0-12 s ago
@@ -114,11 +115,11 @@ async def test_a_parameter_has_its_own_offline_copy():
         app = build(server.base_url, clock)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("2")
-            await until(pilot, lambda: app.feed_state("metrics").data is not None)
-            app.offline.wait_saved()
-    assert app.offline.load("metrics", "90d") is not None
-    assert app.offline.load("metrics", "30d") is None
-    assert app.offline.load("live") is None  # live usage is never kept
+            await until(pilot, lambda: app.feeds.state("metrics").data is not None)
+            app.feeds.offline.wait_saved()
+    assert app.feeds.offline.load(METRICS, {"days": 90}) is not None
+    assert app.feeds.offline.load(METRICS, {"days": 30}) is None
+    assert app.feeds.offline.load(LIVE) is None  # live usage is never kept
 
 
 async def test_offline_copies_never_hold_the_token():
@@ -129,7 +130,7 @@ async def test_offline_copies_never_hold_the_token():
             for key in "123456":
                 await pilot.press(key)
                 await until(pilot, lambda: not any(s.loading for s in _states(app)))
-            app.offline.wait_saved()
+            app.feeds.offline.wait_saved()
     files = cache_files()
     assert len(files) == 7  # profile, token, subscription, metrics, usage, billing, history
     assert_token_absent(*(path.read_text() for path in files))
@@ -137,16 +138,16 @@ async def test_offline_copies_never_hold_the_token():
 
 
 def _states(app):
-    return [app.feed_state(kind) for kind in app.screen.FEEDS]
+    return [app.feeds.state(kind) for kind in app.screen.FEEDS]
 
 
 async def test_the_demo_keeps_no_offline_copy():
     runtime = Runtime(settings=Settings(), demo=True, clock=FixedClock(AT), demo_seed=7)
     app = make_app(runtime, live=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.feed_state("profile").data is not None)
-        app.offline.wait_saved()
-    assert not app.offline.enabled
+        await until(pilot, lambda: app.feeds.state("profile").data is not None)
+        app.feeds.offline.wait_saved()
+    assert not app.feeds.offline.enabled
     assert cache_files() == []
 
 
@@ -157,8 +158,8 @@ async def test_another_api_host_does_not_see_this_hosts_copy():
     with FaultServer("reset") as second:
         app = build(second.base_url, clock)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.feed_state("profile").error is not None)
-            assert app.feed_state("profile").data is None
+            await until(pilot, lambda: app.feeds.state("profile").error is not None)
+            assert app.feeds.state("profile").data is None
             assert panel(app, "profile-panel").has_class("-nodata")
 
 
@@ -167,8 +168,8 @@ async def test_logout_forgets_the_offline_copies():
     with FaultServer("ok") as server:
         app = build(server.base_url, clock)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.feed_state("profile").data is not None)
-            app.offline.wait_saved()
+            await until(pilot, lambda: app.feeds.state("profile").data is not None)
+            app.feeds.offline.wait_saved()
             assert cache_files()
             app.use_token(None, None)  # what the logout action does
             assert cache_files() == []
@@ -193,8 +194,8 @@ async def test_unwritable_cache_dir_warns_once_and_the_dashboard_works():
     with FaultServer("ok") as server:
         app = build(server.base_url, clock)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.feed_state("profile").data is not None)
-            app.offline.wait_saved()
+            await until(pilot, lambda: app.feeds.state("profile").data is not None)
+            app.feeds.offline.wait_saved()
             await until(pilot, lambda: len(app._notifications) > 0)
             assert "fault@example.test" in profile_text(app)
             assert str(panel(app, "profile-panel").border_subtitle) == "updated 0 s ago"
@@ -203,8 +204,8 @@ async def test_unwritable_cache_dir_warns_once_and_the_dashboard_works():
             assert notes[0].message.startswith("cannot write the cache in ")
             assert "cannot show data when started offline" in notes[0].message
             await pilot.press("2")
-            await until(pilot, lambda: app.feed_state("metrics").data is not None)
-            app.offline.wait_saved()
+            await until(pilot, lambda: app.feeds.state("metrics").data is not None)
+            app.feeds.offline.wait_saved()
             await pilot.pause()
             assert len([n for n in app._notifications if n.title == notes[0].title]) == 1
 
@@ -220,8 +221,8 @@ async def test_full_disk_is_reported_and_nothing_half_written_is_left(monkeypatc
     with FaultServer("ok") as server:
         app = build(server.base_url, clock)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.feed_state("profile").data is not None)
-            app.offline.wait_saved()
+            await until(pilot, lambda: app.feeds.state("profile").data is not None)
+            app.feeds.offline.wait_saved()
             await until(pilot, lambda: len(app._notifications) > 0)
             (note,) = list(app._notifications)
             assert "No space left on device" in note.message
@@ -238,8 +239,8 @@ async def test_corrupt_offline_copy_is_ignored_and_fresh_data_replaces_it():
             path.write_text('{"format": 1, "key": "profile", "saved_at": "nonsense"')
         app = build(server.base_url, clock)
         async with app.run_test(size=SIZE) as pilot:
-            assert app.feed_state("profile").data is None  # nothing shown from a broken file
-            await until(pilot, lambda: app.feed_state("profile").data is not None)
+            assert app.feeds.state("profile").data is None  # nothing shown from a broken file
+            await until(pilot, lambda: app.feeds.state("profile").data is not None)
             assert "fault@example.test" in profile_text(app)
 
 
@@ -257,12 +258,12 @@ async def test_a_slow_disk_never_holds_a_poll_up(monkeypatch):
     with FaultServer("ok") as server:
         app = build(server.base_url, clock)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.feed_state("profile").data is not None)
-            await until(pilot, lambda: app.feed_state("token").data is not None)
+            await until(pilot, lambda: app.feeds.state("profile").data is not None)
+            await until(pilot, lambda: app.feeds.state("token").data is not None)
             assert started  # the writes are under way, the panels are already filled
             assert "fault@example.test" in profile_text(app)
             release.set()
-            app.offline.wait_saved()
+            app.feeds.offline.wait_saved()
 
 
 async def test_cli_logout_removes_the_offline_copies(capsys):

@@ -12,6 +12,7 @@ from tests.virtual_time import VirtualTime
 
 from ht_dash import cli
 from ht_dash.tui.app import make_app
+from ht_dash.tui.widgets.nav import context_line
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.runtime import Runtime
@@ -52,15 +53,15 @@ async def test_live_updates_move_every_age_text_on_without_the_one_second_tick()
     vt = VirtualTime(FixedClock(AT))
     runtime = Runtime(settings=Settings(), demo=True, clock=vt.clock, demo_seed=7)
     app = make_app(runtime)  # live mode, scheduler on virtual time
-    app.scheduler.waiter = vt
+    app.feeds.scheduler.waiter = vt
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("4")
         await vt.advance(3)
         app._freshness_timer.pause()  # only the live updates may move the texts now
         await vt.advance(12)
         await pilot.pause()
-        live = app.feed_state("live")
-        subscription = app.feed_state("subscription")
+        live = app.feeds.state("live")
+        subscription = app.feeds.state("subscription")
         assert (live.updated_at - subscription.updated_at).total_seconds() >= 10
         plan_panel = app.screen.query_one("#plan-panel", DataPanel)
         expected, _ = freshness(subscription, live.updated_at)
@@ -82,16 +83,16 @@ async def test_the_first_screen_shows_its_data_and_polling_goes_on():
     vt = VirtualTime(FixedClock(AT))
     runtime = Runtime(settings=Settings(), demo=True, clock=vt.clock, demo_seed=7)
     app = make_app(runtime)
-    app.scheduler.waiter = vt
+    app.feeds.scheduler.waiter = vt
     async with app.run_test(size=(100, 30)) as pilot:
         await vt.advance(1)
         await pilot.pause()
         scheduler = next(w for w in app.workers if w.name == "scheduler")
         assert scheduler.state == WorkerState.RUNNING, scheduler.error
-        assert app.feed_state("profile").data is not None
+        assert app.feeds.state("profile").data is not None
         panel = app.screen.query_one("#profile-panel", DataPanel)
         assert not panel.has_class("-nodata")
-        assert app.feed_state("profile").data.email in app.context_line()
+        assert app.feeds.state("profile").data.email in context_line(app)
 
 
 def test_each_command_line_builds_the_subcommands_it_needs_and_help_lists_them_all(capsys):

@@ -86,6 +86,8 @@ def test_a_new_log_id_empties_the_buffer_and_resumes_following():
     log.set_following(False)
     result = log.ingest(page(range(1, 4), log_id="b"))
     assert result.replaced and log.following
+    assert len(log.view()) == 0 and log.after_id is None  # ask the new log from its start
+    log.ingest(page(range(1, 4), log_id="b"))
     assert [r.id for r in log.view()] == [3, 2, 1] and log.after_id == 3
 
 

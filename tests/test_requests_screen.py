@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
+from ht_dash.feeds.registry import REQUESTS
 from ht_dash.meter.recorder import Record, Recorder
 from ht_dash.meter.source import default_db_path
 from ht_dash.runtime import Runtime
@@ -71,14 +72,14 @@ async def test_new_requests_arrive_on_top_and_f_stops_following():
         screen = await open_log(pilot)
         newest = screen.table.rows[0].id
         clock.advance(20)
-        app.refresh_feeds({"requests"})
+        app.feeds.refresh([REQUESTS])
         await wait_for(pilot, lambda: screen.table.rows[0].id > newest, "new rows on top")
         assert screen.table.cursor_row == 0
         await pilot.press("f")
         shown_top = screen.table.rows[0].id
         clock.advance(20)
-        app.refresh_feeds({"requests"})
-        await wait_for(pilot, lambda: app.request_log.waiting() > 0, "requests collected")
+        app.feeds.refresh([REQUESTS])
+        await wait_for(pilot, lambda: screen.request_log.waiting() > 0, "requests collected")
         assert screen.table.rows[0].id == shown_top
         assert "paused ·" in status_line(screen) and "new" in status_line(screen)
         await pilot.press("f")
@@ -125,15 +126,15 @@ async def test_meter_log_explains_how_to_get_data_then_picks_up_a_new_database()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("7")
         screen = app.screen
-        await wait_for(pilot, lambda: app.feed_state("requests").data is not None, "a page")
+        await wait_for(pilot, lambda: app.feeds.state(REQUESTS).data is not None, "a page")
         assert screen.table.row_count == 0 and "ht-dash run" in NO_DATA_TEXT
         path = default_db_path()
         write_requests(path, 5, time.time())
-        app.refresh_feeds({"requests"})
+        app.feeds.refresh([REQUESTS])
         await wait_for(pilot, lambda: screen.table.row_count == 5, "the meter's rows")
         path.unlink()  # rotated: a new database with other ids
         for suffix in ("-wal", "-shm"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
         write_requests(path, 2, time.time())
-        app.refresh_feeds({"requests"})
+        app.feeds.refresh([REQUESTS])
         await wait_for(pilot, lambda: screen.table.row_count == 2, "the new database's rows")

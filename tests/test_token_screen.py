@@ -20,6 +20,7 @@ from auth_harness import (
 )
 from ht_dash.api.client import AccountClient
 from ht_dash.api.errors import AuthError
+from ht_dash.feeds.registry import PROFILE, TOKEN
 from ht_dash.tui.app import make_app
 from ht_dash.auth import clipboard
 from ht_dash.auth.clipboard import NativeCopy
@@ -83,13 +84,13 @@ async def test_issued_at_comes_from_the_jwt_and_storage_is_named():
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        issued = token_times(app.token).issued_at
+        issued = token_times(app.token_state.token).issued_at
         details = shown(app, "token-details")
         assert f"Issued        {issued:%Y-%m-%d %H:%M} UTC (" in details
         assert "Expires       no expiry in the token" in details
         assert "Stored in     built-in demo backend (your keyring is not used)" in details
         activity = shown(app, "token-text")
-        assert "Last used" in activity and app.feed_state("token").data.token_id in activity
+        assert "Last used" in activity and app.feeds.state("token").data.token_id in activity
 
 
 async def test_copy_sends_osc52_and_says_honestly_it_is_unverified(native):
@@ -136,7 +137,7 @@ async def test_regenerate_asks_first_and_cancel_changes_nothing():
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        before = app.token
+        before = app.token_state.token
         await pilot.press("g")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
@@ -146,7 +147,7 @@ async def test_regenerate_asks_first_and_cancel_changes_nothing():
         await pilot.press("enter")  # the focused button is Cancel
         await settle(pilot)
         assert isinstance(app.screen, TokenScreen)
-        assert app.token == before == app.runtime.demo_backend.token
+        assert app.token_state.token == before == app.runtime.demo_backend.token
 
 
 async def test_regenerate_in_demo_switches_the_app_to_the_new_token():
@@ -154,11 +155,11 @@ async def test_regenerate_in_demo_switches_the_app_to_the_new_token():
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         backend = app.runtime.demo_backend
-        old, old_id = app.token, app.feed_state("token").data.token_id
+        old, old_id = app.token_state.token, app.feeds.state("token").data.token_id
         await pilot.press("g", "y")
         await settle(pilot)
 
-        assert app.token == backend.token != old
+        assert app.token_state.token == backend.token != old
         # the old token is dead at the demo backend
         with pytest.raises(AuthError):
             async with AccountClient(
@@ -166,12 +167,12 @@ async def test_regenerate_in_demo_switches_the_app_to_the_new_token():
             ) as client:
                 await client.profile()
         # and the app goes on working with the new one
-        info = app.feed_state("token").data
+        info = app.feeds.state("token").data
         assert info.token_id != old_id and info.masked == backend.token.masked
-        app.refresh_feeds({"profile", "token"})
+        app.feeds.refresh([PROFILE, TOKEN])
         await settle(pilot)
-        assert app.scheduler.auth_failed is None
-        assert app.feed_state("profile").error is None
+        assert app.feeds.scheduler.auth_failed is None
+        assert app.feeds.state("profile").error is None
         assert backend.token.masked in shown(app, "token-value")
         assert not isinstance(app.screen, NewTokenScreen)
         assert any(n.startswith("Token regenerated: New token") for n in notifications(app))
@@ -186,7 +187,7 @@ async def test_regenerate_with_a_keyring_that_refuses_writes_shows_the_new_token
     app = make_app(runtime, live=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert app.token_location.where is Where.KEYRING
+        assert app.token_state.location.where is Where.KEYRING
         await pilot.press("g", "y")
         await settle(pilot)
 
@@ -194,7 +195,7 @@ async def test_regenerate_with_a_keyring_that_refuses_writes_shows_the_new_token
         new = backend.token.reveal()
         assert new in shown(app, "new-token-value")  # the one copy, in full
         assert "could not be stored" in shown(app, "new-token-why")
-        assert app.token.reveal() == new and app.token_location is None
+        assert app.token_state.token.reveal() == new and app.token_state.location is None
         assert refusing_keyring.entries[KEYRING_KEY] != new  # the refused write did not land
 
         await pilot.press("c")
@@ -203,10 +204,10 @@ async def test_regenerate_with_a_keyring_that_refuses_writes_shows_the_new_token
 
         await pilot.press("f")  # the user's explicit choice: the plain-text file
         await settle(pilot)
-        path = app.token_store.file_path
+        path = app.token_state.store.file_path
         assert path.read_text().strip() == new
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-        assert app.token_location.insecure
+        assert app.token_state.location.insecure
 
         await pilot.press("escape")
         await settle(pilot)
@@ -250,7 +251,7 @@ async def test_logout_removes_the_stored_token_and_asks_for_a_new_one(memory_key
         await pilot.press("y")
         await settle(pilot)
         assert KEYRING_KEY not in memory_keyring.entries
-        assert app.token is None
+        assert app.token_state.token is None
         assert isinstance(app.screen, LoginScreen)
         assert any("Removed the token from the OS keyring" in n for n in notifications(app))
 

@@ -1,4 +1,7 @@
-"""The interface every data source implements: the account API client, and later the local meter."""
+"""The interface every data source implements: the account API client and the local meter.
+
+It declares every method the app calls on a source; the app reaches a source only through the
+feed engine (`ht_dash.feeds.engine`)."""
 
 from __future__ import annotations
 
@@ -18,12 +21,17 @@ from ht_dash.api.models import (
     Subscription,
     TokenInfo,
 )
+from ht_dash.api.secret import Secret
 
 
 class AccountSource(Protocol):
     """A source raises `ht_dash.api.errors.NotAvailable` for what it cannot know."""
 
     name: str
+
+    def set_token(self, token: Secret | None) -> None:
+        """The token to send from now on (None: none); a source that needs none ignores it."""
+        ...
 
     async def profile(self) -> Profile: ...
     async def token_info(self) -> TokenInfo: ...

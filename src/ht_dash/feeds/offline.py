@@ -1,6 +1,7 @@
 """Offline copies: each feed's last good answer is kept on disk and shown, marked, at next start.
 
-`OfflineCopies.attach(scheduler)` wraps the feeds' fetches: a successful answer is saved (in a
+Which feeds keep a copy, how it is encoded and keyed is declared in `feeds.registry` (`codec`,
+`variant`). `OfflineCopies.attach(scheduler, params_of)` wraps the feeds' fetches: a successful answer is saved (in a
 background thread: a slow or full disk never holds a poll up) and, before the first poll, the
 saved copy is put in the feed's state with `from_cache=True` — the panel then says "offline copy
 · updated 3 h ago" until a fresh answer replaces it. The scheduler keeps polling as usual, so
@@ -17,12 +18,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ht_dash.api import contract
 from ht_dash.feeds.cache import Cached, ResponseCache
+from ht_dash.feeds.registry import BY_NAME, FeedSpec, Params
 
 if TYPE_CHECKING:
     from ht_dash.clock import Clock
@@ -32,28 +32,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Codec:
-    dump: Callable[[Any], Any]
-    parse: Callable[[Any], Any]
-
-
-# feed kind -> how its model is written and read back; feeds not listed are never kept
-CACHED_FEEDS: dict[str, Codec] = {
-    "profile": Codec(contract.dump_profile, contract.parse_profile),
-    "token": Codec(contract.dump_token_info, contract.parse_token_info),
-    "subscription": Codec(contract.dump_subscription, contract.parse_subscription),
-    "metrics": Codec(contract.dump_metrics, contract.parse_metrics),
-    "usage": Codec(contract.dump_endpoint_usage, contract.parse_endpoint_usage),
-    "billing": Codec(contract.dump_next_billing, contract.parse_next_billing),
-    "history": Codec(contract.dump_history, contract.parse_history),
-}
-
-Variant = Callable[[], object]
-
-
-def cache_key(kind: str, variant: object = None) -> str:
-    return kind if variant is None else f"{kind}:{variant}"
+def cache_key(spec: FeedSpec, params: Params) -> str:
+    """The copy's key: the feed's name, and its variant for these parameters ("usage:7d")."""
+    return spec.name if spec.variant is None else f"{spec.name}:{spec.variant(params)}"
 
 
 def response_cache_for(runtime: Runtime) -> ResponseCache | None:
@@ -97,47 +78,53 @@ class OfflineCopies:
 
     # ---- wiring ------------------------------------------------------------------------------
 
-    def attach(self, scheduler: Scheduler, variants: Mapping[str, Variant] | None = None) -> int:
-        """Save every cached feed's good answers, and show the saved ones now; how many shown."""
+    def attach(self, scheduler: Scheduler, params_of: Callable[[FeedSpec], Params]) -> int:
+        """Save every cached feed's good answers, and show the saved ones now; how many shown.
+
+        `params_of(spec)` gives a feed's current parameters (they name the copy)."""
         if self.cache is None:
             return 0
-        variants = variants or {}
         shown = 0
         for kind, feed in scheduler.feeds.items():
-            if kind not in CACHED_FEEDS:
+            spec = BY_NAME.get(kind)
+            if spec is None or spec.codec is None:
                 continue
-            variant = variants.get(kind)
-            feed.fetch = self._saving(kind, feed.fetch, variant)
+            feed.fetch = self._saving(spec, feed.fetch, params_of)
             state = feed.state
-            if state.data is None and (copy := self.load(kind, _call(variant))) is not None:
+            if state.data is None and (copy := self.load(spec, params_of(spec))) is not None:
                 state.data, state.updated_at, state.from_cache = copy.model, copy.saved_at, True
                 shown += 1
         return shown
 
     def _saving(
-        self, kind: str, fetch: Callable[[], Awaitable[Any]], variant: Variant | None
+        self,
+        spec: FeedSpec,
+        fetch: Callable[[], Awaitable[Any]],
+        params_of: Callable[[FeedSpec], Params],
     ) -> Callable[[], Awaitable[Any]]:
         async def fetch_and_save() -> Any:
-            key = cache_key(kind, _call(variant))  # before the await: the key of this request
+            key = cache_key(spec, params_of(spec))  # before the await: the key of this request
             data = await fetch()
-            self.save(kind, key, data)
+            self.save(spec, key, data)
             return data
 
         return fetch_and_save
 
     # ---- disk --------------------------------------------------------------------------------
 
-    def load(self, kind: str, variant: object = None) -> Cached[Any] | None:
-        if self.cache is None or kind not in CACHED_FEEDS:
+    def load(self, spec: FeedSpec, params: Params | None = None) -> Cached[Any] | None:
+        """The saved copy of `spec` for these parameters (its defaults if None)."""
+        if self.cache is None or spec.codec is None:
             return None
-        return self.cache.load(cache_key(kind, variant), CACHED_FEEDS[kind].parse)
+        key = cache_key(spec, spec.params if params is None else params)
+        return self.cache.load(key, spec.codec.parse)
 
-    def save(self, kind: str, key: str, data: Any) -> None:
+    def save(self, spec: FeedSpec, key: str, data: Any) -> None:
         """Write `data` as `key`'s offline copy; in a daemon thread unless `background` is off."""
-        if self.cache is None or kind not in CACHED_FEEDS:
+        if self.cache is None or spec.codec is None:
             return
         now = self.clock.now()
-        dump = CACHED_FEEDS[kind].dump
+        dump = spec.codec.dump
         if not self.background:
             self._write(key, data, dump, now)
             return
@@ -175,7 +162,3 @@ class OfflineCopies:
         """Forget this host's offline copies (logout); how many files were removed."""
         self.wait_saved(1.0)
         return 0 if self.cache is None else self.cache.clear()
-
-
-def _call(variant: Variant | None) -> object:
-    return None if variant is None else variant()

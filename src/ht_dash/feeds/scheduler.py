@@ -11,7 +11,12 @@ Failures:
 - 429 (`RateLimited`): every feed holds until `retry_after` has passed (the limit is per token);
 - 402 (`QuotaExhausted`): the feed is probed again at the reset, at most every
   `QUOTA_PROBE_S` — so fast polling stops;
-- 401/403 (`AuthError`): all polling stops until `reauthorized()`.
+- 401/403 (`AuthError`): all polling stops until `reauthorized()`;
+- "not offered" (`NotOffered`: the service has no such endpoint for tokens): a state, not an
+  error — the feed asks again at most every `NOT_OFFERED_PROBE_S`, or when refreshed (`r`).
+
+Requests made outside the loops (a history page, the usage pace, a regeneration) pass the same
+gate: `admit()` before (the 401 stop, the 429 hold), `observe(error)` after a failure.
 
 No Textual here: the app hands in callbacks and runs `Scheduler.run()` in a worker.
 """
@@ -28,7 +33,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from ht_dash.api.errors import AuthError, HtError, NotAvailable, QuotaExhausted, RateLimited
+from ht_dash.api.errors import (
+    AuthError,
+    HtError,
+    NotAvailable,
+    NotOffered,
+    QuotaExhausted,
+    RateLimited,
+)
 from ht_dash.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -39,6 +51,7 @@ BACKOFF_MAX_S = 120.0
 BACKOFF_JITTER = 0.2  # ±20 %
 QUOTA_PROBE_S = 300.0  # after a 402, look again at most this often
 NOT_AVAILABLE_RETRY_S = 300.0
+NOT_OFFERED_PROBE_S = 3600.0  # a feed the API does not offer is asked again at most hourly
 STALE_AFTER_INTERVALS = 3
 
 
@@ -76,6 +89,11 @@ class FeedState:
             return None
         left = (self.held_until - now).total_seconds()
         return left if left > 0 else None
+
+    @property
+    def not_offered(self) -> bool:
+        """The API does not offer this feed: a state to show, not a fault that retries soon."""
+        return isinstance(self.error, NotOffered)
 
     def age_s(self, now: datetime) -> float | None:
         if self.updated_at is None:
@@ -233,6 +251,25 @@ class Scheduler:
                 rates[kind] = 60.0 / feed.interval if feed.interval > 0 else 0.0
         return rates
 
+    # ---- the gate for requests outside the loops ----------------------------------------------
+
+    def admit(self) -> None:
+        """Raise what a poll would meet now — the 401 stop, the 429 hold — instead of sending."""
+        if self.auth_failed is not None:
+            raise self.auth_failed
+        if (hold := self._hold_s()) > 0:
+            raise RateLimited(
+                f"the API rate-limited this token; asking again in {hold:.0f} s", retry_after=hold
+            )
+
+    def observe(self, exc: HtError) -> None:
+        """A request outside the loops failed: a 401 stops all polling, a 429 holds every feed."""
+        if isinstance(exc, AuthError):
+            self._auth_stop(exc)
+        elif isinstance(exc, RateLimited):
+            delay = BACKOFF_MIN_S if exc.retry_after is None else max(1.0, exc.retry_after)
+            self._hold(self.clock.now() + timedelta(seconds=delay), holder=None)
+
     # ---- running -----------------------------------------------------------------------------
 
     def _runnable(self, feed: Feed) -> bool:
@@ -303,12 +340,7 @@ class Scheduler:
             data = await feed.fetch()
         except AuthError as exc:
             self._failed(feed, exc, None)
-            first = self.auth_failed is None
-            self.auth_failed = exc
-            for other in self.feeds.values():
-                other.wake.set()
-            if first and self.on_auth_failed:  # several polls in flight: report once
-                self.on_auth_failed(exc)
+            self._auth_stop(exc)
             return
         except HtError as exc:
             self._failed(feed, exc, self._failure_delay(feed, exc))
@@ -329,6 +361,22 @@ class Scheduler:
         state.held_until = None
         self._report(state)
 
+    def _auth_stop(self, exc: AuthError) -> None:
+        first = self.auth_failed is None
+        self.auth_failed = exc
+        for other in self.feeds.values():
+            other.wake.set()
+        if first and self.on_auth_failed:  # several requests in flight: report once
+            self.on_auth_failed(exc)
+
+    def _hold(self, until: datetime | None, holder: Feed | None) -> None:
+        """A 429 holds every feed (the limit is per token); their panels say why they wait."""
+        self.hold_until = until
+        for other in self.feeds.values():
+            if other is not holder:
+                other.state.held_until = until
+                other.wake.set()  # re-plan around the hold
+
     def _report(self, state: FeedState) -> None:
         """Tell the app; a bug in a panel must not end the polling of its feed."""
         try:
@@ -343,11 +391,7 @@ class Scheduler:
         now = self.clock.now()
         state.retry_at = None if delay is None else now + timedelta(seconds=delay)
         if isinstance(exc, RateLimited):
-            self.hold_until = state.retry_at
-            for other in self.feeds.values():
-                if other is not feed:
-                    other.state.held_until = self.hold_until  # their panels say why they wait
-                    other.wake.set()  # re-plan around the hold
+            self._hold(state.retry_at, holder=feed)
         if isinstance(exc, QuotaExhausted):
             self.quota_resets_at = exc.resets_at
         self._report(state)
@@ -363,6 +407,8 @@ class Scheduler:
             if until_reset.total_seconds() <= 0:  # reset passed yet still spent: clock skew
                 return backoff_delay(feed.state.failures, feed.interval, self.rng)
             return min(until_reset.total_seconds(), probe)
+        if isinstance(exc, NotOffered):
+            return max(feed.interval, NOT_OFFERED_PROBE_S)
         if isinstance(exc, NotAvailable):
             return max(feed.interval, NOT_AVAILABLE_RETRY_S)
         # `failures` counts earlier failures: the first retry uses 2 ** 0

@@ -2,7 +2,7 @@
 
 - Pages come from `AccountSource.recent_requests(after_id, limit)`: `RequestLog.after_id` is the
   newest id held, so a poll reads only what is new. A page from another log (`log_id` changed:
-  the meter database was rotated or replaced) empties the buffer first.
+  the meter database was rotated or replaced) empties the buffer; the next page starts it again.
 - Records are kept oldest first (appending is cheap) and shown newest first through `view()`, a
   read-only sequence the virtual table indexes without copying 100,000 rows.
 - Filters (status class, endpoint, text) keep a second list, extended as pages arrive.
@@ -149,9 +149,11 @@ class RequestLog:
         return self._all if self._matching is None else self._matching
 
     def ingest(self, page: RequestLogPage) -> Ingested:
-        replaced = self.log_id is not None and page.log_id != self.log_id
-        if replaced:
+        if self.log_id and page.log_id != self.log_id:  # "" was no log at all (no database)
+            # Asked with the old log's id, the page holds only part of the new log: start again
+            # (`after_id` is None now, so the next page brings the new log's newest).
             self.clear()
+            return Ingested(0, 0, True)
         self.log_id = page.log_id
         newest = self.newest_id
         fresh = [r for r in reversed(page.requests) if newest is None or r.id > newest]
@@ -165,7 +167,7 @@ class RequestLog:
         self._all.trim(self.capacity)
         if fresh:
             self.newest_id = fresh[-1].id
-        return Ingested(len(fresh), shown, replaced)
+        return Ingested(len(fresh), shown, False)
 
     def clear(self) -> None:
         """Forget every record (a new log starts); following resumes."""

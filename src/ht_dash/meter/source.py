@@ -36,6 +36,7 @@ from ht_dash.api.models import (
     Subscription,
     TokenInfo,
 )
+from ht_dash.api.secret import Secret
 from ht_dash.clock import Clock, SystemClock
 from ht_dash.meter.recorder import DB_FILENAME, connect, read_meta, write_meta
 
@@ -132,6 +133,9 @@ class MeterSource:
 
     def __repr__(self) -> str:
         return f"MeterSource(path={str(self.path)!r})"
+
+    def set_token(self, token: Secret | None) -> None:
+        """The meter's database needs no token (`AccountSource` asks every source to take one)."""
 
     async def aclose(self) -> None:
         return None

@@ -1,10 +1,15 @@
-"""The Textual app: seven screens as modes, global keys, the command palette, and the scheduler."""
+"""The Textual app: seven screens as modes, global keys, and the glue between feeds and screens.
+
+The feeds (what is polled, with which parameters, the gate every request passes) live in
+`ht_dash.feeds.engine`; the token in `ht_dash.auth.state`; UI glue in `tui/` (`palette`,
+`notices`, `workers`: the one handler for unexpected worker failures).
+"""
 
 from __future__ import annotations
 
 import gc
 import importlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from functools import partial
 from typing import Any
 
@@ -13,24 +18,18 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
 
-from ht_dash.api.errors import AuthError
 from ht_dash.api.secret import Secret
 from ht_dash.api.source import AccountSource
+from ht_dash.auth.state import TokenState
 from ht_dash.auth.storage import ResolvedToken, TokenLocation, resolve_token, store_for
-from ht_dash.config import LIVE_INTERVAL_RANGE
-from ht_dash.insights.history_view import FIRST_PAGE_SIZE as HISTORY_FIRST_PAGE
+from ht_dash.feeds.engine import FeedEngine
+from ht_dash.feeds.registry import LIVE, PROFILE, SUBSCRIPTION
+from ht_dash.feeds.scheduler import FeedState
 from ht_dash.insights.live import AlertMonitor
-from ht_dash.insights.request_log import RequestLog
-from ht_dash.feeds.offline import OfflineCopies
-from ht_dash.feeds.scheduler import FeedState, Scheduler
 from ht_dash.runtime import Runtime
+from ht_dash.tui import notices
 from ht_dash.tui.screens import SCREENS
-
-SLOW_INTERVAL_S = 300.0
-SUBSCRIPTION_INTERVAL_S = 30.0
-LIVE_STEPS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
-REQUEST_LOG_INTERVAL_S = 1.0
-REQUEST_LOG_FIRST_PAGE, REQUEST_LOG_PAGE = 10_000, 1_000
+from ht_dash.tui.workers import ReportingWorkerManager
 
 
 def _screen_factory(module: str, cls: str):
@@ -65,83 +64,48 @@ class HtDashApp(App[int]):
         resolved: ResolvedToken | None = None,
     ) -> None:
         super().__init__()
+        self._workers = ReportingWorkerManager(self)  # what no worker expected is shown, logged
         self.runtime = runtime
-        self.source = source
-        self.token = token
-        # where the token lives (None: nowhere, this session only); see ht_dash.auth
-        self.token_location: TokenLocation | None = resolved.location if resolved else None
-        self.token_store = store_for(runtime)
-        self.regenerating = False  # a 401 while the token is being replaced is expected
-        self._resolved = resolved
+        self.source = source  # the feed engine's; screens reach it only through `feeds`
+        location = resolved.location if resolved else None
+        self.token_state = TokenState(token, location, store_for(runtime), resolved)
         self.clock = runtime.clock
         self.live = live
         self._freshness_timer: Timer | None = None  # the 1 s tick that moves age texts on
-        self.live_interval = runtime.settings.live_interval
-        self.metrics_days = 90
-        self.usage_timeframe = "30d"
-        self.history_kind: str | None = None
         self.theme = (
             runtime.settings.theme
             if runtime.settings.theme in self.available_themes
             else "textual-dark"
         )
         self.alerts = AlertMonitor()
-        self.scheduler = Scheduler(
-            self.clock, self._on_feed_update, on_auth_failed=self._on_auth_failed
+        self.feeds = FeedEngine(
+            runtime,
+            source,
+            live=live,
+            on_update=self._on_feed_update,
+            on_auth_failed=partial(notices.auth_failed, self),
+            on_save_failed=partial(notices.offline_save_failed, self),
+            spawn=self._spawn,
         )
-        src = self.source
-        self.scheduler.add("profile", src.profile, SLOW_INTERVAL_S)
-        self.scheduler.add("token", src.token_info, SLOW_INTERVAL_S)
-        self.scheduler.add("subscription", src.subscription, SUBSCRIPTION_INTERVAL_S)
-        self.scheduler.add("live", src.live, self.live_interval, pausable=True)
-        self.scheduler.add("metrics", lambda: src.metrics(self.metrics_days), SLOW_INTERVAL_S)
-        self.scheduler.add(
-            "usage", lambda: src.endpoint_usage(self.usage_timeframe), SLOW_INTERVAL_S
-        )
-        self.scheduler.add("billing", src.next_billing, SLOW_INTERVAL_S)
-        self.scheduler.add(
-            "history",
-            lambda: src.history(kind=self.history_kind, limit=HISTORY_FIRST_PAGE),
-            SLOW_INTERVAL_S,
-        )
-        self.request_log = RequestLog()  # screen 7's rows; the feed asks only for newer ones
-        self.scheduler.add(
-            "requests",
-            lambda: src.recent_requests(
-                self.request_log.after_id,
-                REQUEST_LOG_FIRST_PAGE if self.request_log.after_id is None else REQUEST_LOG_PAGE,
-            ),
-            REQUEST_LOG_INTERVAL_S,
-            pausable=True,
-        )
-        # last good answers on disk: saved on success, shown as "offline copy" until the first poll
-        self.offline = OfflineCopies.for_runtime(runtime, on_save_failed=self._offline_save_failed)
-        self.offline.attach(
-            self.scheduler,
-            variants={
-                "metrics": lambda: f"{self.metrics_days}d",
-                "usage": lambda: self.usage_timeframe,
-                "history": lambda: self.history_kind or "all",
-            },
-        )
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        self.run_worker(work, group="manual-poll", exit_on_error=False)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         if self.live:
-            self.run_worker(
-                self.scheduler.run(), name="scheduler", group="scheduler", exit_on_error=False
-            )
+            self.run_worker(self.feeds.run(), name="scheduler", group="scheduler", exit_on_error=False)
             self._freshness_timer = self.set_interval(1.0, self._tick, name="freshness")
         self._start()
 
     def _start(self) -> None:
         """Say what resolving the token found; without a token, the login screen comes first."""
-        resolved = self._resolved
+        resolved = self.token_state.resolved
         for text in resolved.warnings if resolved else ():
             self.notify(text, title="Token", severity="warning", timeout=12)
         problem = resolved.problem if resolved else None
-        if self.token is None and self.runtime.settings.source != "meter":
+        if self.token_state.token is None and self.runtime.settings.source != "meter":
             from ht_dash.tui.screens.login import LoginScreen
 
             self.push_screen(LoginScreen(first_run=True, problem=problem), self.after_login)
@@ -152,7 +116,7 @@ class HtDashApp(App[int]):
         if self.live:  # ask now: the answers can be there when the first screen first paints
             from ht_dash.tui.screens.token import TokenScreen
 
-            self.scheduler.set_active(TokenScreen.FEEDS)
+            self.feeds.show(TokenScreen.FEEDS)
         self.switch_mode("token")
 
     def open_login(self, reason: str | None = None, *, first_run: bool = False) -> None:
@@ -171,17 +135,8 @@ class HtDashApp(App[int]):
 
     def use_token(self, token: Secret | None, location: TokenLocation | None) -> None:
         """A new token (login, regenerate; None: logout): the client sends it, polling resumes."""
-        self.token, self.token_location = token, location
-        if (set_token := getattr(self.source, "set_token", None)) is not None:
-            set_token(token)
-        if token is None:  # logged out: the account's data must not outlive its token on disk
-            self.offline.clear()
-            return
-        self.scheduler.reauthorized()
-        if not self.live:  # manual mode: fetch again what was already fetched
-            feeds = self.scheduler.feeds.values()
-            shown = {f.kind for f in feeds if f.state.data is not None or f.state.error is not None}
-            self.run_worker(self._poll_all(shown), group="manual-poll", exit_on_error=False)
+        self.token_state.use(token, location)
+        self.feeds.use_token(token)
 
     def _fatal_error(self) -> None:
         """A crash report without frame locals (they can hold the token), redacted."""
@@ -198,8 +153,8 @@ class HtDashApp(App[int]):
         self._close_messages_no_wait()
 
     async def on_unmount(self) -> None:
-        self.scheduler.stop()
-        await self.source.aclose()
+        self.feeds.stop()
+        await self.feeds.aclose()
 
     def _tick(self) -> None:
         screen = self.screen
@@ -208,104 +163,19 @@ class HtDashApp(App[int]):
 
     # ---- feeds -------------------------------------------------------------------------------
 
-    def feed_state(self, kind: str) -> FeedState:
-        return self.scheduler.state(kind)
-
-    def screen_shown(self, screen: Any) -> None:
-        kinds = set(screen.FEEDS)
-        # The subscription moves fast only beside live figures; elsewhere (billing) it is slow data.
-        subscription_every = SUBSCRIPTION_INTERVAL_S if "live" in kinds else SLOW_INTERVAL_S
-        if self.scheduler.feeds["subscription"].interval != subscription_every:
-            self.scheduler.set_interval("subscription", subscription_every)
-        if self.live:
-            self.scheduler.set_active(kinds)
-        else:
-            self.run_worker(self._poll_once(kinds), group="manual-poll", exit_on_error=False)
-
-    async def _poll_once(self, kinds: set[str]) -> None:
-        for kind in sorted(kinds):
-            feed = self.scheduler.feeds[kind]
-            if feed.in_flight:  # the screen was shown again while it loads: that answer will do
-                continue
-            if feed.state.data is None or feed.state.from_cache:
-                await self.scheduler.poll(kind)
-
-    def refresh_feeds(self, kinds: set[str] | None = None) -> None:
-        if self.live:
-            self.scheduler.refresh(kinds)
-        else:
-            current = kinds if kinds is not None else set(getattr(self.screen, "FEEDS", ()))
-            self.run_worker(self._poll_all(current), group="manual-poll", exit_on_error=False)
-
-    async def _poll_all(self, kinds: set[str]) -> None:
-        for kind in sorted(kinds):
-            await self.scheduler.poll(kind)
-
     def _on_feed_update(self, state: FeedState) -> None:
         from ht_dash.tui.screens.base import FeedUpdated
 
-        if state.kind in ("profile", "subscription") and state.data is not None:
-            self.refresh_context()
-        if state.kind in ("live", "subscription") and state.data is not None:
-            self._check_alerts(state)
+        if state.data is not None:
+            if state.kind in (PROFILE.name, SUBSCRIPTION.name):
+                self.refresh_context()
+            if state.kind in (LIVE.name, SUBSCRIPTION.name):
+                notices.check_alerts(self, state)
         screen = self.screen
-        if state.kind in getattr(screen, "FEEDS", ()):
+        if state.kind in getattr(screen, "FEED_NAMES", ()):
             screen.post_message(FeedUpdated(state))
             if self._freshness_timer is not None:  # the screen ticks with the update (DashScreen)
                 self._freshness_timer.reset()
-
-    def _check_alerts(self, state: FeedState) -> None:
-        """Notify (and ring, if settings.bell) once per crossing of 80 % / 100 % of a limit."""
-        if state.from_cache or state.loading:
-            return
-        if state.kind == "live":
-            alerts = self.alerts.observe_live(state.data)
-        else:
-            alerts = self.alerts.observe_subscription(state.data)
-        for alert in alerts:
-            self.notify(alert.message, title=alert.title, severity=alert.severity, timeout=8)
-            if self.runtime.settings.bell:
-                self.bell()
-
-    def _offline_save_failed(self, reason: str) -> None:
-        """Once per run, from the cache writer thread: the dashboard works, offline copies not."""
-        message = f"{reason}. The dashboard works, but cannot show data when started offline."
-
-        def say() -> None:
-            self.notify(message, title="Offline copy not saved", severity="warning", timeout=10)
-
-        try:
-            self.call_from_thread(say)
-        except RuntimeError:  # called on the app's own thread (or the app has stopped)
-            if self.is_running:
-                say()
-
-    def _on_auth_failed(self, error: AuthError) -> None:
-        if self.regenerating:  # the old token dies now; the regeneration puts the new one in place
-            return
-        self.open_login(f"{error.message}. Paste a valid token to resume polling.")
-        self.notify(
-            f"{error.message}. Polling stopped. {error.hint}.",
-            title=error.title,
-            severity="error",
-            timeout=15,
-        )
-
-    def context_line(self) -> str:
-        parts = []
-        if self.runtime.demo:
-            parts.append("[b $warning]DEMO[/]")
-        if self.runtime.settings.source == "meter":
-            parts.append("local meter")
-        profile = self.feed_state("profile").data
-        if profile is not None:
-            parts.append(profile.email)
-        sub = self.feed_state("subscription").data
-        if sub is not None:
-            parts.append(f"{sub.plan.name} plan")
-        if self.scheduler.paused:
-            parts.append("[b $accent]⏸ live paused[/]")
-        return " · ".join(parts)
 
     def refresh_context(self) -> None:
         from ht_dash.tui.widgets.nav import NavBar
@@ -320,36 +190,28 @@ class HtDashApp(App[int]):
             self.switch_mode(mode)
 
     def action_refresh(self) -> None:
-        if self.scheduler.auth_failed is not None:
-            error = self.scheduler.auth_failed
+        if (error := self.feeds.scheduler.auth_failed) is not None:
             self.notify(f"Polling stopped: {error.hint}", title=error.title, severity="error")
             return
-        self.refresh_feeds()
+        self.feeds.refresh()
         self.notify("Refreshing…", timeout=1.5)
 
     def action_toggle_pause(self) -> None:
-        paused = not self.scheduler.paused
-        self.scheduler.set_paused(paused)
+        paused = not self.feeds.paused
+        self.feeds.set_paused(paused)
         self.refresh_context()
         self.notify(
             "Live polling paused — press p to resume" if paused else "Live polling resumed",
             timeout=3,
         )
 
-    def set_live_interval(self, seconds: float) -> None:
-        low, high = LIVE_INTERVAL_RANGE
-        self.live_interval = min(high, max(low, seconds))
-        self.scheduler.set_interval("live", self.live_interval)
-
     def action_faster(self) -> None:
-        slower = [s for s in LIVE_STEPS if s < self.live_interval]
-        self.set_live_interval(slower[-1] if slower else LIVE_STEPS[0])
-        self.notify(f"Live refresh every {self.live_interval:g} s", timeout=2)
+        seconds = self.feeds.step_live_interval(-1)
+        self.notify(f"Live refresh every {seconds:g} s", timeout=2)
 
     def action_slower(self) -> None:
-        faster = [s for s in LIVE_STEPS if s > self.live_interval]
-        self.set_live_interval(faster[0] if faster else LIVE_STEPS[-1])
-        self.notify(f"Live refresh every {self.live_interval:g} s", timeout=2)
+        seconds = self.feeds.step_live_interval(+1)
+        self.notify(f"Live refresh every {seconds:g} s", timeout=2)
 
     def action_help(self) -> None:
         from ht_dash.tui.screens.help import HelpScreen
@@ -358,24 +220,9 @@ class HtDashApp(App[int]):
             self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        if getattr(screen, "BLOCKS_NAVIGATION", False):  # the login screen: no way around it
-            yield from screen.palette_commands()
-            yield from super().get_system_commands(screen)
-            return
-        for mode, key, label, _, _ in SCREENS:
-            yield SystemCommand(
-                f"Go to {label}", f"Screen {key}", partial(self.action_show_screen, mode)
-            )
-        yield SystemCommand("Refresh", "Fetch this screen's data now (r)", self.action_refresh)
-        yield SystemCommand(
-            "Pause / resume live polling",
-            "Stop or restart live requests (p)",
-            self.action_toggle_pause,
-        )
-        yield SystemCommand("Live refresh faster", "Shorter live interval (+)", self.action_faster)
-        yield SystemCommand("Live refresh slower", "Longer live interval (-)", self.action_slower)
-        yield SystemCommand("Help", "Keys and screens (?)", self.action_help)
-        yield from getattr(screen, "palette_commands", lambda: ())()
+        from ht_dash.tui.palette import system_commands
+
+        yield from system_commands(self, screen)
         yield from super().get_system_commands(screen)
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import getters
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from ht_dash.feeds.registry import FeedSpec
 from ht_dash.feeds.scheduler import FeedState
+from ht_dash.tui.app import HtDashApp
 from ht_dash.tui.widgets.nav import NavBar
 from ht_dash.tui.widgets.panel import DataPanel
 
@@ -24,9 +27,16 @@ class DashScreen(Screen):
     """A screen fed by some of the scheduler's feeds; subclasses render one feed at a time."""
 
     MODE: ClassVar[str] = ""
-    FEEDS: ClassVar[tuple[str, ...]] = ()
-    # feed kind -> id of the DataPanel that shows its freshness
+    FEEDS: ClassVar[tuple[FeedSpec, ...]] = ()  # from ht_dash.feeds.registry
+    # feed name -> id of the DataPanel that shows its freshness
     PANELS: ClassVar[dict[str, str]] = {}
+    FEED_NAMES: ClassVar[frozenset[str]] = frozenset()  # set from FEEDS
+
+    app = getters.app(HtDashApp)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.FEED_NAMES = frozenset(spec.name for spec in cls.FEEDS)
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.MODE)
@@ -42,13 +52,13 @@ class DashScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self._rendered.clear()  # back on view: render again, time-relative texts have moved
-        self.app.screen_shown(self)
-        for kind in self.FEEDS:
-            self.show_feed(self.app.feed_state(kind))
+        self.app.feeds.show(self.FEEDS)
+        for spec in self.FEEDS:
+            self.show_feed(self.app.feeds.state(spec))
         self.query_one(NavBar).refresh_context()
 
     def on_feed_updated(self, message: FeedUpdated) -> None:
-        if message.state.kind in self.FEEDS:
+        if message.state.kind in self.FEED_NAMES:
             self.show_feed(message.state)
             if self.app.live:
                 # Every age text moves on with the data, in the same frame; the app then skips its
@@ -69,7 +79,7 @@ class DashScreen(Screen):
         """Once a second while shown: age texts move on."""
         now = self.app.clock.now()
         for kind, panel_id in self.PANELS.items():
-            self.query_one(f"#{panel_id}", DataPanel).show_state(self.app.feed_state(kind), now)
+            self.query_one(f"#{panel_id}", DataPanel).show_state(self.app.feeds.state(kind), now)
 
     def render_data(self, kind: str, data: object) -> None:
         raise NotImplementedError

@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from ht_dash.api.errors import HtError
 from ht_dash.api.models import DailyMetric, LiveUsage, NextBilling, Plan, Subscription
+from ht_dash.feeds.registry import BILLING, SUBSCRIPTION
 from ht_dash.insights.billing import (
     PlanAdvice,
     Usage,
@@ -36,8 +37,8 @@ class BillingScreen(DashScreen):
     Account endpoints cost no usage tokens, so looking here is free."""
 
     MODE = "billing"
-    FEEDS = ("billing", "subscription")
-    PANELS = {"billing": "invoice-panel", "subscription": "pace-panel"}
+    FEEDS = (BILLING, SUBSCRIPTION)
+    PANELS = {BILLING.name: "invoice-panel", SUBSCRIPTION.name: "pace-panel"}
     AUTO_FOCUS = "#billing-scroll"  # arrow keys and PgUp/PgDn scroll at small sizes
     BINDINGS = [
         Binding("u", "reload_usage", "Recheck usage pace", id="billing.reload_usage"),
@@ -71,13 +72,13 @@ class BillingScreen(DashScreen):
     # ---- rendering ---------------------------------------------------------------------------
 
     def render_data(self, kind: str, data: object) -> None:
-        if kind == "billing" and isinstance(data, NextBilling):
+        if kind == BILLING.name and isinstance(data, NextBilling):
             self._render_invoice(data)
             if data is not self._billing_seen:  # a fresh fetch (open, r, every 5 min)
                 self._billing_seen = data
                 self._request_history()
-        elif kind == "subscription" and isinstance(data, Subscription):
-            billing = self.app.feed_state("billing").data
+        elif kind == SUBSCRIPTION.name and isinstance(data, Subscription):
+            billing = self.app.feeds.state(BILLING).data
             if isinstance(billing, NextBilling):
                 self._render_invoice(billing)
             if not self._history_requested:  # the billing feed may be failing: advise anyway
@@ -85,7 +86,7 @@ class BillingScreen(DashScreen):
             self._render_pace()
 
     def _render_invoice(self, bill: NextBilling) -> None:
-        sub = self.app.feed_state("subscription").data
+        sub = self.app.feeds.state(SUBSCRIPTION).data
         status = sub.status if isinstance(sub, Subscription) else None
         lines = []
         if bill.invoice_date is None:
@@ -116,7 +117,7 @@ class BillingScreen(DashScreen):
         self.query_one("#invoice-text", Static).update("\n".join(lines))
 
     def _render_pace(self) -> None:
-        sub = self.app.feed_state("subscription").data
+        sub = self.app.feeds.state(SUBSCRIPTION).data
         if not isinstance(sub, Subscription):
             return
         advice = advise(sub, self._daily, self._live, self.app.clock.now())
@@ -148,16 +149,16 @@ class BillingScreen(DashScreen):
     @work(exclusive=True, group="billing-usage", exit_on_error=False)
     async def load_usage_history(self) -> None:
         """Daily usage (last period, last 30 days) and the live window (peak req/min)."""
-        source = self.app.source
+        request = self.app.feeds.request  # through the gate: a 401 here opens the login
         problems = []
         self._history_state = "loading"
         self._render_pace()
         try:
-            self._daily = (await source.metrics(HISTORY_DAYS)).daily
+            self._daily = (await request(lambda source: source.metrics(HISTORY_DAYS))).daily
         except HtError as exc:
             problems.append(f"daily usage unavailable: {exc.message}")
         try:
-            self._live = await source.live()
+            self._live = await request(lambda source: source.live())
         except HtError as exc:
             problems.append(f"live req/min unavailable: {exc.message}")
         self._history_state = "failed" if problems else "loaded"

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import RowDoesNotExist
 
 from ht_dash.api.models import TIMEFRAME_LABELS, TIMEFRAMES, EndpointUsage, EndpointUsageReport
+from ht_dash.feeds.registry import USAGE
 from ht_dash.insights.hints import (
     SEVERITY_RANK,
     Hint,
@@ -149,8 +150,8 @@ def _cell(column: str, text: str, row_key: str) -> str | Text:
 
 class EndpointsScreen(DashScreen):
     MODE = "endpoints"
-    FEEDS = ("usage",)
-    PANELS = {"usage": "usage-panel"}
+    FEEDS = (USAGE,)
+    PANELS = {USAGE.name: "usage-panel"}
     AUTO_FOCUS = "#endpoint-table"
     BINDINGS = [
         Binding("t", "cycle_timeframe(1)", "Timeframe", id="endpoints.timeframe"),
@@ -243,7 +244,7 @@ class EndpointsScreen(DashScreen):
     # ---- data --------------------------------------------------------------------------------
 
     def render_data(self, kind: str, data: object) -> None:
-        if kind != "usage" or not isinstance(data, EndpointUsageReport) or data is self.report:
+        if kind != USAGE.name or not isinstance(data, EndpointUsageReport) or data is self.report:
             return
         self.report = data
         self._endpoints = {e.key: e for e in data.endpoints}
@@ -387,22 +388,20 @@ class EndpointsScreen(DashScreen):
     def set_timeframe(self, timeframe: str) -> None:
         if timeframe not in TIMEFRAMES:
             return
-        if timeframe != self.app.usage_timeframe:
-            self.app.usage_timeframe = timeframe
-            self.app.refresh_feeds({"usage"})
+        self.app.feeds.set_param(USAGE, timeframe=timeframe)  # a change fetches it again
         self._render_timeframes()
 
     def action_set_timeframe(self, timeframe: str) -> None:
         self.set_timeframe(timeframe)
 
     def action_cycle_timeframe(self, step: int) -> None:
-        index = TIMEFRAMES.index(self.app.usage_timeframe)
+        index = TIMEFRAMES.index(self.app.feeds.param(USAGE, "timeframe"))
         self.set_timeframe(TIMEFRAMES[(index + step) % len(TIMEFRAMES)])
 
     # ---- text --------------------------------------------------------------------------------
 
     def _render_timeframes(self) -> None:
-        wanted = self.app.usage_timeframe
+        wanted = self.app.feeds.param(USAGE, "timeframe")
         shown = self.report.timeframe if self.report else None
         parts = []
         for tf in TIMEFRAMES:

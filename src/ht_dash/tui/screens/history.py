@@ -1,8 +1,9 @@
 """Screen 6: support & billing history — paged as you scroll, filtered by kind, sorted, exported.
 
 The table is virtual (only visible rows are drawn), so 50,000 loaded entries paint as fast as 50.
-The app's "history" feed brings the newest page (and, on refresh, new or changed entries on top);
-this screen fetches the following pages itself when the cursor nears the end.
+The app's history feed (`HISTORY`) brings the newest page (and, on refresh, new or changed entries on top);
+this screen fetches the following pages itself, through the feed engine's gate, when the cursor
+nears the end.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.widgets import Static
 
 from ht_dash.api.errors import HtError
 from ht_dash.api.models import HistoryEntry, HistoryPage
+from ht_dash.feeds.registry import HISTORY
 from ht_dash.insights.export import ExportError, default_export_path, write_history_csv
 from ht_dash.insights.history_view import (
     BULK_PAGE_SIZE,
@@ -73,8 +75,8 @@ def format_entry(e: HistoryEntry) -> tuple[str, ...]:
 
 class HistoryScreen(DashScreen):
     MODE = "history"
-    FEEDS = ("history",)
-    PANELS = {"history": "history-panel"}
+    FEEDS = (HISTORY,)
+    PANELS = {HISTORY.name: "history-panel"}
     BINDINGS = [
         Binding("k", "cycle_kind(1)", "Kind", id="history.kind"),
         Binding("K", "cycle_kind(-1)", "Kind back", show=False, id="history.kind_back"),
@@ -120,7 +122,7 @@ class HistoryScreen(DashScreen):
     # ---- data --------------------------------------------------------------------------------
 
     def render_data(self, kind: str, data: object) -> None:
-        if kind != "history" or not isinstance(data, HistoryPage) or data is self._feed_page:
+        if kind != HISTORY.name or not isinstance(data, HistoryPage) or data is self._feed_page:
             return
         self._feed_page = data
         if self.book.everything.started:
@@ -174,10 +176,11 @@ class HistoryScreen(DashScreen):
             if not everything and (kind != self.book.kind or not self._needs_more()):
                 break
             try:
-                page = await self.app.source.history(
-                    kind=request.kind,
-                    cursor=request.cursor,
-                    limit=BULK_PAGE_SIZE if everything else PAGE_SIZE,
+                limit = BULK_PAGE_SIZE if everything else PAGE_SIZE
+                page = await self.app.feeds.request(  # through the gate: 401 opens the login
+                    lambda source: source.history(
+                        kind=request.kind, cursor=request.cursor, limit=limit
+                    )
                 )
             except HtError as exc:
                 self._load_error = exc

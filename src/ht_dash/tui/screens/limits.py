@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ht_dash.api.models import LiveUsage, Plan, Subscription
+from ht_dash.feeds.registry import LIVE, SUBSCRIPTION
 from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction, span
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
@@ -62,8 +63,8 @@ class LimitsScreen(DashScreen):
     pause). Crossing 80 % or 100 % of the limit or the quota rings once (see ht_dash.insights.live)."""
 
     MODE = "limits"
-    FEEDS = ("subscription", "live")
-    PANELS = {"subscription": "plan-panel", "live": "live-panel"}
+    FEEDS = (SUBSCRIPTION, LIVE)
+    PANELS = {SUBSCRIPTION.name: "plan-panel", LIVE.name: "live-panel"}
     BINDINGS = [
         Binding("plus,equals_sign", "faster", "Faster", key_display="+", id="limits.faster"),
         Binding("minus,underscore", "slower", "Slower", key_display="-", id="limits.slower"),
@@ -97,7 +98,7 @@ class LimitsScreen(DashScreen):
     def render_data(self, kind: str, data: object) -> None:
         if kind == "subscription" and isinstance(data, Subscription):
             self._render_subscription(data)
-            live = self.app.feed_state("live").data
+            live = self.app.feeds.state(LIVE).data
             if isinstance(live, LiveUsage):
                 self._render_live(live)  # the Free plan's gauge shows the daily quota
         elif kind == "live" and isinstance(data, LiveUsage):
@@ -132,7 +133,7 @@ class LimitsScreen(DashScreen):
     def _render_live(self, live: LiveUsage) -> None:
         gauge = self.query_one("#rate-gauge", Gauge)
         fraction = rate_fraction(live)
-        sub = self.app.feed_state("subscription").data
+        sub = self.app.feeds.state(SUBSCRIPTION).data
         if fraction is not None:
             level = gauge_level(fraction)
             gauge.show(
@@ -194,7 +195,7 @@ class LimitsScreen(DashScreen):
 
     def _render_status(self) -> None:
         status = self.query_one("#live-status", Static)
-        paused = self.app.scheduler.paused
+        paused = self.app.feeds.paused
         status.set_class(paused, "-paused")
         if paused:
             set_text(status, "⏸ Live polling paused — p resumes")
@@ -202,7 +203,8 @@ class LimitsScreen(DashScreen):
             set_text(status, "Manual refresh: r fetches again")
         else:
             set_text(
-                status, f"Refreshing every {self.app.live_interval:g} s · +/- change · p pause"
+                status,
+                f"Refreshing every {self.app.feeds.live_interval:g} s · +/- change · p pause",
             )
 
     def on_resize(self, event: events.Resize) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.markup import escape
-from textual import work
+from textual import getters, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -33,6 +33,7 @@ from ht_dash.auth.errors import (
 from ht_dash.auth.flows import validate_and_store
 from ht_dash.auth.storage import DemoTokenStore, TokenLocation, TokenStore, display_path
 from ht_dash.commands.auth import WEB_DASHBOARD
+from ht_dash.tui.app import HtDashApp
 
 KEYRING, PLAIN_FILE, SESSION_ONLY = "keyring", "file", "session"
 
@@ -78,6 +79,7 @@ class LoginScreen(Screen[LoginResult | None]):
     """Dismissed with a `LoginResult` once a token is checked (and stored, if chosen)."""
 
     BLOCKS_NAVIGATION: ClassVar[bool] = True  # the app offers no other screen while this is up
+    app = getters.app(HtDashApp)
     DEFAULT_CSS = """
     LoginScreen { align: center middle; }
     LoginScreen > VerticalScroll { width: 100%; height: 1fr; align: center middle; }
@@ -124,7 +126,7 @@ class LoginScreen(Screen[LoginResult | None]):
 
     @property
     def store(self) -> TokenStore | DemoTokenStore:
-        return self.app.token_store
+        return self.app.token_state.store
 
     # ---- layout ------------------------------------------------------------------------------
 
@@ -282,10 +284,8 @@ class LoginScreen(Screen[LoginResult | None]):
             self.dismiss(result)
 
     async def _check_and_store(self, secret: Secret, mode: str) -> LoginResult | None:
-        app = self.app
-        client = app.source
-        if not hasattr(client, "set_token"):  # e.g. the local meter: ask the account API itself
-            client = app.runtime.make_client(None)
+        # A short-lived client of its own: the app's (which polls) only ever holds accepted tokens.
+        client = self.app.runtime.make_client(None)
         try:
             if self._validated is not None and self._validated[0] == secret:
                 profile = self._validated[1]  # already accepted: only storing is left
@@ -305,24 +305,23 @@ class LoginScreen(Screen[LoginResult | None]):
                 "after a regeneration only the newest token works.",
                 "-error",
             )
-            return self._restore(client)
+            return None
         except NetworkError as exc:
             self._status(
                 f"✗ Could not reach the API: {escape(exc.message)}. Nothing was stored.\n"
                 "Check your connection, then press Enter to try again.",
                 "-error",
             )
-            return self._restore(client)
+            return None
         except HtError as exc:
             hint = f" {escape(exc.hint)}." if exc.hint else ""
             self._status(
                 f"✗ {escape(exc.title)}: {escape(exc.message)}. Nothing was stored.{hint}",
                 "-error",
             )
-            return self._restore(client)
+            return None
         finally:
-            if client is not app.source:
-                await client.aclose()
+            await client.aclose()
         if outcome.store_error is not None:
             self._validated = (secret, outcome.profile)
             self._offer_choices(outcome.store_error)
@@ -331,7 +330,7 @@ class LoginScreen(Screen[LoginResult | None]):
                 "Choose above how to keep it, then press Enter.",
                 "-error",
             )
-            return self._restore(client)
+            return None
         assert outcome.saved is not None
         return self._done(secret, outcome.saved.location, outcome.profile, outcome.saved.warnings)
 
@@ -347,12 +346,6 @@ class LoginScreen(Screen[LoginResult | None]):
             )
             return None
         return self._done(secret, saved.location, profile, saved.warnings)
-
-    def _restore(self, client) -> None:
-        """After a failed attempt the app's client goes back to the token it had."""
-        if client is self.app.source:
-            client.set_token(self.app.token)
-        return None
 
     def _done(
         self,

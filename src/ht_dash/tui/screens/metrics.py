@@ -11,6 +11,7 @@ from textual.containers import Grid, Horizontal
 from textual.widgets import Static
 
 from ht_dash.api.models import Metrics
+from ht_dash.feeds.registry import METRICS
 from ht_dash.insights.metrics import (
     PERIODS,
     find_incident,
@@ -44,8 +45,8 @@ class MetricsScreen(DashScreen):
     Keys: d cycles the period 7 → 30 → 90 days, D goes back."""
 
     MODE = "metrics"
-    FEEDS = ("metrics",)
-    PANELS = {"metrics": "metrics-panel"}
+    FEEDS = (METRICS,)
+    PANELS = {METRICS.name: "metrics-panel"}
     BINDINGS = [
         Binding("d", "next_period", "Period 7/30/90 d", id="metrics.period_next"),
         Binding(
@@ -78,7 +79,7 @@ class MetricsScreen(DashScreen):
                     yield BarChart(title, id=chart_id)
 
     def render_data(self, kind: str, data: object) -> None:
-        if kind == "metrics" and isinstance(data, Metrics):
+        if kind == METRICS.name and isinstance(data, Metrics):
             self._render_metrics(data)
 
     def _render_metrics(self, metrics: Metrics) -> None:
@@ -123,15 +124,14 @@ class MetricsScreen(DashScreen):
 
     def set_period(self, days: int) -> None:
         """Ask the metrics feed for another period; the panel shows "refreshing…" until it comes."""
-        self.app.metrics_days = days
-        self.app.refresh_feeds({"metrics"})
+        self.app.feeds.set_param(METRICS, days=days)
         self.notify(f"Metrics: last {days} days", timeout=1.5)
 
     def action_next_period(self) -> None:
-        self.set_period(next_period(self.app.metrics_days, +1))
+        self.set_period(next_period(self.app.feeds.param(METRICS, "days"), +1))
 
     def action_previous_period(self) -> None:
-        self.set_period(next_period(self.app.metrics_days, -1))
+        self.set_period(next_period(self.app.feeds.param(METRICS, "days"), -1))
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         for days in PERIODS:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.markup import escape
-from textual import work
+from textual import getters, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -13,10 +13,13 @@ from textual.widgets import Button, Label, Static
 from ht_dash.auth.errors import TokenStoreError
 from ht_dash.auth.flows import RegenerateOutcome
 from ht_dash.auth.storage import TokenStore
+from ht_dash.tui.app import HtDashApp
 
 
 class NewTokenScreen(ModalScreen[None]):
     """Shows the new token in full, with copy and (when the keyring failed) a plain-text save."""
+
+    app = getters.app(HtDashApp)
 
     DEFAULT_CSS = """
     NewTokenScreen { align: center middle; background: $background 70%; }
@@ -46,7 +49,7 @@ class NewTokenScreen(ModalScreen[None]):
 
     @property
     def can_save_file(self) -> bool:
-        store = self.app.token_store
+        store = self.app.token_state.store
         return (
             isinstance(store, TokenStore)
             and self.outcome.store_error is not None
@@ -110,14 +113,14 @@ class NewTokenScreen(ModalScreen[None]):
     async def action_save_file(self) -> None:
         if not self.can_save_file:
             return
-        store = self.app.token_store
+        store = self.app.token_state.store
         try:
             saved = await store.asave(self.outcome.token, insecure=True)
         except TokenStoreError as exc:
             self.notify(f"{exc.message}. {exc.hint}.", title=exc.title, severity="error")
             return
         self.saved_to_file = True
-        self.app.token_location = saved.location
+        self.app.token_state.location = saved.location
         self.query_one("#new-token-saved", Static).update(
             f"✓ Saved in the {escape(saved.location.label)}."
         )

@@ -1,7 +1,8 @@
 """Screen 7 · the live request log: the bot's latest requests through the meter, newest first.
 
-The app's "requests" feed polls every second for what is newer than the newest id held
-(`RequestLog.after_id`); this screen adds each page to the log and shows it in a virtual table,
+The `REQUESTS` feed polls every second for what is newer than the newest id held
+(`RequestLog.after_id`, its `after_id` parameter); this screen adds each page to the log, moves
+the parameter on, and shows the log in a virtual table,
 so 100,000 rows cost what 30 do. `f` stops/starts following, `/` filters by text, `s` by status
 class, `e` by the endpoint under the cursor, Enter shows one request.
 """
@@ -16,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from ht_dash.api.models import RequestLogPage, RequestRecord
+from ht_dash.feeds.registry import REQUESTS
 from ht_dash.insights.request_log import (
     STATUS_CYCLE,
     LogFilter,
@@ -109,7 +111,7 @@ class RequestDetailScreen(ModalScreen[None]):
 
 class RequestsScreen(DashScreen):
     MODE = "requests"
-    FEEDS = ("requests",)
+    FEEDS = (REQUESTS,)
     PANELS = {"requests": "requests-panel"}
     BINDINGS = [
         Binding("f", "toggle_follow", "Follow", id="requests.follow"),
@@ -131,10 +133,7 @@ class RequestsScreen(DashScreen):
         super().__init__()
         self._page: RequestLogPage | None = None
         self._instances = False
-
-    @property
-    def request_log(self) -> RequestLog:
-        return self.app.request_log
+        self.request_log = RequestLog()
 
     @property
     def table(self) -> VirtualTable:
@@ -160,9 +159,10 @@ class RequestsScreen(DashScreen):
             return
         self._page = data
         result = self.request_log.ingest(data)
+        self.app.feeds.set_param(REQUESTS, after_id=self.request_log.after_id, fetch_now=False)
         if result.replaced:
-            # This page answered the old log's id: ask the new log from its start at once.
-            self.app.refresh_feeds({"requests"})
+            # This page answered the old log's id: ask the new log from its start now.
+            self.app.feeds.refresh([REQUESTS])
             self.notify(
                 "The meter's log was replaced (database rotated or deleted): showing the new one.",
                 title="Request log",

@@ -21,8 +21,9 @@ from ht_dash.api.secret import Secret
 from ht_dash.auth import clipboard
 from ht_dash.auth.flows import regenerate
 from ht_dash.auth.jwt import token_times
-from ht_dash.auth.storage import ResolvedToken, Where
+from ht_dash.auth.storage import Where
 from ht_dash.commands.auth import WEB_DASHBOARD, when
+from ht_dash.feeds.registry import PROFILE, TOKEN
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.panel import DataPanel
 
@@ -49,8 +50,8 @@ class TokenScreen(DashScreen):
     """The token is masked until you reveal it; copying never shows it on screen."""
 
     MODE = "token"
-    FEEDS = ("token", "profile")
-    PANELS = {"token": "token-panel", "profile": "profile-panel"}
+    FEEDS = (TOKEN, PROFILE)
+    PANELS = {TOKEN.name: "token-panel", PROFILE.name: "profile-panel"}
     DEFAULT_CSS = """
     #token-card {
         border: round $primary 60%; border-title-color: $text; border-title-style: bold;
@@ -101,10 +102,10 @@ class TokenScreen(DashScreen):
         self.render_local()
 
     def render_data(self, kind: str, data: object) -> None:
-        if kind == "token" and isinstance(data, TokenInfo):
+        if kind == TOKEN.name and isinstance(data, TokenInfo):
             self._render_activity(data)
             self.render_local()  # the API's issued-at stands in when the token is not a JWT
-        elif kind == "profile" and isinstance(data, Profile):
+        elif kind == PROFILE.name and isinstance(data, Profile):
             org = (
                 f"\n[dim]Organisation[/]  {escape(data.organization)}" if data.organization else ""
             )
@@ -118,9 +119,9 @@ class TokenScreen(DashScreen):
     def render_local(self) -> None:
         """The token (masked unless revealed), its own times, and where it is stored."""
         app = self.app
-        token: Secret | None = app.token
+        token: Secret | None = app.token_state.token
         card = self.query_one("#token-card", Vertical)
-        location = app.token_location
+        location = app.token_state.location
         card.set_class(location is not None and location.insecure, "-insecure")
         if token is None:
             meter = app.runtime.settings.source == "meter"
@@ -140,7 +141,7 @@ class TokenScreen(DashScreen):
             )
         now = app.clock.now()
         times = token_times(token)
-        info = app.feed_state("token").data
+        info = app.feeds.state(TOKEN).data
         if times.issued_at is not None:
             issued = when(times.issued_at, now)
         elif isinstance(info, TokenInfo):
@@ -203,14 +204,14 @@ class TokenScreen(DashScreen):
         yield SystemCommand("Token: log out", "Remove the stored token (L)", self.action_logout)
 
     def action_toggle_reveal(self) -> None:
-        if self.app.token is None:
+        if self.app.token_state.token is None:
             self.notify("There is no token to reveal", severity="warning")
             return
         self.revealed = not self.revealed
         self.render_local()
 
     def action_copy(self) -> None:
-        token = self.app.token
+        token = self.app.token_state.token
         if token is None:
             self.notify("There is no token to copy", severity="warning")
             return
@@ -222,14 +223,14 @@ class TokenScreen(DashScreen):
         from ht_dash.tui.screens.confirm import ConfirmScreen
 
         app = self.app
-        if app.token is None:
+        if app.token_state.token is None:
             self.notify("There is no token to regenerate: log in first", severity="warning")
             return
-        host = "the demo backend" if app.runtime.demo else app.token_store.host
-        where = app.token_location.label if app.token_location else "nowhere (this session only)"
+        host = "the demo backend" if app.runtime.demo else app.token_state.store.host
+        where = app.token_state.where
         message = (
             f"A new token for {escape(host)} replaces the current one "
-            f"({escape(app.token.masked)}).\n\n"
+            f"({escape(app.token_state.token.masked)}).\n\n"
             "[b]The current token stops working at once[/]: bots and scripts using it will get "
             "401 until you give them the new one.\n\n"
             f"Where the new token goes: {escape(where)}. It is read back and checked with the API."
@@ -244,15 +245,13 @@ class TokenScreen(DashScreen):
         from ht_dash.tui.screens.new_token import NewTokenScreen
 
         app = self.app
-        resolved = ResolvedToken(app.token, app.token_location)
-        app.regenerating = True
+        tokens = app.token_state
         try:
-            outcome = await regenerate(app.source, app.token_store, resolved)
+            with tokens.replacing():  # through the gate; the old token's 401 is expected
+                outcome = await regenerate(app.feeds.gated, tokens.store, tokens.current)
         except HtError as exc:
-            app.regenerating = False
             self._regenerate_failed(exc)
             return
-        app.regenerating = False
         location = outcome.saved.location if outcome.saved is not None else None
         app.use_token(outcome.token, location)
         self.revealed = False
@@ -288,7 +287,7 @@ class TokenScreen(DashScreen):
         else:
             text = f"{exc.message}. Nothing was regenerated. {exc.hint}."
         self.notify(text, title=f"Regenerate failed: {exc.title}", severity="error", timeout=15)
-        if isinstance(exc, AuthError) or app.scheduler.auth_failed is not None:
+        if isinstance(exc, AuthError) or app.feeds.scheduler.auth_failed is not None:
             app.open_login("The current token was rejected. Paste a valid token to continue.")
 
     # -- log out
@@ -300,9 +299,9 @@ class TokenScreen(DashScreen):
         if app.runtime.demo:
             self.notify("Demo mode stores nothing: there is nothing to log out of.")
             return
-        location = app.token_location
+        location = app.token_state.location
         message = (
-            f"Remove the token for {escape(app.token_store.host)} from the OS keyring and the "
+            f"Remove the token for {escape(app.token_state.store.host)} from the OS keyring and the "
             "plain-text file (whichever hold it)? ht-dash then asks for a token again.\n\n"
             "The token itself keeps working: regenerate it (g) to revoke it."
         )
@@ -319,7 +318,7 @@ class TokenScreen(DashScreen):
     @work(exclusive=True, group="token-logout", exit_on_error=False)
     async def log_out(self) -> None:
         app = self.app
-        store = app.token_store
+        store = app.token_state.store
         result = await store.adelete()
         for location in result.removed:
             self.notify(f"Removed the token from the {location.label}.", title="Logged out")
@@ -331,7 +330,7 @@ class TokenScreen(DashScreen):
             )
         if result.problems and not result.removed:
             return  # nothing changed: keep working with the token
-        location = app.token_location
+        location = app.token_state.location
         if location is not None and location.where is Where.ENV:
             self.notify(
                 f"Still using the token from the {location.label}: unset it to stop.",

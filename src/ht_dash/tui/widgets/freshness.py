@@ -38,8 +38,15 @@ def describe_problem(state: FeedState, now: datetime) -> str | None:
     return text
 
 
+NOT_OFFERED_TEXT = "not offered by this API · asked again hourly, r asks now"
+
+
 def freshness(state: FeedState, now: datetime) -> tuple[str, str]:
     """(text, level) for a panel's subtitle; level is ok | stale | error | loading | paused."""
+    if state.not_offered:  # a state of the service, not a failure that retries in N s
+        age = state.age_s(now)
+        text = NOT_OFFERED_TEXT if age is None else f"updated {ago(age)} · {NOT_OFFERED_TEXT}"
+        return text, "paused"
     problem = describe_problem(state, now)
     held = state.held_s(now)
     age = state.age_s(now)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import getters
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static, Tab, Tabs
 
+from ht_dash.feeds.registry import PROFILE, SUBSCRIPTION
+from ht_dash.tui.app import HtDashApp
 from ht_dash.tui.screens import SCREENS
 
 TABS_WIDTH = sum(len(f"{key} {label}") + 2 for _, key, label, _, _ in SCREENS)
@@ -16,6 +19,22 @@ def _width(parts: list[str]) -> int:
     return Text.from_markup(" · ".join(parts)).cell_len
 
 
+def context_line(app: HtDashApp) -> str:
+    """Demo or meter, the account's email, its plan, and whether live polling is paused."""
+    parts = []
+    if app.runtime.demo:
+        parts.append("[b $warning]DEMO[/]")
+    if app.runtime.settings.source == "meter":
+        parts.append("local meter")
+    if (profile := app.feeds.state(PROFILE).data) is not None:
+        parts.append(profile.email)
+    if (sub := app.feeds.state(SUBSCRIPTION).data) is not None:
+        parts.append(f"{sub.plan.name} plan")
+    if app.feeds.paused:
+        parts.append("[b $accent]⏸ live paused[/]")
+    return " · ".join(parts)
+
+
 class NavBar(Horizontal):
     DEFAULT_CSS = """
     NavBar { height: 2; dock: top; background: $panel; }
@@ -23,6 +42,8 @@ class NavBar(Horizontal):
     NavBar #nav-context { max-width: 50%; padding: 0 1; height: 1; color: $text-muted;
                           text-wrap: nowrap; text-overflow: ellipsis; }
     """
+
+    app = getters.app(HtDashApp)
 
     def __init__(self, active: str) -> None:
         super().__init__()
@@ -41,7 +62,7 @@ class NavBar(Horizontal):
         found = self.query("#nav-context").results(Static)
         if (context := next(found, None)) is None:  # data came before compose: on_mount shows it
             return
-        parts = [p for p in self.app.context_line().split(" · ") if p]
+        parts = [p for p in context_line(self.app).split(" · ") if p]
         room = self.size.width - TABS_WIDTH - 2 if self.size.width else 200
         # Drop the least telling parts (the email first) until the tabs keep their room.
         while len(parts) > 1 and _width(parts) > room:

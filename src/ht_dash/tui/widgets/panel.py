@@ -60,7 +60,13 @@ class DataPanel(Vertical):
         if wanted != self.classes & STATE_CLASSES:
             self.set_classes((self.classes - STATE_CLASSES) | wanted)
         if state.data is None:
-            if state.error is not None:
+            if state.not_offered:
+                assert state.error is not None
+                self._message.update(
+                    f"[b]{escape(state.error.title)}[/]: {escape(state.error.message)}\n"
+                    "[dim]ht-dash asks again hourly; r asks now.[/]"
+                )
+            elif state.error is not None:
                 hint = f"\n[dim]{escape(state.error.hint)}[/]" if state.error.hint else ""
                 self._message.update(
                     f"⚠ [b]{escape(state.error.title)}[/]: {escape(state.error.message)}{hint}"
