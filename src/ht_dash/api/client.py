@@ -10,7 +10,7 @@ import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -289,9 +289,14 @@ class AccountClient:
     async def metrics(self, days: int = 90) -> Metrics:
         return await self._get(contract.METRICS, contract.parse_metrics, days=days)
 
-    async def endpoint_usage(self, timeframe: str = "30d") -> EndpointUsageReport:
+    async def endpoint_usage(
+        self, timeframe: str = "30d", date: date | None = None
+    ) -> EndpointUsageReport:
         return await self._get(
-            contract.ENDPOINT_USAGE, contract.parse_endpoint_usage, timeframe=timeframe
+            contract.ENDPOINT_USAGE,
+            contract.parse_endpoint_usage,
+            timeframe=None if date is not None else timeframe,
+            date=None if date is None else date.isoformat(),
         )
 
     async def next_billing(self) -> NextBilling:

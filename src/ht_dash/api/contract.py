@@ -50,6 +50,7 @@ REQUESTS = "/account/requests"
 REQUEST_LOG_MAX_LIMIT = 10_000
 
 QUOTA_PERIODS = ("day", "month")
+DAY_TIMEFRAME = "day"  # the timeframe a report for one `date` echoes
 # A 429 asking to wait longer than this means the quota is spent, not the per-minute limit.
 QUOTA_RETRY_AFTER_THRESHOLD_S = 15 * 60
 
@@ -337,6 +338,7 @@ def parse_endpoint_usage(data: Any) -> EndpointUsageReport:
         start=r.instant("from"),
         end=r.instant("to"),
         endpoints=r.list("endpoints", _endpoint),
+        date=r.date("date", optional=True),
     )
 
 
@@ -500,6 +502,7 @@ def dump_metrics(m: Metrics) -> dict[str, Any]:
 def dump_endpoint_usage(r: EndpointUsageReport) -> dict[str, Any]:
     return {
         "timeframe": r.timeframe,
+        "date": None if r.date is None else r.date.isoformat(),
         "from": _iso(r.start),
         "to": _iso(r.end),
         "endpoints": [

@@ -146,6 +146,7 @@ class EndpointUsageReport:
     start: datetime
     end: datetime
     endpoints: tuple[EndpointUsage, ...]
+    date: date | None = None  # one UTC day asked for instead of a timeframe (drill-down)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
@@ -310,6 +310,19 @@ class DemoBackend:
         return int(raw)
 
     @staticmethod
+    def _date(query: Mapping[str, str], name: str, now: datetime) -> date | None:
+        raw = query.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            day = date.fromisoformat(raw) if len(raw) == 10 else None
+        except ValueError:
+            day = None
+        if day is None or day > now.date():
+            raise _BadParam(f"{name} must be a past or present UTC date, YYYY-MM-DD")
+        return day
+
+    @staticmethod
     def _choice(
         query: Mapping[str, str], name: str, choices: tuple[str, ...], default: str | None
     ) -> str | None:
@@ -360,8 +373,9 @@ class DemoBackend:
     def _endpoint_usage(self, query: Mapping[str, str], now: datetime) -> _Reply:
         timeframe = self._choice(query, "timeframe", TIMEFRAMES, "30d")
         assert timeframe is not None
+        day = self._date(query, "date", now)
         return _json_reply(
-            200, contract.dump_endpoint_usage(self.traffic.endpoint_usage(timeframe, now))
+            200, contract.dump_endpoint_usage(self.traffic.endpoint_usage(timeframe, now, day))
         )
 
     def next_billing(self, now: datetime) -> NextBilling:

@@ -81,12 +81,16 @@ METRICS = FeedSpec(
     codec=Codec(contract.dump_metrics, contract.parse_metrics),
     variant=lambda p: f"{p['days']}d",
 )
-USAGE = FeedSpec(
+USAGE = FeedSpec(  # `date` (one UTC day, from the metrics screen's drill-down) wins over timeframe
     "usage",
-    lambda source, p: source.endpoint_usage(p["timeframe"]),
-    params={"timeframe": "30d"},
+    lambda source, p: (
+        source.endpoint_usage(p["timeframe"], p["date"])
+        if p["date"] is not None
+        else source.endpoint_usage(p["timeframe"])
+    ),
+    params={"timeframe": "30d", "date": None},
     codec=Codec(contract.dump_endpoint_usage, contract.parse_endpoint_usage),
-    variant=lambda p: p["timeframe"],
+    variant=lambda p: p["date"].isoformat() if p["date"] is not None else p["timeframe"],
 )
 BILLING = FeedSpec(
     "billing",

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from ht_dash.api.contract import DAY_TIMEFRAME
 from ht_dash.api.errors import BadRequest, ConfigError, HtError, NotAvailable
 from ht_dash.api.models import (
     TIMEFRAMES,
@@ -226,8 +227,17 @@ class MeterSource:
 
         return await self._query(work)
 
-    async def endpoint_usage(self, timeframe: str = "30d") -> EndpointUsageReport:
-        start, end = timeframe_window(timeframe, self._clock.now())
+    async def endpoint_usage(
+        self, timeframe: str = "30d", date: date | None = None
+    ) -> EndpointUsageReport:
+        now = self._clock.now()
+        if date is not None:  # one UTC day (drill-down from the metrics screen)
+            start = datetime(date.year, date.month, date.day, tzinfo=UTC)
+            end = min(now, start + timedelta(days=1))
+            timeframe = DAY_TIMEFRAME
+        else:
+            start, end = timeframe_window(timeframe, now)
+        day = date
 
         def work(conn: sqlite3.Connection) -> EndpointUsageReport:
             rows = conn.execute(
@@ -263,7 +273,7 @@ class MeterSource:
                 ) in rows
             )
             return EndpointUsageReport(
-                timeframe=timeframe, start=start, end=end, endpoints=endpoints
+                timeframe=timeframe, start=start, end=end, endpoints=endpoints, date=day
             )
 
         return await self._query(work)
