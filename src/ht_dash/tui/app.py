@@ -78,6 +78,14 @@ class HtDashApp(App[int]):
             else "textual-dark"
         )
         self.alerts = AlertMonitor()
+        self.key_problems: list[str] = []  # from config.toml's [keys], reported once at start
+        if runtime.settings.keys:
+            from ht_dash.tui.keymap import resolve
+
+            keymap, self.key_problems = resolve(
+                runtime.settings.keys, self.BINDINGS, runtime.settings.config_path
+            )
+            self.set_keymap(keymap)
         self.feeds = FeedEngine(
             runtime,
             source,
@@ -102,6 +110,8 @@ class HtDashApp(App[int]):
     def _start(self) -> None:
         """Say what resolving the token found; without a token, the login screen comes first."""
         resolved = self.token_state.resolved
+        for text in self.key_problems:
+            self.notify(text, title="Keys", severity="warning", timeout=15)
         for text in resolved.warnings if resolved else ():
             self.notify(text, title="Token", severity="warning", timeout=12)
         problem = resolved.problem if resolved else None
