@@ -149,6 +149,12 @@ def sample_payloads(now: datetime) -> dict[str, Any]:
             ],
             "next_cursor": None,
         },
+        contract.SECONDS: {
+            "from": _iso(now - timedelta(minutes=15)),
+            "requests": [1, 0, 2] * 300,
+            "throttled": [0, 0, 1] * 300,
+            "limit_per_minute": 60,
+        },
         contract.REQUESTS: {
             "log_id": "0123456789abcdef",
             "newest_id": 42,

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from ht_dash.api.models import SecondCounts
+from ht_dash.clock import FixedClock
+from ht_dash.config import Settings
+from ht_dash.demo import DemoBackend
 from ht_dash.insights.pacing import (
     bucket_setting,
     estimated_rejections,
     find_bursts,
     pacing_advice,
+    pacing_summary,
     pacing_text,
     trailing_sums,
 )
+from ht_dash.meter.recorder import Record, Recorder
+from ht_dash.meter.source import MeterSource
+from ht_dash.runtime import Runtime
+from ht_dash.tui.app import make_app
 
 QUIET = [1] * 900  # 60 req/min for 15 minutes: under a 100/min limit
 
@@ -94,3 +105,50 @@ def test_estimated_sentence_says_so():
 def test_mismatched_series_are_refused():
     with pytest.raises(ValueError):
         pacing_advice([1, 2, 3], 100, [0])
+
+
+
+# ---- from a source's per-second counts (demo, meter) to the sentence on screen 4 ----------------
+
+AT = datetime(2026, 11, 25, 14, 3, 7, tzinfo=UTC)
+
+def counts(requests, throttled=None, limit=100) -> SecondCounts:
+    return SecondCounts(AT, tuple(requests), tuple(throttled or [0] * len(requests)), limit)
+
+def test_summary_says_when_the_bot_kept_under_the_limit():
+    text = pacing_summary(counts(QUIET))
+    assert text.startswith("No minute over 100/min in 15 min (busiest: 60/min)")
+    assert "busiest minute in 15 min had 60" in pacing_summary(counts(QUIET, limit=None))
+
+def test_demo_counts_match_its_live_429s_and_yield_advice():
+    backend = DemoBackend(seed=3, clock=FixedClock(AT), plan_id="surge")
+    seconds = backend.request_log.second_counts(15, AT)
+    live = backend.traffic.live(15, AT)
+    assert len(seconds.requests) == 900 and seconds.limit_per_minute == 100
+    assert sum(seconds.throttled) == live.throttled_in_window > 0
+    advice = pacing_advice(seconds.requests, 100, seconds.throttled)
+    assert advice is not None and advice.throttled == sum(seconds.throttled)
+
+async def test_meter_counts_each_second_and_its_429s(tmp_path):
+    path = tmp_path / "meter.sqlite3"
+    start = AT.timestamp() - 60
+    with Recorder(path, retention_days=365_000) as recorder:
+        for i in range(130):  # 130 requests in one second: 30 refused
+            status = 429 if i >= 100 else 200
+            recorder.add(Record(start + 0.001 * i, "GET", "/fills", status, 5.0, 10, None, None))
+    seconds = await MeterSource(path, clock=FixedClock(AT), plan_id="surge").second_counts(15)
+    assert len(seconds.requests) == 900 and sum(seconds.requests) == 130
+    assert max(seconds.throttled) == 30
+    assert pacing_summary(seconds).startswith("1 burst over 100/min in 15 min caused 30 429s")
+
+async def test_screen_4_shows_the_advice():
+    runtime = Runtime(settings=Settings(), demo=True, clock=FixedClock(AT), demo_seed=3)
+    app = make_app(runtime, live=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("4")
+        advice = app.screen.query_one("#pacing-advice")
+        for _ in range(200):
+            await pilot.pause()
+            if str(advice.content):
+                break
+        assert "429s; a token bucket of 90/min with burst 10" in str(advice.content)

@@ -39,6 +39,7 @@ from ht_dash.api.models import (
     Profile,
     RegeneratedToken,
     RequestLogPage,
+    SecondCounts,
     Subscription,
     TokenInfo,
 )
@@ -301,6 +302,11 @@ class AccountClient:
 
     async def next_billing(self) -> NextBilling:
         return await self._get(contract.NEXT_BILLING, contract.parse_next_billing)
+
+    async def second_counts(self, window_minutes: int = 15) -> SecondCounts:
+        return await self._get(
+            contract.SECONDS, contract.parse_second_counts, window_minutes=window_minutes
+        )
 
     async def recent_requests(
         self, after_id: int | None = None, limit: int = 1000

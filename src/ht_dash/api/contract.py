@@ -29,6 +29,7 @@ from ht_dash.api.models import (
     RegeneratedToken,
     RequestLogPage,
     RequestRecord,
+    SecondCounts,
     StreamUsage,
     Subscription,
     TokenInfo,
@@ -47,6 +48,8 @@ ENDPOINT_USAGE = "/account/usage/endpoints"
 NEXT_BILLING = "/account/billing/next"
 HISTORY = "/account/history"
 REQUESTS = "/account/requests"
+SECONDS = "/account/usage/seconds"
+SECONDS_MAX = 3600  # one hour of seconds
 REQUEST_LOG_MAX_LIMIT = 10_000
 
 QUOTA_PERIODS = ("day", "month")
@@ -171,6 +174,19 @@ class Reader:
         if value is None:
             return None
         return Reader(value, self._path(key))
+
+    def counts(self, key: str, *, max_length: int) -> tuple[int, ...]:
+        """A list of non-negative integers (a series of counts)."""
+        value = self._get(key, False)
+        if not isinstance(value, list):
+            raise self._bad(key, "a list", value)
+        if len(value) > max_length:
+            raise BadPayload(f"field '{self._path(key)}' is too long", field=self._path(key))
+        for i, item in enumerate(value):
+            if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 10**9:
+                where = f"{self._path(key)}[{i}]"
+                raise BadPayload(f"field '{where}' should be a count", field=where)
+        return tuple(value)
 
     def list(self, key: str, item: Callable[[Reader], T]) -> tuple[T, ...]:
         value = self._get(key, False)
@@ -388,6 +404,20 @@ def _request(r: Reader) -> RequestRecord:
     )
 
 
+def parse_second_counts(data: Any) -> SecondCounts:
+    r = Reader(data, "")
+    requests = r.counts("requests", max_length=SECONDS_MAX)
+    throttled = r.counts("throttled", max_length=SECONDS_MAX)
+    if len(requests) != len(throttled):
+        raise BadPayload("fields 'requests' and 'throttled' differ in length", field="throttled")
+    return SecondCounts(
+        start=r.instant("from"),
+        requests=requests,
+        throttled=throttled,
+        limit_per_minute=r.int("limit_per_minute", optional=True),
+    )
+
+
 def parse_request_log(data: Any) -> RequestLogPage:
     r = Reader(data, "")
     return RequestLogPage(
@@ -571,4 +601,13 @@ def dump_request_log(p: RequestLogPage) -> dict[str, Any]:
         "requests": [dump_request(q) for q in p.requests],
         "newest_id": p.newest_id,
         "truncated": p.truncated,
+    }
+
+
+def dump_second_counts(c: SecondCounts) -> dict[str, Any]:
+    return {
+        "from": _iso(c.start),
+        "requests": list(c.requests),
+        "throttled": list(c.throttled),
+        "limit_per_minute": c.limit_per_minute,
     }

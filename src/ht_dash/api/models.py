@@ -207,3 +207,13 @@ class RequestLogPage:
     requests: tuple[RequestRecord, ...]
     newest_id: int | None  # the newest id in the log (None: empty), even when nothing is new
     truncated: bool  # more new requests than the limit: the oldest of them were left out
+
+
+@dataclass(frozen=True, slots=True)
+class SecondCounts:
+    """Requests (and 429s among them) second by second, oldest first: what pacing advice reads."""
+
+    start: datetime  # the first second
+    requests: tuple[int, ...]
+    throttled: tuple[int, ...]
+    limit_per_minute: int | None

@@ -19,6 +19,7 @@ from ht_dash.api.models import (
     Profile,
     RegeneratedToken,
     RequestLogPage,
+    SecondCounts,
     Subscription,
     TokenInfo,
 )
@@ -44,6 +45,7 @@ class AccountSource(Protocol):
         self, timeframe: str = "30d", date: date | None = None
     ) -> EndpointUsageReport: ...
     async def next_billing(self) -> NextBilling: ...
+    async def second_counts(self, window_minutes: int = 15) -> SecondCounts: ...
     async def recent_requests(
         self, after_id: int | None = None, limit: int = 1000
     ) -> RequestLogPage: ...

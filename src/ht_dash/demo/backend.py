@@ -121,6 +121,7 @@ class DemoBackend:
             contract.NEXT_BILLING: ("GET", self._next_billing),
             contract.HISTORY: ("GET", self._history_page),
             contract.REQUESTS: ("GET", self._request_log),
+            contract.SECONDS: ("GET", self._second_counts),
         }
         self.request_log = DemoRequestLog(self.traffic)
 
@@ -394,6 +395,11 @@ class DemoBackend:
 
     def _next_billing(self, query: Mapping[str, str], now: datetime) -> _Reply:
         return _json_reply(200, contract.dump_next_billing(self.next_billing(now)))
+
+    def _second_counts(self, query: Mapping[str, str], now: datetime) -> _Reply:
+        window = self._int(query, "window_minutes", 15, 1, 60)
+        counts = self.request_log.second_counts(window, now)
+        return _json_reply(200, contract.dump_second_counts(counts))
 
     def _request_log(self, query: Mapping[str, str], now: datetime) -> _Reply:
         limit = self._int(query, "limit", 1000, 1, contract.REQUEST_LOG_MAX_LIMIT)

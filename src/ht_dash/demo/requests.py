@@ -13,7 +13,7 @@ import math
 from datetime import UTC, datetime
 from itertools import accumulate
 
-from ht_dash.api.models import RequestLogPage, RequestRecord
+from ht_dash.api.models import RequestLogPage, RequestRecord, SecondCounts
 from ht_dash.demo.noise import normal, unit
 from ht_dash.demo.usage import LIVE_INTERVAL_S, Traffic
 
@@ -87,6 +87,31 @@ class DemoRequestLog:
             bytes=size,
             retry_after=retry_after,
             instance=None,
+        )
+
+    def second_counts(self, window_minutes: int, now: datetime) -> SecondCounts:
+        """The window's complete seconds before `now`: requests, and the 429s among them (a
+        bucket's last ones, as in `_bucket`)."""
+        end_s = math.floor(now.timestamp())
+        start_s = end_s - window_minutes * 60
+        requests: list[int] = []
+        throttled: list[int] = []
+        for bucket in range(start_s // LIVE_INTERVAL_S, (end_s - 1) // LIVE_INTERVAL_S + 1):
+            counts = self.traffic.second_counts(bucket)
+            left = self._throttled(bucket)
+            refused = [0] * LIVE_INTERVAL_S
+            for offset in reversed(range(LIVE_INTERVAL_S)):
+                refused[offset] = min(counts[offset], left)
+                left -= refused[offset]
+            for offset in range(LIVE_INTERVAL_S):
+                if start_s <= bucket * LIVE_INTERVAL_S + offset < end_s:
+                    requests.append(counts[offset])
+                    throttled.append(refused[offset])
+        return SecondCounts(
+            start=datetime.fromtimestamp(start_s, UTC),
+            requests=tuple(requests),
+            throttled=tuple(throttled),
+            limit_per_minute=self.traffic.account.plan.rate_limit_per_minute,
         )
 
     def page(self, after_id: int | None, limit: int, now: datetime) -> RequestLogPage:

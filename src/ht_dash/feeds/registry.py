@@ -117,6 +117,16 @@ REQUESTS = FeedSpec(
     pausable=True,
 )
 
+# Screen 4's pacing advice: the meter's per-second counts of the last 15 minutes.
+PACING_WINDOW_MINUTES = 15
+PACING = FeedSpec(
+    "pacing",
+    lambda source, p: source.second_counts(p["window_minutes"]),
+    60.0,  # advice over 15 minutes moves slowly: one request a minute
+    params={"window_minutes": PACING_WINDOW_MINUTES},
+    pausable=True,
+)
+
 FEEDS: tuple[FeedSpec, ...] = (
     PROFILE,
     TOKEN,
@@ -127,5 +137,6 @@ FEEDS: tuple[FeedSpec, ...] = (
     BILLING,
     HISTORY,
     REQUESTS,
+    PACING,
 )
 BY_NAME: dict[str, FeedSpec] = {spec.name: spec for spec in FEEDS}

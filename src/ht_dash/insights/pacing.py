@@ -9,13 +9,16 @@ names how many bursts there were, how many 429s they caused, and two ways to sta
   most `burst + (limit - burst) = limit` requests, so a sliding minute never goes over.
 
 `pacing_advice(...)` is what screen 4 and `ht-dash run`'s summary call; `pacing_text(...)` is the
-sentence they show.
+sentence they show; `pacing_summary(counts)` does both for a source's `SecondCounts` and also says
+so when nothing went over.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from ht_dash.api.models import SecondCounts
 
 WINDOW_S = 60
 # The bucket keeps a tenth of the limit for bursts, at least one request.
@@ -154,3 +157,21 @@ def pacing_text(advice: PacingAdvice) -> str:
         f"{advice.bucket_burst}, or ≥ {_spacing_words(advice.spacing_s)} between requests, "
         f"would have avoided them"
     )
+
+
+def pacing_summary(counts: SecondCounts) -> str:
+    """What screen 4 and `ht-dash run` print: the advice, or how close the bot came."""
+    window = _window_words(len(counts.requests))
+    if not counts.requests:
+        return "No per-second counts yet."
+    limit = counts.limit_per_minute
+    peak = max(trailing_sums(counts.requests))
+    if not limit:
+        return f"No per-minute limit on this plan; the busiest minute in {window} had {peak} requests."
+    advice = pacing_advice(counts.requests, limit, counts.throttled)
+    if advice is None:
+        return (
+            f"No minute over {limit}/min in {window} (busiest: {peak}/min): "
+            "the bot's pacing keeps under the limit."
+        )
+    return pacing_text(advice)

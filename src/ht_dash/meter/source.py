@@ -34,6 +34,7 @@ from ht_dash.api.models import (
     RegeneratedToken,
     RequestLogPage,
     RequestRecord,
+    SecondCounts,
     Subscription,
     TokenInfo,
 )
@@ -381,6 +382,31 @@ class MeterSource:
                 tokens_used=used,
                 period_start=period_start,
                 resets_at=resets_at,
+            )
+
+        return await self._query(work)
+
+    async def second_counts(self, window_minutes: int = 15) -> SecondCounts:
+        """The window's complete seconds: requests and 429s per second (for pacing advice)."""
+        if not 1 <= window_minutes <= 60:
+            raise BadRequest("window_minutes must be between 1 and 60", status=400)
+        end = int(self._clock.now().timestamp())
+        start = end - 60 * window_minutes
+
+        def work(conn: sqlite3.Connection) -> SecondCounts:
+            requests = [0] * (end - start)
+            throttled = [0] * (end - start)
+            for second, count, refused in conn.execute(
+                "SELECT CAST(ts AS INTEGER), COUNT(*), SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END)"
+                " FROM requests WHERE ts >= ? AND ts < ? GROUP BY 1",
+                (start, end),
+            ):
+                requests[second - start], throttled[second - start] = count, refused
+            return SecondCounts(
+                start=datetime.fromtimestamp(start, UTC),
+                requests=tuple(requests),
+                throttled=tuple(throttled),
+                limit_per_minute=self.plan(conn).rate_limit_per_minute,
             )
 
         return await self._query(work)

@@ -10,8 +10,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ht_dash.api.models import LiveUsage, Plan, Subscription
-from ht_dash.feeds.registry import LIVE, SUBSCRIPTION
+from ht_dash.api.models import LiveUsage, Plan, SecondCounts, Subscription
+from ht_dash.feeds.registry import LIVE, PACING, SUBSCRIPTION
+from ht_dash.insights.pacing import pacing_summary
 from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction, span
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
@@ -63,8 +64,8 @@ class LimitsScreen(DashScreen):
     pause). Crossing 80 % or 100 % of the limit or the quota rings once (see ht_dash.insights.live)."""
 
     MODE = "limits"
-    FEEDS = (SUBSCRIPTION, LIVE)
-    PANELS = {SUBSCRIPTION.name: "plan-panel", LIVE.name: "live-panel"}
+    FEEDS = (SUBSCRIPTION, LIVE, PACING)
+    PANELS = {SUBSCRIPTION.name: "plan-panel", LIVE.name: "live-panel", PACING.name: "pacing-panel"}
     BINDINGS = [
         Binding("plus,equals_sign", "faster", "Faster", key_display="+", id="limits.faster"),
         Binding("minus,underscore", "slower", "Slower", key_display="-", id="limits.slower"),
@@ -92,6 +93,8 @@ class LimitsScreen(DashScreen):
                 yield Static("", id="live-throttled", classes="limits-line")
                 yield Static("", id="live-streams", classes="limits-line")
                 yield Static("", id="live-status", classes="limits-line")
+            with DataPanel(title="Pacing (last 15 min, per second)", id="pacing-panel"):
+                yield Static("", id="pacing-advice", classes="limits-line")
 
     # ---- rendering ---------------------------------------------------------------------------
 
@@ -101,6 +104,8 @@ class LimitsScreen(DashScreen):
             live = self.app.feeds.state(LIVE).data
             if isinstance(live, LiveUsage):
                 self._render_live(live)  # the Free plan's gauge shows the daily quota
+        elif kind == PACING.name and isinstance(data, SecondCounts):
+            set_text(self.query_one("#pacing-advice", Static), escape(pacing_summary(data)))
         elif kind == "live" and isinstance(data, LiveUsage):
             self._render_live(data)
 
