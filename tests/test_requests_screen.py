@@ -138,3 +138,19 @@ async def test_meter_log_explains_how_to_get_data_then_picks_up_a_new_database()
         write_requests(path, 2, time.time())
         app.feeds.refresh([REQUESTS])
         await wait_for(pilot, lambda: screen.table.row_count == 2, "the new database's rows")
+
+
+async def test_rows_arriving_keep_the_scrollbar_and_the_end_reachable():
+    clock = FixedClock(NOW)
+    app = demo_app(clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_log(pilot)
+        table = screen.table
+        before = table.row_count
+        clock.advance(30)
+        app.feeds.refresh([REQUESTS])
+        await wait_for(pilot, lambda: table.row_count > before, "more rows")
+        assert table.vertical_scrollbar.window_virtual_size == table.row_count + 1
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1
+        assert table.scroll_offset.y == table.max_scroll_y > before - table.visible_rows

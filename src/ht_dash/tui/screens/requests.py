@@ -201,8 +201,8 @@ class RequestsScreen(DashScreen):
         else:
             waiting = log.waiting()
             parts.append(f"paused · {waiting:,} new" if waiting else "paused")
-        status = self.query_one("#requests-status", Static)
-        status.update(escape(" · ".join(parts)))
+        # One fixed-height line: no layout pass for it each second (it cost most of the CPU).
+        self.query_one("#requests-status", Static).update(escape(" · ".join(parts)), layout=False)
 
     # ---- actions -----------------------------------------------------------------------------
 
