@@ -486,6 +486,65 @@ def test_listen_and_upstream_parsing():
         parse_listen("localhost:http")
 
 
+@pytest.mark.parametrize("value", ["::1:8787", "::1", "fe80::1:9000"])
+def test_listen_ipv6_without_brackets_is_refused_with_the_right_form(value):
+    from ht_dash.api.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\[::1\]:8787"):
+        parse_listen(value)
+
+
+def test_listen_ipv6_in_brackets_is_accepted():
+    assert parse_listen("[::1]:8787") == ("::1", 8787)
+    assert parse_listen("[::]:0") == ("::", 0)
+
+
+async def test_the_meter_listens_on_ipv6_loopback(fake_api, db_path):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    with Recorder(db_path) as recorder:
+        proxy = MeterProxy(_upstream_of(fake_api), recorder, host="::1", port=0)
+        try:
+            await proxy.start()
+        except OSError:
+            pytest.skip("::1 cannot be bound here")
+        try:
+            assert proxy.url.startswith("http://[::1]:")
+            async with httpx.AsyncClient(base_url=proxy.url) as client:
+                response = await client.get("/api/external/segments")
+        finally:
+            await proxy.close()
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("target", "template"),
+    [
+        # letters only, under 80 characters: a key, not a route
+        ("/api/external/k/SECRETsecretSECRETsecretXY", "/k/{value}"),
+        ("/api/external/segments/secretsecretsecretsecret", "/segments/{value}"),
+        ("/api/external/wallets/Abcdefgh", "/wallets/{value}"),
+        # a long opaque id with digits (not a JWT, not hex) is an id
+        ("/api/external/wallets/ab12cd34ef56gh78ij90kl", "/wallets/{id}"),
+        # literals of the data API's routes and short lowercase words stay
+        ("/api/external/leaderboards/biggest-positions", "/leaderboards/biggest-positions"),
+        ("/api/external/builders/all-time-revenue", "/builders/all-time-revenue"),
+        ("/api/external/orders/5m-snapshots/latest", "/orders/5m-snapshots/latest"),
+        ("/api/external/hypertracker/state/status", "/hypertracker/state/status"),
+        # absolute form: the path only, never the user info or the host
+        ("http://user:pAsSwOrD@h/x", "/x"),
+        ("http://user:pAsSwOrD@h/api/external/segments?k=v", "/segments"),
+        # authority form (CONNECT) and asterisk form (OPTIONS *)
+        ("127.0.0.1:22", "{authority}"),
+        ("*", "*"),
+    ],
+)
+def test_path_template_keeps_only_route_literals(target, template):
+    from ht_dash.meter.templates import path_template
+
+    assert path_template(target) == template
+
+
 def test_ht_dash_meter_end_to_end_then_usage_reads_it(fake_api, isolated_home, capsys):
     """The acceptance path: `ht-dash meter` in front of an upstream, Ctrl-C, then `usage --json`."""
     import os

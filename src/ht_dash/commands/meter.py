@@ -30,7 +30,16 @@ placeholders; the query string is never stored), status, latency, response size,
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ht_dash.meter import DEFAULT_LISTEN, DEFAULT_RETENTION_DAYS, DEFAULT_UPSTREAM
+    from ht_dash.meter import (
+        DEFAULT_HEADER_TIMEOUT_S,
+        DEFAULT_IDLE_TIMEOUT_S,
+        DEFAULT_LISTEN,
+        DEFAULT_MAX_BUFFERED_MIB,
+        DEFAULT_MAX_CLIENTS,
+        DEFAULT_RETENTION_DAYS,
+        DEFAULT_TIMEOUT_S,
+        DEFAULT_UPSTREAM,
+    )
 
     parser = subparsers.add_parser(
         "meter",
@@ -42,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--listen",
         metavar="HOST:PORT",
         default=DEFAULT_LISTEN,
-        help=f"address to listen on (default: {DEFAULT_LISTEN}; loopback only unless you say so)",
+        help=f"address to listen on, [::1]:PORT for IPv6 (default: {DEFAULT_LISTEN})",
     )
     parser.add_argument(
         "--upstream",
@@ -66,9 +75,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--timeout",
         type=float,
-        default=30.0,
+        default=DEFAULT_TIMEOUT_S,
         metavar="S",
-        help="seconds to wait for the upstream before answering 504 (default: 30)",
+        help="seconds to wait for the upstream before answering 504, and for each gap in a body "
+        f"either way (default: {DEFAULT_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=DEFAULT_HEADER_TIMEOUT_S,
+        metavar="S",
+        help=f"seconds a bot has to send a request head (default: {DEFAULT_HEADER_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT_S,
+        metavar="S",
+        help="seconds a kept-alive connection may wait for its next request "
+        f"(default: {DEFAULT_IDLE_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--max-clients",
+        type=int,
+        metavar="N",
+        help="bot connections open at once; more get 503 (default: "
+        f"{DEFAULT_MAX_CLIENTS}, or fewer to fit the open-file limit)",
+    )
+    parser.add_argument(
+        "--max-buffered",
+        type=int,
+        default=DEFAULT_MAX_BUFFERED_MIB,
+        metavar="MIB",
+        help="request bodies held in memory across all connections; past it, 503 "
+        f"(default: {DEFAULT_MAX_BUFFERED_MIB})",
     )
     parser.add_argument(
         "--interval",
@@ -91,8 +131,11 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
     host, port = parse_listen(args.listen)
     if args.retention_days < 1:
         raise ConfigError("--retention-days must be at least 1")
-    if args.timeout <= 0:
-        raise ConfigError("--timeout must be positive")
+    for flag in ("timeout", "header_timeout", "idle_timeout", "max_buffered"):
+        if getattr(args, flag) <= 0:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be positive")
+    if args.max_clients is not None and args.max_clients < 1:
+        raise ConfigError("--max-clients must be at least 1")
     if args.interval is not None and args.interval <= 0:
         raise ConfigError("--interval must be positive")
     db = default_db_path()  # where `--source meter` reads
@@ -108,7 +151,17 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
             "but not recorded (dropped records are counted)",
             file=sys.stderr,
         )
-    proxy = MeterProxy(upstream, recorder, host=host, port=port, timeout=args.timeout)
+    proxy = MeterProxy(
+        upstream,
+        recorder,
+        host=host,
+        port=port,
+        timeout=args.timeout,
+        header_timeout=args.header_timeout,
+        idle_timeout=args.idle_timeout,
+        max_clients=args.max_clients,
+        max_buffered=args.max_buffered * 1024 * 1024,
+    )
     out = sys.stdout
     tty = out.isatty()
     interval = args.interval or (1.0 if tty else 10.0)

@@ -14,3 +14,8 @@ Nothing here imports Textual.
 DEFAULT_UPSTREAM = "https://ht-api.coinmarketman.com"
 DEFAULT_LISTEN = "127.0.0.1:8787"
 DEFAULT_RETENTION_DAYS = 90
+DEFAULT_TIMEOUT_S = 30.0  # upstream answer, and each gap in a body either way
+DEFAULT_HEADER_TIMEOUT_S = 10.0  # a connection's request head must be complete within this
+DEFAULT_IDLE_TIMEOUT_S = 60.0  # a keep-alive connection with no request is closed after this
+DEFAULT_MAX_CLIENTS = 1024  # lowered at start to what the open-file limit allows
+DEFAULT_MAX_BUFFERED_MIB = 64  # request bodies held in memory across all connections

@@ -5,6 +5,11 @@ path and query, headers including Authorization, body) except for hop-by-hop hea
 The response comes back unchanged and streamed: status, end-to-end headers, body bytes. When the
 upstream cannot be reached the bot gets a 502, when it is too slow a 504, each with a JSON body.
 
+What other clients do never stalls a request: every wait has a deadline (the request head, an
+idle keep-alive connection, the bot's upload, the upstream's answer, a bot that stops reading),
+client connections and request bytes held in memory are capped, and CONNECT or a protocol
+upgrade is answered by the meter itself.
+
 h11 is used directly for both sides because it is already installed (httpx depends on it through
 httpcore) and because httpx as the upstream client costs ~0.5 ms per request on loopback, half the
 meter's 1 ms budget; a small keep-alive pool over h11 costs ~0.1 ms.
@@ -16,18 +21,32 @@ import asyncio
 import contextlib
 import json
 import math
+import re
+import socket
 import ssl
+import sys
 import time
 from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import h11
 
-from ht_dash.api.client import is_loopback_host
+from ht_dash.api.client import MAX_RETRY_WAIT_S, is_loopback_host, parse_retry_after
 from ht_dash.api.errors import ConfigError
-from ht_dash.meter import DEFAULT_LISTEN, DEFAULT_UPSTREAM
+from ht_dash.meter import (
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_LISTEN,
+    DEFAULT_MAX_BUFFERED_MIB,
+    DEFAULT_MAX_CLIENTS,
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_UPSTREAM,
+)
 from ht_dash.meter.recorder import Record, Recorder, is_error
 from ht_dash.meter.templates import path_template
 
@@ -35,6 +54,16 @@ READ_CHUNK = 65536
 MAX_REQUEST_BODY = 32 * 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 LISTEN_BACKLOG = 1024  # a burst of new bot connections must not wait for SYN retries
+RESERVED_FDS = 64  # descriptors left for the listener, the database, the event loop, logs
+TURN_AWAY_AT_ONCE = 64  # connections being told 503 at a time; past that, closed at once
+LINGER_S = 1.0  # reading what a refused bot still sends, so that it sees the answer
+ACCEPT_RETRY_S = 0.1  # after the system refused a new connection (out of descriptors)
+REPORT_EVERY_S = 1.0  # accept errors are reported at most this often
+SHUTDOWN_GRACE_S = 1.0  # requests in flight when the meter stops get this long to finish
+
+# RFC 9110 §9.2.2: only these may be sent again without the bot asking.
+IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
+ALLOWED_METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 # RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
 HOP_BY_HOP = frozenset(
@@ -97,16 +126,32 @@ def parse_listen(value: str) -> tuple[str, int]:
     host, sep, port_text = value.rpartition(":")
     if not sep:
         host, port_text = "127.0.0.1", value
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        raise ConfigError(f"--listen {value!r}: an IPv6 address goes in brackets, e.g. [::1]:8787")
     host = host.strip("[]") or "127.0.0.1"
     try:
         port = int(port_text)
     except ValueError:
         raise ConfigError(
-            f"--listen {value!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}"
+            f"--listen {value!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN} or [::1]:8787"
         ) from None
     if not 0 <= port <= 65535:
         raise ConfigError(f"--listen {value!r}: port must be between 0 and 65535")
     return host, port
+
+
+def fitting_client_cap(upstream_slots: int, wanted: int = DEFAULT_MAX_CLIENTS) -> int:
+    """`wanted`, lowered so that clients, connections being turned away and upstream
+    connections fit the open-file limit."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return wanted
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(8, min(wanted, soft - upstream_slots - TURN_AWAY_AT_ONCE - RESERVED_FDS))
 
 
 class UpstreamError(Exception):
@@ -120,6 +165,30 @@ class _StaleConnection(Exception):
     """A reused keep-alive connection was closed by the upstream before it answered."""
 
 
+class _ClientStalled(Exception):
+    """The bot stopped reading what the meter sends it for longer than the timeout."""
+
+
+class _IdleTimeout(Exception):
+    """A keep-alive connection brought no new request within the idle timeout."""
+
+
+class _Refusal(NamedTuple):
+    """The meter's own answer instead of forwarding, and the `failure` it is recorded with."""
+
+    status: int
+    error: str
+    message: str
+    failure: str
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+@dataclass(slots=True)
+class _Upload:
+    body: bytearray = field(default_factory=bytearray)
+    reserved: int = 0  # bytes of the shared request-body budget held for this request
+
+
 class LiveStats:
     """Rolling figures for the live line: the last 60 s of requests, plus totals."""
 
@@ -130,6 +199,8 @@ class LiveStats:
         self.total = 0
         self.throttled = 0
         self.errors = 0
+        self.refused = 0  # connections turned away with a 503: too many open
+        self.accept_errors = 0  # new connections the system did not let the meter accept
         self.started = time.monotonic()
 
     def add(self, latency_ms: float, status: int) -> None:
@@ -195,6 +266,7 @@ class UpstreamPool:
     ) -> None:
         self.upstream = upstream
         self.connect_timeout = connect_timeout
+        self.max_connections = max_connections
         self._idle: list[_UpstreamConnection] = []
         self._slots = asyncio.Semaphore(max_connections)
         self._ssl: ssl.SSLContext | None = None
@@ -206,10 +278,11 @@ class UpstreamPool:
             self._ssl = ssl_context
 
     async def acquire(self) -> _UpstreamConnection:
+        """A connection; waits for a free slot (the caller's deadline bounds the wait)."""
         await self._slots.acquire()
         while self._idle:
             conn = self._idle.pop()
-            if conn.usable():
+            if conn.usable():  # an upstream that closed an idle connection: nothing sent yet
                 return conn
             conn.close()
         try:
@@ -253,16 +326,28 @@ class MeterProxy:
         *,
         host: str = "127.0.0.1",
         port: int = 8787,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT_S,
         connect_timeout: float = 5.0,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT_S,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S,
         max_connections: int = 128,
+        max_clients: int | None = None,
+        max_buffered: int = DEFAULT_MAX_BUFFERED_MIB * 1024 * 1024,
+        max_request_body: int = MAX_REQUEST_BODY,
         ssl_context: ssl.SSLContext | None = None,
+        report: Callable[[str], None] | None = None,
     ) -> None:
         self.upstream = upstream
         self.recorder = recorder
         self.host = host
         self.port = port
         self.timeout = timeout
+        self.header_timeout = header_timeout
+        self.idle_timeout = idle_timeout
+        self.max_clients = max_clients or fitting_client_cap(max_connections)
+        self.max_buffered = max_buffered
+        self.max_request_body = max_request_body
+        self.report = report or _report_on_stderr
         self.stats = LiveStats()
         self.pool = UpstreamPool(
             upstream,
@@ -270,16 +355,28 @@ class MeterProxy:
             max_connections=max_connections,
             ssl_context=ssl_context,
         )
-        self._server: asyncio.base_events.Server | None = None
+        self.buffered = 0  # request body bytes held (or reserved) across all connections
+        self._listener: socket.socket | None = None
+        self._accepting: asyncio.Task | None = None
         self._clients: dict[asyncio.Task, bool] = {}  # handler task -> busy with a request
+        self._turning_away: set[asyncio.Task] = set()
+        self._last_report = -math.inf
+        self._unreported = 0
 
     async def start(self) -> tuple[str, int]:
-        self._server = await asyncio.start_server(
-            self._serve_client, self.host, self.port, limit=READ_CHUNK, backlog=LISTEN_BACKLOG
-        )
-        sockname = self._server.sockets[0].getsockname()
-        self.port = sockname[1]
-        return sockname[0], sockname[1]
+        """Listen and start accepting connections."""
+        loop = asyncio.get_running_loop()
+        family, *_, address = (
+            await loop.getaddrinfo(
+                self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )
+        )[0]
+        listener = socket.create_server(address, family=family, backlog=LISTEN_BACKLOG)
+        listener.setblocking(False)
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        self._accepting = loop.create_task(self._accept_forever(listener))
+        return listener.getsockname()[0], self.port
 
     @property
     def url(self) -> str:
@@ -287,25 +384,27 @@ class MeterProxy:
         return f"http://{host}:{self.port}"
 
     async def serve_forever(self) -> None:
-        assert self._server is not None, "start() first"
-        await self._server.serve_forever()
+        assert self._accepting is not None, "start() first"
+        await asyncio.shield(self._accepting)
 
-    async def close(self, grace: float = 2.0) -> None:
+    async def close(self, grace: float = SHUTDOWN_GRACE_S) -> None:
         """Stop listening; requests in flight get `grace` seconds to finish, idle ones none."""
-        if self._server is not None:
-            self._server.close()
-        idle = [task for task, busy in self._clients.items() if not busy]
-        for task in idle:
+        if self._accepting is not None:
+            self._accepting.cancel()
+            await asyncio.wait([self._accepting], timeout=1.0)
+        if self._listener is not None:
+            self._listener.close()
+        for task in self._turning_away:
+            task.cancel()
+        for task in [task for task, busy in self._clients.items() if not busy]:
             task.cancel()
         if self._clients:
             await asyncio.wait(list(self._clients), timeout=grace)
         for task in list(self._clients):
             task.cancel()
-        if self._clients:
-            await asyncio.wait(list(self._clients), timeout=1.0)
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        pending = list(self._clients) + list(self._turning_away)
+        if pending:
+            await asyncio.wait(pending, timeout=0.5)
         self.pool.close()
 
     async def __aenter__(self) -> MeterProxy:
@@ -315,20 +414,107 @@ class MeterProxy:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    # ---- accepting connections ---------------------------------------------------------------
+
+    async def _accept_forever(self, listener: socket.socket) -> None:
+        """asyncio's own accept loop floods the log when out of descriptors: this one reports."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, _ = await loop.sock_accept(listener)
+            except ConnectionAbortedError:
+                continue
+            except OSError as exc:
+                self._accept_failed(exc)
+                await asyncio.sleep(ACCEPT_RETRY_S)
+                continue
+            if len(self._clients) >= self.max_clients:
+                self._turn_away(sock)
+            else:
+                self._clients[loop.create_task(self._serve_socket(sock))] = False
+
+    def _accept_failed(self, exc: OSError) -> None:
+        self.stats.accept_errors += 1
+        now = time.monotonic()
+        if now - self._last_report < REPORT_EVERY_S:
+            self._unreported += 1
+            return
+        more = f" ({self._unreported} more since the last report)" if self._unreported else ""
+        self._last_report, self._unreported = now, 0
+        self.report(
+            f"cannot accept new connections: {_os_reason(exc)}{more}; "
+            "lower --max-clients or raise the open-file limit (ulimit -n)"
+        )
+
+    def _turn_away(self, sock: socket.socket) -> None:
+        self.stats.refused += 1
+        if len(self._turning_away) >= TURN_AWAY_AT_ONCE:
+            sock.close()
+            return
+        task = asyncio.get_running_loop().create_task(self._say_too_many(sock))
+        self._turning_away.add(task)
+        task.add_done_callback(self._turning_away.discard)
+
+    async def _say_too_many(self, sock: socket.socket) -> None:
+        """503, then read what the bot sends until it hangs up: closing first would reset it."""
+        loop = asyncio.get_running_loop()
+        refusal = _Refusal(
+            503,
+            "too_many_connections",
+            f"{self.max_clients} connections are open already; try again shortly",
+            "",
+            ((b"retry-after", b"1"),),
+        )
+        data, _ = _answer_bytes(h11.Connection(h11.SERVER), refusal, head=False, close=True)
+        try:
+            async with asyncio.timeout(LINGER_S):
+                await loop.sock_sendall(sock, data)
+                sock.shutdown(socket.SHUT_WR)
+                while await loop.sock_recv(sock, READ_CHUNK):
+                    pass
+        except (OSError, TimeoutError):
+            pass
+        finally:
+            sock.close()
+
     # ---- the bot's side ----------------------------------------------------------------------
 
-    async def _serve_client(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def _serve_socket(self, sock: socket.socket) -> None:
         task = asyncio.current_task()
         assert task is not None
+        try:
+            reader, writer = await asyncio.open_connection(sock=sock, limit=READ_CHUNK)
+        except (OSError, asyncio.CancelledError):
+            sock.close()
+            self._clients.pop(task, None)
+            return
+        try:
+            await self._serve_client(task, reader, writer)
+        finally:
+            self._clients.pop(task, None)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _serve_client(
+        self, task: asyncio.Task, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         clients = self._clients
-        clients[task] = False
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+        fresh = True
         try:
             while True:
                 try:
-                    event = await _next_event(conn, reader)
+                    event = await self._next_request(conn, reader, fresh)
+                except TimeoutError:
+                    refusal = _Refusal(
+                        408,
+                        "request_timeout",
+                        f"no complete request head within {self.header_timeout:g} s",
+                        "",
+                    )
+                    with contextlib.suppress(Exception):
+                        await self._send(writer, _answer_bytes(conn, refusal, close=True)[0])
+                    return
                 except h11.RemoteProtocolError as exc:
                     await self._reject(conn, writer, exc)
                     return
@@ -337,6 +523,8 @@ class MeterProxy:
                 clients[task] = True
                 keep_open = await self._handle(conn, reader, writer, event)
                 clients[task] = False
+                if not keep_open and conn.their_state is h11.SEND_BODY:
+                    await _discard_input(reader, writer)
                 if (
                     not keep_open
                     or conn.our_state is not h11.DONE
@@ -344,14 +532,35 @@ class MeterProxy:
                 ):
                     return
                 conn.start_next_cycle()
-        except (ConnectionError, asyncio.IncompleteReadError, h11.ProtocolError):
+                fresh = False
+        except (
+            ConnectionError,
+            asyncio.IncompleteReadError,
+            h11.ProtocolError,
+            _IdleTimeout,
+            _ClientStalled,
+        ):
             return
         except asyncio.CancelledError:
             return  # shutting down; ending quietly keeps asyncio from logging the cancellation
-        finally:
-            clients.pop(task, None)
-            with contextlib.suppress(Exception):
-                writer.close()
+
+    async def _next_request(
+        self, conn: h11.Connection, reader: asyncio.StreamReader, fresh: bool
+    ) -> object:
+        """The next request head: on a kept-alive connection its first byte must come within the
+        idle timeout; the whole head within the header timeout (from accept on a new one)."""
+        event = conn.next_event()
+        if event is not h11.NEED_DATA:
+            return event
+        if not fresh and not conn.trailing_data[0]:
+            try:
+                async with asyncio.timeout(self.idle_timeout):
+                    data = await reader.read(READ_CHUNK)
+            except TimeoutError:
+                raise _IdleTimeout from None
+            conn.receive_data(data)
+        async with asyncio.timeout(self.header_timeout):
+            return await _next_event(conn, reader)
 
     async def _reject(
         self, conn: h11.Connection, writer: asyncio.StreamWriter, exc: h11.RemoteProtocolError
@@ -359,14 +568,9 @@ class MeterProxy:
         if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         status = exc.error_status_hint or 400
-        body = json.dumps({"error": "bad_request", "message": f"ht-dash meter: {exc}"}).encode()
+        refusal = _Refusal(status, "bad_request", _describe(exc), "")
         with contextlib.suppress(Exception):
-            writer.write(
-                conn.send(h11.Response(status_code=status, headers=_json_headers(body, close=True)))
-                + conn.send(h11.Data(data=body))
-                + conn.send(h11.EndOfMessage())
-            )
-            await writer.drain()
+            await self._send(writer, _answer_bytes(conn, refusal, close=True)[0])
 
     async def _handle(
         self,
@@ -380,6 +584,7 @@ class MeterProxy:
         ts = time.time()
         method = request.method.decode("ascii", "replace")
         target = request.target.decode("ascii", "replace")
+        head = request.method == b"HEAD"
         token_fp = None
         for name, value in request.headers:
             if name == b"authorization":
@@ -387,46 +592,30 @@ class MeterProxy:
                 token_fp = self.recorder.fingerprint(credential.strip().decode("latin-1"))
                 break
 
-        if conn.they_are_waiting_for_100_continue:
-            writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
-        body = bytearray()
-        while True:
-            event = await _next_event(conn, reader)
-            if isinstance(event, h11.Data):
-                body += event.data
-                if len(body) > MAX_REQUEST_BODY:
-                    await self._answer_self(
-                        conn,
-                        writer,
-                        413,
-                        "request_too_large",
-                        f"request body over {MAX_REQUEST_BODY // 2**20} MiB",
-                        close=True,
-                    )
-                    return False
-            elif isinstance(event, h11.EndOfMessage):
-                break
-            else:
-                return False
-
         status = 502
         sent = 0
         retry_after = None
         failure: str | None = "cancelled"  # until we know better
         latency_ms = 0.0
-        keep_open = False
+        upload = _Upload()
         try:
+            refusal = self._protocol_switch(request) or await self._read_body(
+                conn, reader, writer, request, upload
+            )
+            if refusal is not None:
+                latency_ms = (time.perf_counter() - started) * 1000
+                status, failure = refusal.status, refusal.failure
+                sent = await self._answer_self(conn, writer, refusal, head=head, close=True)
+                return False
             try:
-                upstream_conn, response = await self._send_upstream(request, bytes(body))
+                upstream_conn, response = await self._send_upstream(request, upload.body)
             except UpstreamError as exc:
                 latency_ms = (time.perf_counter() - started) * 1000
                 status = 504 if exc.kind == "timeout" else 502
                 failure = exc.kind
-                sent = await self._answer_self(
-                    conn, writer, status, f"upstream_{exc.kind}", exc.message
-                )
-                keep_open = True
-                return keep_open
+                refusal = _Refusal(status, f"upstream_{exc.kind}", exc.message, exc.kind)
+                sent = await self._answer_self(conn, writer, refusal, head=head)
+                return True
             latency_ms = (time.perf_counter() - started) * 1000
             status = response.status_code
             if status == 429:
@@ -435,19 +624,25 @@ class MeterProxy:
             try:
                 retry_body = await self._relay(conn, writer, upstream_conn, response, progress)
                 failure = None
-                keep_open = True
                 if retry_body is not None:
                     retry_after = max(retry_after or 0.0, retry_body)
+                return True
             except UpstreamError as exc:  # broke off mid-body: nothing to do but hang up on the bot
                 failure = "aborted_" + exc.kind
+                return False
             finally:
                 sent = progress[0]
                 self.pool.release(upstream_conn, reusable=failure is None)
-            return keep_open
-        except (ConnectionError, asyncio.IncompleteReadError, h11.LocalProtocolError):
+        except _ClientStalled:
+            failure = "client_timeout"
+            return False
+        except (ConnectionError, asyncio.IncompleteReadError, h11.ProtocolError):
             failure = "client_gone"
             return False
         finally:
+            self.buffered -= upload.reserved
+            if retry_after is not None:
+                retry_after = min(retry_after, float(MAX_RETRY_WAIT_S))
             self.recorder.add(
                 Record(
                     ts,
@@ -463,28 +658,122 @@ class MeterProxy:
             )
             self.stats.add(latency_ms, status)
 
+    def _protocol_switch(self, request: h11.Request) -> _Refusal | None:
+        """The one place that decides about CONNECT and `Upgrade`: for now, refused cleanly.
+
+        (Relaying WebSocket would start here: answer 101 and splice both sockets.)
+        """
+        if request.method == b"CONNECT":
+            return _Refusal(
+                405,
+                "connect_not_supported",
+                "this is a reverse proxy, not a forward proxy: do not set HTTPS_PROXY or "
+                f"HTTP_PROXY to it; point the bot's base URL at {self.url}/api/external",
+                "not_supported",
+                ((b"allow", ALLOWED_METHODS),),
+            )
+        offers = {
+            token.strip().lower()
+            for name, value in request.headers
+            if name == b"upgrade"
+            for token in value.split(b",")
+        }
+        if offers - {b"h2c"}:  # h2c is an optional offer: ignored, the answer is plain HTTP/1.1
+            return _Refusal(
+                501,
+                "upgrade_not_supported",
+                "the meter does not relay protocol upgrades (WebSocket); "
+                "send plain HTTP requests through it",
+                "not_supported",
+            )
+        return None
+
+    async def _read_body(
+        self,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: h11.Request,
+        upload: _Upload,
+    ) -> _Refusal | None:
+        """Read the request body into `upload`, within the size limit and the shared budget."""
+        declared = _content_length(request.headers)
+        if declared is not None and (refusal := self._reserve(upload, declared)):
+            return refusal
+        if conn.they_are_waiting_for_100_continue:
+            await self._send(writer, conn.send(h11.InformationalResponse(status_code=100)))
+        while True:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    event = await _next_event(conn, reader)
+            except TimeoutError:
+                return _Refusal(
+                    408,
+                    "request_timeout",
+                    f"the request body stalled for {self.timeout:g} s",
+                    "client_timeout",
+                )
+            if isinstance(event, h11.Data):
+                size = len(upload.body) + len(event.data)
+                if size > upload.reserved and (refusal := self._reserve(upload, size)):
+                    return refusal
+                upload.body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                return None
+            else:
+                raise ConnectionError("the bot hung up mid-request")
+
+    def _reserve(self, upload: _Upload, size: int) -> _Refusal | None:
+        """Hold `size` bytes of the body budget for `upload`, or say why not."""
+        if size > self.max_request_body:
+            return _Refusal(
+                413,
+                "request_too_large",
+                f"request body over {_mib(self.max_request_body)}",
+                "too_large",
+            )
+        extra = size - upload.reserved
+        if self.buffered + extra > self.max_buffered:
+            return _Refusal(
+                503,
+                "meter_busy",
+                f"request bodies in progress already hold {_mib(self.max_buffered)}; "
+                "try again shortly",
+                "busy",
+                ((b"retry-after", b"1"),),
+            )
+        self.buffered += extra
+        upload.reserved = size
+        return None
+
     async def _answer_self(
         self,
         conn: h11.Connection,
         writer: asyncio.StreamWriter,
-        status: int,
-        error: str,
-        message: str,
+        refusal: _Refusal,
         *,
+        head: bool,
         close: bool = False,
     ) -> int:
-        body = json.dumps({"error": error, "message": f"ht-dash meter: {message}"}).encode()
-        writer.write(
-            conn.send(h11.Response(status_code=status, headers=_json_headers(body, close=close)))
-            + conn.send(h11.Data(data=body))
-            + conn.send(h11.EndOfMessage())
-        )
-        await writer.drain()
-        return len(body)
+        data, body_bytes = _answer_bytes(conn, refusal, head=head, close=close)
+        await self._send(writer, data)
+        return body_bytes
+
+    async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        """Write to the bot; a bot that reads nothing for `timeout` seconds is given up on."""
+        if writer.is_closing():  # writing on would only make asyncio log a warning per write
+            raise ConnectionResetError("the bot went away")
+        writer.write(data)
+        if writer.transport.get_write_buffer_size():
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await writer.drain()
+            except TimeoutError:
+                raise _ClientStalled from None
 
     # ---- the upstream's side -----------------------------------------------------------------
 
-    def _upstream_request(self, request: h11.Request, body: bytes) -> h11.Request:
+    def _upstream_request(self, request: h11.Request, body: bytes | bytearray) -> h11.Request:
         """The request as the upstream gets it: original header case and order, minus hop-by-hop."""
         drop = _connection_scoped(request.headers) | {b"host", b"content-length", b"expect"}
         headers: list[tuple[bytes, bytes]] = [(b"Host", self.upstream.host_header)]
@@ -500,60 +789,71 @@ class MeterProxy:
             headers.append((raw_name, value))
         if body or had_body_framing:
             headers.append((b"Content-Length", str(len(body)).encode("ascii")))
-        target = request.target
-        if self.upstream.base_path:
+        target = _origin_form(request.target)
+        if self.upstream.base_path and target != b"*":
             target = self.upstream.base_path.encode("ascii") + target
         return h11.Request(method=request.method, target=target, headers=headers)
 
     async def _send_upstream(
-        self, request: h11.Request, body: bytes
+        self, request: h11.Request, body: bytes | bytearray
     ) -> tuple[_UpstreamConnection, h11.Response]:
+        """Send and wait for the response head, all within `timeout` (free slot included).
+
+        A reused connection that closes before any byte of the answer is replaced once, and the
+        request sent again, only for idempotent methods: a POST may already have reached the API.
+        """
         outgoing = self._upstream_request(request, body)
-        for attempt in (1, 2):
-            try:
-                conn = await self.pool.acquire()
-            except TimeoutError:
-                raise UpstreamError(
-                    "timeout", f"connecting to {self.upstream.label} timed out"
-                ) from None
-            except (OSError, ssl.SSLError) as exc:
-                raise UpstreamError(
-                    "unreachable", f"cannot reach {self.upstream.label}: {_os_reason(exc)}"
-                ) from None
-            reused = conn.uses > 0
-            try:
-                response = await asyncio.wait_for(
-                    self._exchange(conn, outgoing, body, reused), self.timeout
-                )
-                return conn, response
-            except _StaleConnection:
-                self.pool.release(conn, reusable=False)
-                if attempt == 2:
-                    raise UpstreamError(
-                        "bad_response", f"{self.upstream.label} closed the connection"
-                    ) from None
-            except TimeoutError:
-                self.pool.release(conn, reusable=False)
-                raise UpstreamError(
-                    "timeout", f"{self.upstream.label} did not answer within {self.timeout:g} s"
-                ) from None
-            except (OSError, ssl.SSLError) as exc:
-                self.pool.release(conn, reusable=False)
-                raise UpstreamError(
-                    "unreachable", f"connection to {self.upstream.label} failed: {_os_reason(exc)}"
-                ) from None
-            except h11.ProtocolError as exc:
-                self.pool.release(conn, reusable=False)
-                raise UpstreamError(
-                    "bad_response", f"{self.upstream.label} sent an invalid response: {exc}"
-                ) from None
-            except BaseException:
-                self.pool.release(conn, reusable=False)
-                raise
+        label = self.upstream.label
+        try:
+            async with asyncio.timeout(self.timeout):
+                for attempt in (1, 2):
+                    conn = await self._upstream_connection()
+                    try:
+                        response = await self._exchange(conn, outgoing, body, conn.uses > 0)
+                        return conn, response
+                    except _StaleConnection:
+                        self.pool.release(conn, reusable=False)
+                        if attempt == 2 or request.method not in IDEMPOTENT:
+                            raise UpstreamError(
+                                "bad_response", f"{label} closed the connection before answering"
+                            ) from None
+                    except (OSError, ssl.SSLError) as exc:
+                        self.pool.release(conn, reusable=False)
+                        raise UpstreamError(
+                            "unreachable", f"connection to {label} failed: {_os_reason(exc)}"
+                        ) from None
+                    except h11.ProtocolError as exc:
+                        self.pool.release(conn, reusable=False)
+                        raise UpstreamError(
+                            "bad_response", f"{label} sent an invalid response: {_describe(exc)}"
+                        ) from None
+                    except BaseException:
+                        self.pool.release(conn, reusable=False)
+                        raise
+        except TimeoutError:
+            raise UpstreamError(
+                "timeout", f"{label} did not answer within {self.timeout:g} s"
+            ) from None
         raise AssertionError("unreachable")
 
+    async def _upstream_connection(self) -> _UpstreamConnection:
+        try:
+            return await self.pool.acquire()
+        except TimeoutError:
+            raise UpstreamError(
+                "timeout", f"connecting to {self.upstream.label} timed out"
+            ) from None
+        except (OSError, ssl.SSLError) as exc:
+            raise UpstreamError(
+                "unreachable", f"cannot reach {self.upstream.label}: {_os_reason(exc)}"
+            ) from None
+
     async def _exchange(
-        self, conn: _UpstreamConnection, request: h11.Request, body: bytes, reused: bool
+        self,
+        conn: _UpstreamConnection,
+        request: h11.Request,
+        body: bytes | bytearray,
+        reused: bool,
     ) -> h11.Response:
         data = conn.h11.send(request)
         if body:
@@ -603,12 +903,14 @@ class MeterProxy:
         keep_for_429: bytearray | None = bytearray() if response.status_code == 429 else None
         up = upstream.h11
         while True:
-            event = up.next_event()
+            try:
+                event = up.next_event()
+            except h11.RemoteProtocolError as exc:  # e.g. closed before the declared length
+                raise UpstreamError("bad_response", _describe(exc)) from None
             if event is h11.NEED_DATA:
                 if out:
-                    writer.write(b"".join(out))
+                    await self._send(writer, b"".join(out))
                     out.clear()
-                    await writer.drain()
                 try:
                     chunk = await asyncio.wait_for(upstream.reader.read(READ_CHUNK), self.timeout)
                 except TimeoutError:
@@ -618,20 +920,18 @@ class MeterProxy:
                 try:
                     up.receive_data(chunk)
                 except h11.RemoteProtocolError as exc:
-                    raise UpstreamError("bad_response", str(exc)) from None
-                continue
-            if isinstance(event, h11.Data):
+                    raise UpstreamError("bad_response", _describe(exc)) from None
+            elif isinstance(event, h11.Data):
                 progress[0] += len(event.data)
                 if keep_for_429 is not None and len(keep_for_429) < 65536:
                     keep_for_429 += event.data
                 out.append(conn.send(h11.Data(data=event.data)))
             elif isinstance(event, h11.EndOfMessage):
                 out.append(conn.send(h11.EndOfMessage()))
-                writer.write(b"".join(out))
-                await writer.drain()
+                await self._send(writer, b"".join(out))
                 break
-            elif isinstance(event, h11.ConnectionClosed):
-                raise UpstreamError("bad_response", "closed mid-body")
+            else:  # ConnectionClosed, or PAUSED: a protocol switch nobody asked for
+                raise UpstreamError("bad_response", "the upstream broke off the response")
         return _retry_after_in_body(bytes(keep_for_429)) if keep_for_429 is not None else None
 
 
@@ -641,6 +941,42 @@ async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader):
         if event is not h11.NEED_DATA:
             return event
         conn.receive_data(await reader.read(READ_CHUNK))
+
+
+async def _discard_input(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """After answering mid-upload: read what the bot still sends, for a moment, so that closing
+    does not reset the connection before it has read the answer."""
+    with contextlib.suppress(Exception):
+        writer.write_eof()
+        async with asyncio.timeout(LINGER_S):
+            while await reader.read(READ_CHUNK):
+                pass
+
+
+def _answer_bytes(
+    conn: h11.Connection, refusal: _Refusal, *, head: bool = False, close: bool = False
+) -> tuple[bytes, int]:
+    """The meter's own JSON answer on `conn`, and its body size (a HEAD gets the headers only)."""
+    body = json.dumps({"error": refusal.error, "message": f"ht-dash meter: {refusal.message}"})
+    encoded = body.encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(encoded))]
+    if close:
+        headers.append((b"connection", b"close"))
+    headers += refusal.headers
+    data = conn.send(
+        h11.Response(status_code=refusal.status, headers=headers, reason=_reason(refusal.status))
+    )
+    if not head:
+        data += conn.send(h11.Data(data=encoded))
+    data += conn.send(h11.EndOfMessage())
+    return data, 0 if head else len(encoded)
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
 
 
 def _connection_scoped(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
@@ -654,28 +990,25 @@ def _connection_scoped(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[byte
     return HOP_BY_HOP.union(named) if named else HOP_BY_HOP
 
 
-def _json_headers(body: bytes, *, close: bool) -> list[tuple[bytes, bytes]]:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if close:
-        headers.append((b"connection", b"close"))
-    return headers
+def _content_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value)  # h11 has validated it
+    return None
+
+
+def _origin_form(target: bytes) -> bytes:
+    """`/path?query` of an absolute-form target (`http://user:pw@host/path`); others unchanged."""
+    if target.startswith(b"/") or target == b"*":
+        return target
+    parts = urlsplit(target)
+    return (parts.path or b"/") + (b"?" + parts.query if parts.query else b"")
 
 
 def _retry_after(headers: list[tuple[bytes, bytes]]) -> float | None:
-    from email.utils import parsedate_to_datetime
-
     for name, value in headers:
         if name == b"retry-after":
-            text = value.decode("latin-1").strip()
-            try:
-                return max(0.0, float(text))
-            except ValueError:
-                pass
-            try:
-                when = parsedate_to_datetime(text)
-            except (TypeError, ValueError, IndexError):
-                return None
-            return max(0.0, when.timestamp() - time.time())
+            return parse_retry_after(value.decode("latin-1"), datetime.now(UTC))
     return None
 
 
@@ -695,6 +1028,18 @@ def _retry_after_in_body(body: bytes) -> float | None:
     return None
 
 
+# h11 quotes the offending bytes (`bytearray(b'…')`): they may hold a token, and read badly.
+_QUOTED_BYTES = re.compile(r":?\s*(?:bytearray\()?\bb['\"].*", re.S)
+
+
+def _describe(exc: Exception) -> str:
+    return _QUOTED_BYTES.sub("", str(exc)) or type(exc).__name__
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:g} MiB"
+
+
 def _os_reason(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
@@ -702,3 +1047,8 @@ def _os_reason(exc: BaseException) -> str:
         return f"TLS error ({exc.reason or exc})"
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return text.lower()
+
+
+def _report_on_stderr(message: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(f"ht-dash meter: warning: {message}", file=sys.stderr, flush=True)

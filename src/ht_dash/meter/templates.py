@@ -1,14 +1,16 @@
 """Path templates: `/segments/9/summary` and `/segments/4/summary` are one endpoint.
 
 Values in a path (ids, wallet addresses, coin symbols, dates, uuids, numbers, long opaque strings)
-become placeholders. The query string is never kept: it may hold addresses or even a token.
+become placeholders. A segment is kept as it is only when it is a literal of a known route of the
+data API or a short lowercase word; anything else may be a key and becomes `{value}`. The query
+string, the host and any user info are never kept: they may hold addresses or even a token.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 # The data API's base path; templates are stored relative to it, as the account API reports them.
 DATA_API_PREFIX = "/api/external"
@@ -25,7 +27,19 @@ _JWT = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 _COIN = re.compile(r"(k?[A-Z0-9]{1,15}|@\d+)")
 _OPAQUE_MIN = 20
 _MAX_SEGMENTS = 24
-_MAX_SEGMENT_CHARS = 80
+# Literals of the data API's documented routes (docs of the service, see HYPERTRACKER.md).
+ROUTE_LITERALS = frozenset(
+    {
+        "orders", "5m-snapshots", "position-metrics", "general", "positions", "coin",
+        "segments", "state", "summary", "heatmap", "leaderboards", "bias-history",
+        "closed-trades", "fills", "liquidation", "fundings", "hypertracker", "status",
+        "perp-pnl", "all-pnl", "biggest-positions", "assets", "liquidation-risk", "builders",
+        "all-time-revenue", "events", "endpoints", "info", "metrics", "perp-volume", "wallets",
+        "external-json",
+    }
+)  # fmt: skip
+# A short lowercase word, or a few of them in kebab case: `latest`, `by-coin`.
+_WORD = re.compile(r"[a-z]{1,12}(-[a-z]{1,12}){0,2}")
 
 
 def _placeholder(segment: str) -> str | None:
@@ -48,9 +62,9 @@ def _placeholder(segment: str) -> str | None:
         return "{coin}"
     if len(segment) >= _OPAQUE_MIN and any(c.isdigit() for c in segment):
         return "{id}"
-    if len(segment) > _MAX_SEGMENT_CHARS:
-        return "{value}"
-    return None
+    if segment in ROUTE_LITERALS or _WORD.fullmatch(segment):
+        return None
+    return "{value}"
 
 
 @lru_cache(maxsize=4096)
@@ -60,6 +74,12 @@ def path_template(target: str) -> str:
     >>> path_template("/api/external/segments/9/summary?limit=5")
     '/segments/{id}/summary'
     """
+    if target == "*":
+        return "*"
+    if not target.startswith("/"):
+        if "://" not in target:
+            return "{authority}"  # CONNECT host:port
+        target = urlsplit(target).path or "/"  # absolute form: never the host or user info
     path = target.split("?", 1)[0].split("#", 1)[0] or "/"
     if path == DATA_API_PREFIX or path.startswith(DATA_API_PREFIX + "/"):
         path = path[len(DATA_API_PREFIX) :] or "/"
@@ -70,9 +90,7 @@ def path_template(target: str) -> str:
         if not segment:
             out.append("")
             continue
-        placeholder = _placeholder(segment)
-        # Route segments are kept as sent (percent-encoding included), cut to a sane length.
-        out.append(placeholder or raw[:_MAX_SEGMENT_CHARS])
+        out.append(_placeholder(segment) or segment)
     if len(segments) > _MAX_SEGMENTS:
         out.append("…")
     return "/" + "/".join(out)
