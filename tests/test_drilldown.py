@@ -1,4 +1,4 @@
-"""Drill-down on screen 2: a cursor over the daily bars, the day's figures, Enter → its endpoints."""
+"""Drill-down on screen 2: a cursor over the daily bars, the day's figures, Enter → endpoints."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Screen 4 drill-down: a cursor over the 15-minute sparkline, and the plan's limit drawn across it."""
+"""Screen 4 drill-down: a cursor over the 15-minute sparkline, the plan's limit drawn across it."""
 
 from __future__ import annotations
 

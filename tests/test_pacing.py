@@ -107,18 +107,20 @@ def test_mismatched_series_are_refused():
         pacing_advice([1, 2, 3], 100, [0])
 
 
-
 # ---- from a source's per-second counts (demo, meter) to the sentence on screen 4 ----------------
 
 AT = datetime(2026, 11, 25, 14, 3, 7, tzinfo=UTC)
 
+
 def counts(requests, throttled=None, limit=100) -> SecondCounts:
     return SecondCounts(AT, tuple(requests), tuple(throttled or [0] * len(requests)), limit)
+
 
 def test_summary_says_when_the_bot_kept_under_the_limit():
     text = pacing_summary(counts(QUIET))
     assert text.startswith("No minute over 100/min in 15 min (busiest: 60/min)")
     assert "busiest minute in 15 min had 60" in pacing_summary(counts(QUIET, limit=None))
+
 
 def test_demo_counts_match_its_live_429s_and_yield_advice():
     backend = DemoBackend(seed=3, clock=FixedClock(AT), plan_id="surge")
@@ -128,6 +130,7 @@ def test_demo_counts_match_its_live_429s_and_yield_advice():
     assert sum(seconds.throttled) == live.throttled_in_window > 0
     advice = pacing_advice(seconds.requests, 100, seconds.throttled)
     assert advice is not None and advice.throttled == sum(seconds.throttled)
+
 
 async def test_meter_counts_each_second_and_its_429s(tmp_path):
     path = tmp_path / "meter.sqlite3"
@@ -140,6 +143,7 @@ async def test_meter_counts_each_second_and_its_429s(tmp_path):
     assert len(seconds.requests) == 900 and sum(seconds.requests) == 130
     assert max(seconds.throttled) == 30
     assert pacing_summary(seconds).startswith("1 burst over 100/min in 15 min caused 30 429s")
+
 
 async def test_screen_4_shows_the_advice():
     runtime = Runtime(settings=Settings(), demo=True, clock=FixedClock(AT), demo_seed=3)

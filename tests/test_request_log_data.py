@@ -28,8 +28,11 @@ async def test_demo_log_is_newest_first_and_agrees_with_live_throttling():
     assert ids == sorted(ids, reverse=True) and len(ids) == 5000 and page.truncated
     assert page.newest_id == ids[0]
     assert all(r.at < AT for r in page.requests)
-    window = [r for r in page.requests if live.series[0].at <= r.at < live.series[-1].at
-              + timedelta(seconds=live.interval_seconds)]
+    window = [
+        r
+        for r in page.requests
+        if live.series[0].at <= r.at < live.series[-1].at + timedelta(seconds=live.interval_seconds)
+    ]
     assert sum(r.status == 429 for r in window) == live.throttled_in_window
     throttled = [r for r in page.requests if r.status == 429]
     assert throttled and all(r.retry_after and r.retry_after >= 1 for r in throttled)

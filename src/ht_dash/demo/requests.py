@@ -117,9 +117,7 @@ class DemoRequestLog:
     def page(self, after_id: int | None, limit: int, now: datetime) -> RequestLogPage:
         """Requests with id > after_id that arrived in the seconds before `now`, newest first."""
         now_s = math.floor(now.timestamp())
-        floor_s = (
-            now_s - LOOKBACK_S if after_id is None else after_id // IDS_PER_SECOND
-        )
+        floor_s = now_s - LOOKBACK_S if after_id is None else after_id // IDS_PER_SECOND
         newest: list[RequestRecord] = []
         newest_id = after_id
         truncated = False

@@ -167,7 +167,9 @@ def pacing_summary(counts: SecondCounts) -> str:
     limit = counts.limit_per_minute
     peak = max(trailing_sums(counts.requests))
     if not limit:
-        return f"No per-minute limit on this plan; the busiest minute in {window} had {peak} requests."
+        return (
+            f"No per-minute limit on this plan; the busiest minute in {window} had {peak} requests."
+        )
     advice = pacing_advice(counts.requests, limit, counts.throttled)
     if advice is None:
         return (

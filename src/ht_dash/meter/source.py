@@ -397,7 +397,8 @@ class MeterSource:
             requests = [0] * (end - start)
             throttled = [0] * (end - start)
             for second, count, refused in conn.execute(
-                "SELECT CAST(ts AS INTEGER), COUNT(*), SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END)"
+                "SELECT CAST(ts AS INTEGER), COUNT(*),"
+                " SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END)"
                 " FROM requests WHERE ts >= ? AND ts < ? GROUP BY 1",
                 (start, end),
             ):

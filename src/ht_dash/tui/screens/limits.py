@@ -14,8 +14,8 @@ from textual.widgets import Static
 
 from ht_dash.api.models import LiveUsage, Plan, SecondCounts, Subscription
 from ht_dash.feeds.registry import LIVE, PACING, SUBSCRIPTION
-from ht_dash.insights.pacing import pacing_summary
 from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction, span
+from ht_dash.insights.pacing import pacing_summary
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
 from ht_dash.tui.widgets.panel import DataPanel

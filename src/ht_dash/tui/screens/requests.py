@@ -146,8 +146,9 @@ class RequestsScreen(DashScreen):
             title="Request log",
             id="requests-panel",
         )
-        yield Input(placeholder="filter: text in method, route, status (Esc clears)",
-                    id="requests-search")
+        yield Input(
+            placeholder="filter: text in method, route, status (Esc clears)", id="requests-search"
+        )
 
     def on_mount(self) -> None:
         self._show()
@@ -193,7 +194,8 @@ class RequestsScreen(DashScreen):
     def _render_status(self) -> None:
         log = self.request_log
         shown = len(log.view())
-        parts = [f"{shown:,} shown of {log.total:,}" if log.filter.active else f"{shown:,} requests"]
+        total = f"{shown:,} shown of {log.total:,}" if log.filter.active else f"{shown:,} requests"
+        parts = [total]
         if log.filter.active:
             parts.append(f"filter: {log.filter.describe()}")
         if log.following:
