@@ -54,6 +54,21 @@ def isolated_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def fresh_secret_registry():
+    """Each test starts with no registered secrets: what it asserts about redaction must not
+    depend on a token some earlier test happened to register (the registry is process-wide)."""
+    from ht_dash import logs
+
+    with logs._secrets_lock:
+        saved = set(logs._secrets)
+        logs._secrets.clear()
+    yield
+    with logs._secrets_lock:
+        logs._secrets.clear()
+        logs._secrets.update(saved)
+
+
+@pytest.fixture(autouse=True)
 def memory_keyring():
     previous = keyring.get_keyring()
     backend = MemoryKeyring()

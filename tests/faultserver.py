@@ -187,6 +187,32 @@ def sample_payloads(now: datetime) -> dict[str, Any]:
     }
 
 
+# Server text that tries to drive the terminal (OSC 52 clipboard write, clear screen, window
+# title, 8-bit CSI) or Rich markup: `--hostile` serves it in the fields the screens show.
+OSC52 = "\x1b]52;c;ZWNobyBwd25lZA==\x1b\\"
+CLEAR_AND_TITLE = "\x1b[2J\x1b]0;TITLE"
+HOSTILE_PATCH: dict[str, dict[str, Any]] = {
+    contract.PROFILE: {"name": f"Mallory{OSC52}", "organization": "[link=https://evil.test]Org"},
+    contract.TOKEN: {"token_id": "tok\x9b2J_x"},
+    contract.SUBSCRIPTION: {"plan": {"name": f"Pulse{CLEAR_AND_TITLE}"}, "status": "active\x07"},
+    contract.ENDPOINT_USAGE: {"endpoints": [{"path": "/positions[bold]\x1b[31m"}]},
+    contract.NEXT_BILLING: {
+        "currency": "US\x1b[5mD",
+        "plan_name": f"Pulse{CLEAR_AND_TITLE}",
+        "payment_method": "[b]Visa[/b]\x1b]8;;https://evil.test\x1b\\",
+    },
+    contract.HISTORY: {
+        "items": [
+            {
+                "description": f"x{OSC52}",
+                "status": "succeeded\x1b[2K",
+                "reference": '=HYPERLINK("https://evil.test")',
+            }
+        ]
+    },
+}
+
+
 # ---- the server ---------------------------------------------------------------------------------
 
 
@@ -207,6 +233,11 @@ class Options:
     location: str = "http://127.0.0.2:9/account/profile"  # redirect: where to
     size: int = 10 * 1024 * 1024  # huge: body size in bytes
     only: str = ""  # path prefix the mode applies to; elsewhere `ok`
+    message: str = "fault server"  # status: the body's `message`
+    byte_delay: float = 1.0  # trickle: seconds between two bytes of the answer
+    # ok and every mode serving valid payloads: fields to replace, per path, merged into the
+    # payload ({"plan": {"name": …}} replaces one nested field; {"items": [{…}]} the first item's)
+    patch: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -237,7 +268,21 @@ class _Exchange:
 
     def valid_body(self) -> bytes:
         payload = sample_payloads(self.server.now()).get(self.request.path)
-        return json.dumps(payload).encode() if payload is not None else b""
+        if payload is None:
+            return b""
+        return json.dumps(_merge(payload, self.options.patch.get(self.request.path, {}))).encode()
+
+
+def _merge(payload: Any, patch: Any) -> Any:
+    if isinstance(payload, dict) and isinstance(patch, dict):
+        return {
+            k: _merge(payload.get(k), patch[k]) if k in patch else v for k, v in payload.items()
+        }
+    if isinstance(payload, list) and isinstance(patch, list) and payload:
+        return [_merge(item, p) for item, p in zip(payload, patch, strict=False)] + payload[
+            len(patch) :
+        ]
+    return patch
 
 
 def _head(status: int, length: int, content_type: str, headers: dict[str, str] | None) -> bytes:
@@ -377,7 +422,16 @@ def mode_forbidden(x: _Exchange) -> None:
 
 
 def mode_status(x: _Exchange) -> None:
-    x.respond_json(x.options.status, {"statusCode": x.options.status, "message": "fault server"})
+    x.respond_json(x.options.status, {"statusCode": x.options.status, "message": x.options.message})
+
+
+def mode_trickle(x: _Exchange) -> None:
+    """The whole valid answer, head and body, one byte every --byte-delay seconds."""
+    body = x.valid_body()
+    for byte in _head(200, len(body), "application/json", None) + body:
+        x.conn.sendall(bytes([byte]))
+        if x.server.stopping.wait(x.options.byte_delay):
+            return
 
 
 def mode_redirect(x: _Exchange) -> None:
@@ -414,6 +468,7 @@ MODES: dict[str, tuple[Callable[[_Exchange], None], str]] = {
     "status": (mode_status, "answer --status with a JSON body"),
     "redirect": (mode_redirect, "302 (or a 3xx --status) to --location"),
     "flaky": (mode_flaky, "alternate valid answers and 503"),
+    "trickle": (mode_trickle, "a valid answer, one byte every --byte-delay seconds"),
 }
 
 
@@ -549,6 +604,13 @@ def main(argv: list[str] | None = None) -> int:
         "--location", default=Options.location, help="redirect: the Location header"
     )
     parser.add_argument("--size", type=int, default=Options.size, help="huge: body size in bytes")
+    parser.add_argument("--message", default=Options.message, help="status: the body's message")
+    parser.add_argument(
+        "--hostile", action="store_true", help="serve terminal escapes and markup in text fields"
+    )
+    parser.add_argument(
+        "--byte-delay", type=float, default=Options.byte_delay, help="trickle: seconds per byte"
+    )
     args = parser.parse_args(argv)
     options = Options(
         delay=args.delay,
@@ -557,6 +619,9 @@ def main(argv: list[str] | None = None) -> int:
         location=args.location,
         size=args.size,
         only=args.only,
+        message=args.message,
+        byte_delay=args.byte_delay,
+        patch=HOSTILE_PATCH if args.hostile else {},
     )
     server = FaultServer(args.mode, port=args.port, options=options)
     where = f" on {args.only}*" if args.only else ""

@@ -34,14 +34,15 @@ def panels_loaded(app) -> bool:
     return bool(panels) and all(not p.has_class("-nodata") for p in panels)
 
 
-# Each screen, its key, and something only its data can show.
+# Each screen, its key, and a value only the demo data (seed 7, fixed clock) puts there: a label
+# or a plan's list price would show without any data.
 SCREENS = [
-    ("1", "token", "Token id"),
-    ("2", "metrics", "Avg latency"),
-    ("3", "endpoints", "/positions/heatmap"),
-    ("4", "limits", "req/min"),
-    ("5", "billing", "$399.00"),
-    ("6", "history", "Invoice"),
+    ("1", "token", "tok_35e6adc94f2aec6e"),  # the token id
+    ("2", "metrics", "3,571"),  # average requests per day
+    ("3", "endpoints", "31,388"),  # requests to POST /info, the busiest endpoint
+    ("4", "limits", "55,754 / 150,000"),  # tokens used of the quota
+    ("5", "billing", "Fri Dec 11, 2026"),  # the next invoice date
+    ("6", "history", "2026-11-23 16:54"),  # the newest entry
 ]
 
 
@@ -102,7 +103,7 @@ async def test_q_quits_cleanly():
         await pilot.pause()
         await pilot.press("q")
         await pilot.pause()
-    assert app.return_code in (0, None)
+    assert app.return_code == 0
     assert app._exit_renderables == []
 
 
@@ -176,7 +177,7 @@ async def test_a_crash_report_shows_no_token():
     token = app.token_state.token.reveal()
 
     def crash() -> None:
-        revealed = app.token_state.token.reveal()  # a local, as in real code that sends or copies it
+        revealed = app.token_state.token.reveal()  # a local, as real code that sends or copies it
         raise RuntimeError(f"boom near {len(revealed)} chars")
 
     kept: list = []
@@ -200,3 +201,35 @@ async def test_a_crash_report_shows_no_token():
     reports = console.export_text()
     assert "RuntimeError: boom" in reports
     assert token[:24] not in reports  # not even the truncated repr of a local
+
+
+async def test_a_worker_failing_unexpectedly_is_shown_and_logged_without_the_token():
+    from ht_dash.logs import setup_logging
+
+    log_path = setup_logging(True)
+    app = build()
+    token = app.token_state.token.reveal()
+
+    async def broken() -> None:
+        raise RuntimeError(f"boom near {token}\nsecond line of detail")
+
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            app.screen.run_worker(broken(), name="broken-task", exit_on_error=False)
+
+            def reported() -> list:
+                return [n for n in app._notifications if n.title == "Internal error"]
+
+            await settle(pilot, reported)
+            assert app.is_running  # reported, not fatal
+            notes = reported()
+            assert len(notes) == 1
+            message = notes[0].message
+            assert "RuntimeError in broken-task: boom near" in message
+            assert token not in message and "second line" not in message
+    finally:
+        setup_logging(False)
+    logged = log_path.read_text()
+    assert "worker broken-task failed" in logged and "RuntimeError" in logged
+    assert token not in logged

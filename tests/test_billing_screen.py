@@ -108,7 +108,7 @@ async def test_canceled_subscription_bills_nothing():
 
 async def test_usage_history_failure_is_said_and_u_retries():
     app = build("surge")
-    real_metrics = app.source.metrics
+    real_metrics = app.feeds.source.metrics
     calls = []
 
     async def failing_metrics(days: int = 90):
@@ -117,7 +117,7 @@ async def test_usage_history_failure_is_said_and_u_retries():
             raise ServerError("HTTP 503 from the account API", status=503)
         return await real_metrics(days)
 
-    app.source.metrics = failing_metrics
+    app.feeds.source.metrics = failing_metrics
     async with app.run_test(size=SIZE) as pilot:
         await open_billing(pilot)
         note = shown(app, "pace-note")
@@ -141,13 +141,13 @@ def test_billing_snapshot_80x24(snap_compare):
 async def test_palette_can_recheck_the_usage_pace():
     app = build("surge")
     fetched = []
-    real_live = app.source.live
+    real_live = app.feeds.source.live
 
     async def counting_live(window_minutes: int = 15):
         fetched.append(window_minutes)
         return await real_live(window_minutes)
 
-    app.source.live = counting_live
+    app.feeds.source.live = counting_live
     async with app.run_test(size=SIZE) as pilot:
         await open_billing(pilot)
         assert len(fetched) == 1
@@ -166,7 +166,7 @@ async def test_advice_comes_even_when_the_billing_endpoint_fails():
     async def broken_billing():
         raise ServerError("HTTP 500 from the account API", status=500)
 
-    app.source.next_billing = broken_billing
+    app.feeds.source.next_billing = broken_billing
     app.feeds.scheduler.feeds["billing"].fetch = broken_billing
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")
@@ -179,3 +179,18 @@ async def test_advice_comes_even_when_the_billing_endpoint_fails():
         assert app.screen.query_one("#invoice-panel").has_class("-error")
         assert "Last period (" in shown(app, "pace-text")
         assert app.screen._history_state == "loaded"
+
+
+async def test_a_401_on_the_usage_pace_opens_the_login():
+    from ht_dash.tui.screens.login import LoginScreen
+
+    app = build("surge")
+    app.runtime.demo_backend.set_fault("/account/metrics", 401)  # only the pace asks for it here
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        for _ in range(200):
+            await pilot.pause()
+            if isinstance(app.screen, LoginScreen):
+                break
+        assert isinstance(app.screen, LoginScreen)
+        assert app.feeds.scheduler.auth_failed is not None

@@ -241,17 +241,72 @@ def test_what_a_source_cannot_provide_is_null_in_status_and_exit_2_alone(
     assert_one_clear_error(err, "billing", "--source api")
 
 
+def crash_log_named_in(err: str):
+    """The crash log whose path the hint gives: private, redacted, with the traceback."""
+    import stat
+    from pathlib import Path
+
+    from ht_dash.paths import log_dir
+
+    path = Path(err.strip().splitlines()[1].rsplit(" in ", 1)[1])
+    assert path.parent == log_dir() and path.name.startswith("ht-dash-crash-")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    return path.read_text(encoding="utf-8")
+
+
 def test_an_unexpected_error_exits_1_with_one_line_and_no_traceback(scripted, capsys, monkeypatch):
     from ht_dash.api.client import AccountClient
+
+    async def broken(self):
+        raise ZeroDivisionError(f"division by zero (Bearer {TOKEN})")
+
+    monkeypatch.setattr(AccountClient, "next_billing", broken)
+    code, out, err = run_cli(capsys, "--demo", "billing", "--json")
+    assert code == 1
+    assert_one_clear_error(err, "unexpected error: ZeroDivisionError", "crash report in")
+    assert json_error(out)["type"] == "unexpected"
+    log = crash_log_named_in(err)
+    assert "Traceback (most recent call last)" in log and "in broken" in log
+    assert "ZeroDivisionError: division by zero (Bearer [redacted])" in log
+    assert TOKEN not in log
+
+
+@pytest.mark.fault
+def test_an_unexpected_error_outside_the_fetch_is_one_line_too(scripted, capsys, monkeypatch):
+    """auth commands and the dashboard's start-up run outside run_command: same treatment."""
+    from ht_dash.commands import auth as auth_cmd
+
+    def broken(runtime):
+        raise KeyError("store")
+
+    monkeypatch.setattr(auth_cmd, "store_for", broken)
+    code, _, err = run_cli(capsys, "--demo", "auth", "status")
+    assert code == 1
+    assert_one_clear_error(err, "unexpected error: KeyError: 'store'", "crash report in")
+    assert "in broken" in crash_log_named_in(err)
+
+
+def test_with_debug_the_traceback_goes_to_the_debug_log_not_the_terminal(
+    scripted, capsys, monkeypatch
+):
+    from ht_dash.api.client import AccountClient
+    from ht_dash.logs import setup_logging
+    from ht_dash.paths import log_dir
 
     async def broken(self):
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr(AccountClient, "next_billing", broken)
-    code, out, err = run_cli(capsys, "--demo", "billing", "--json")
+    try:
+        code, _, err = run_cli(capsys, "--debug", "--demo", "billing")
+    finally:
+        setup_logging(False)
     assert code == 1
-    assert_one_clear_error(err, "unexpected error: ZeroDivisionError")
-    assert json_error(out)["type"] == "unexpected"
+    assert "Traceback" not in err
+    (debug_log,) = log_dir().glob("ht-dash-debug-*.log")
+    assert f"details in {debug_log}" in err
+    assert "Traceback (most recent call last)" in debug_log.read_text(encoding="utf-8")
+    assert not list(log_dir().glob("ht-dash-crash-*"))
 
 
 def test_the_token_never_reaches_any_output(scripted: ScriptedBackend, capsys):
@@ -275,3 +330,28 @@ def test_the_local_meter_needs_no_token(scripted: ScriptedBackend, capsys, monke
     assert code == 0, err
     assert seen == [None]
     assert json.loads(out)["source"] == "meter"
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:1/a\r\nb", "http://127.0.0.1:1/a b", "http://127.0.0.1:1/\x1b[2Ja", "\x00"],
+)
+@pytest.mark.parametrize("command", [["status"], ["auth", "status"]])
+def test_a_base_url_with_control_characters_is_a_usage_error(capsys, monkeypatch, url, command):
+    monkeypatch.setenv("HT_DASH_TOKEN", "x" * 40)
+    code, out, err = run_cli(capsys, "--base-url", url, *command)
+    assert code == 2
+    assert err.startswith("ht-dash: base URL ")
+    assert "contains a space or a control character" in err
+    assert "\x1b" not in err and "\r" not in err and "Traceback" not in err
+    assert len(err.splitlines()) == 2  # the line and its hint
+
+
+def test_a_base_url_with_control_characters_in_the_environment_names_the_variable(
+    capsys, monkeypatch
+):
+    monkeypatch.setenv("HT_DASH_BASE_URL", "http://127.0.0.1:1/a\r\nb")
+    code, _, err = run_cli(capsys, "status")
+    assert code == 2
+    assert "HT_DASH_BASE_URL" in err and "control character" in err

@@ -173,3 +173,40 @@ def test_endpoints_snapshot(snap_compare):
         await pilot.press("s")  # sorted by latency: the arrow moves to "Avg ms"
 
     assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)
+
+
+async def test_usage_the_api_does_not_offer_shows_as_a_state_and_r_asks_again():
+    from ht_dash.api.errors import NotOffered
+    from ht_dash.tui.widgets.panel import DataPanel
+
+    app = demo_app()
+    asked = []
+
+    async def not_offered(timeframe: str = "30d"):
+        asked.append(timeframe)
+        raise NotOffered("the API does not offer endpoint usage to tokens", status=404)
+
+    app.feeds.source.endpoint_usage = not_offered
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        panel = app.screen.query_one("#usage-panel", DataPanel)
+        for _ in range(200):
+            await pilot.pause()
+            if asked and not app.feeds.state(USAGE).loading:
+                break
+        await pilot.pause()
+        subtitle = str(panel.border_subtitle)
+        message = str(panel.query_one(".panel-message").render())
+        assert subtitle == "not offered by this API · asked again hourly, r asks now"
+        assert message.startswith("Not offered by the API: the API does not offer endpoint usage")
+        assert not panel.has_class("-error") and "retrying" not in subtitle + message
+        await pilot.press("2", "3")  # shown again: no new request, the state stands
+        for _ in range(20):
+            await pilot.pause()
+        assert len(asked) == 1
+        await pilot.press("r")
+        for _ in range(100):
+            await pilot.pause()
+            if len(asked) == 2:
+                break
+        assert len(asked) == 2

@@ -192,7 +192,8 @@ async def test_401_stops_polling_and_leads_to_the_login_screen():
         sent = sum(app.feeds.scheduler.requests_started.values())
         await pilot.press("r")
         await pilot.pause()
-        assert sum(app.feeds.scheduler.requests_started.values()) == sent  # no rejected token resent
+        # no rejected token resent
+        assert sum(app.feeds.scheduler.requests_started.values()) == sent
         assert list(app._notifications)[-1].message.startswith("Polling stopped: log in again")
 
 

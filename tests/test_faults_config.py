@@ -71,7 +71,10 @@ def test_bad_value_names_the_file_and_key(text, message):
 def test_unknown_key_is_named_with_the_known_ones():
     exc = config_error("refresh = 5\n")
     assert exc.message == f"{config_file()}: unknown setting 'refresh'"
-    assert exc.hint == "known settings: base_url, bell, clipboard, keys, live_interval, source, theme"
+    assert exc.hint == (
+        "known settings: base_url, bell, clipboard, keys, live_interval, request_deadline,"
+        " source, theme"
+    )
 
 
 def test_a_table_where_a_value_belongs_is_an_unknown_setting():

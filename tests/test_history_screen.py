@@ -194,3 +194,17 @@ def test_history_snapshot(snap_compare):
         await settle(pilot, screen)
 
     assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)
+
+
+async def test_a_401_on_a_later_page_opens_the_login_and_stops_polling():
+    from ht_dash.tui.screens.login import LoginScreen
+
+    app = demo_app(history_entries=130)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_history(pilot)
+        app.runtime.demo_backend.set_fault("/account/history", 401)
+        await pilot.press("end")  # the cursor nears the end: the next page is asked for
+        await settle(pilot, screen)
+        assert isinstance(app.screen, LoginScreen)
+        assert app.feeds.scheduler.auth_failed is not None
+        assert screen.table.row_count == 25  # what was loaded stays

@@ -63,17 +63,61 @@ def place_token(start: str, backend, monkeypatch) -> None:
         backend.entries[(KEYRING_SERVICE, HOST)] = SENTINEL
 
 
+# Commands that ask the API (and so meet its faults), and what each prints when it did its job.
+ASKS_THE_API = {
+    "login", "login-insecure", "token-show", "token-show-reveal", "token-regenerate",
+    "auth-status", "demo-token-show", "demo-auth-status", "demo-regenerate",
+}  # fmt: skip
+DONE = {
+    "login": "Logged in to ht-api.coinmarketman.com as Ada Lovelace",
+    "login-insecure": "Logged in to ht-api.coinmarketman.com as Ada Lovelace",
+    "logout": "ht-api.coinmarketman.com",  # "Removed the token for …" / "No token stored for …"
+    "token-show": "last used:  2026-01-20 09:30 UTC",
+    "token-show-reveal": f"token:      {SENTINEL}",
+    "token-copy": "clipboard",
+    "token-regenerate": "The old token no longer works",
+    "token-regenerate-unconfirmed": "refusing to regenerate without confirmation",
+    "auth-status": "Account:  Ada Lovelace <ada@example.com>",
+    "demo-token-show": "last used:  2026-01-20 09:30 UTC",
+    "demo-auth-status": "Account:  Ada Lovelace <ada@example.com>",
+    "demo-regenerate": "New token eyJhbG…",
+}
+FAULTS = {"401": (3, "401"), "500": (4, "500"), "down": (4, "refused")}
+
+
+def expected(command: str, backend: str, start: str, fault: str | None) -> tuple[int, str]:
+    """The exit code and a piece of the output of a command that did its job (or failed the way
+    it must): the oracle that makes the leak matrix also a behaviour matrix."""
+    demo = command.startswith("demo-")
+    from_stdin = command.startswith("login")
+    readable = start in ("env", "file") or (
+        start == "keyring" and backend in ("memory_keyring", "refusing_keyring")
+    )
+    if not (demo or from_stdin or readable or command == "logout"):
+        return 3, "no API token"
+    if fault is not None and command in ASKS_THE_API:
+        return FAULTS[fault]
+    if command == "login" and backend != "memory_keyring":
+        return 3, "keyring"  # nowhere safe to keep it, and no terminal to offer the file
+    if command == "logout" and backend == "hanging_keyring":
+        return 3, "keyring"
+    if command == "token-regenerate" and start == "keyring" and backend == "refusing_keyring":
+        return 3, "failed while storing"  # and the new token is printed, to be copied
+    if command == "token-regenerate-unconfirmed":
+        return 2, DONE[command]
+    return 0, DONE[command]
+
+
 def run_and_check(
     request, monkeypatch, capsys, caplog, isolated_home, command, backend, start, fault
 ):
+    from ht_dash.api.secret import Secret
+
     fake = request.getfixturevalue("api")
     fake.fault = fault
+    fake.token = Secret(SENTINEL)  # a regeneration in an earlier run must not change this one
     place_token(start, request.getfixturevalue(backend), monkeypatch)
     argv, stdin = COMMANDS[command]
-    if argv[0] == "--demo":
-        from ht_dash.api.secret import Secret
-
-        fake.token = Secret(SENTINEL)
     caught: list[BaseException] = []
     original = cli.print_error
     monkeypatch.setattr(cli, "print_error", lambda exc: (caught.append(exc), original(exc))[1])
@@ -84,7 +128,8 @@ def run_and_check(
     code = cli.main(argv)
     out, err = capsys.readouterr()
 
-    assert isinstance(code, int)
+    want_code, want_text = expected(command, backend, start, fault)
+    assert (code, want_text in out + err) == (want_code, True), (command, backend, start, err)
     assert "Traceback" not in err
     assert not contains_sentinel(err), f"{command}: sentinel on stderr"
     if command == "token-show-reveal" and code in (0, 3, 4) and "token:" in out:

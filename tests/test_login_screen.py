@@ -241,3 +241,25 @@ async def test_a_keyring_that_never_answers_is_explained_and_the_screen_stays_us
         token = runtime.demo_backend.token
         await log_in(pilot, token.reveal())  # this session only, the default choice
         assert isinstance(app.screen, TokenScreen) and app.token_state.token == token
+
+
+async def test_a_candidate_token_is_checked_with_its_own_client_not_the_polling_one(
+    memory_keyring,
+):
+    runtime = api_runtime()
+    backend = runtime.demo_backend
+    memory_keyring.entries[KEYRING_KEY] = backend.token.reveal()
+    app = make_app(runtime, live=False)
+    given = []
+    set_token = app.feeds.source.set_token
+    app.feeds.source.set_token = lambda token: (given.append(token), set_token(token))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_login("test")
+        await settle(pilot)
+        await log_in(pilot, "not-the-right-token-123456")
+        assert "The API rejected this token" in shown(app, "login-status")
+        assert given == []  # the shared client never held the rejected candidate
+        await log_in(pilot, backend.token.reveal())
+        assert isinstance(app.screen, TokenScreen)
+        assert given == [backend.token]  # only the accepted token reaches it

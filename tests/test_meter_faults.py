@@ -105,8 +105,8 @@ async def test_connect_gets_405_json_and_never_reaches_the_upstream(db_path):
     ]
 
 
-async def test_websocket_upgrade_gets_501_json_and_never_reaches_the_upstream(db_path):
-    upgrade = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZQ==\r\n"
+async def test_a_non_websocket_upgrade_gets_501_json_and_never_reaches_the_upstream(db_path):
+    upgrade = "Connection: Upgrade\r\nUpgrade: IRC/6.9\r\n"
     with ScriptedUpstream(connect_established) as up:
         async with running_meter(up.upstream, db_path, timeout=5) as proxy:
             raw = await exchange(proxy.port, get("/api/external/ws", extra=upgrade))

@@ -147,7 +147,7 @@ def test_metrics_snapshot_large_7_days(snap_compare):
 async def test_switching_twice_during_a_slow_fetch_ends_on_the_last_choice():
     app = build()
     gate = asyncio.Event()
-    real_metrics = app.source.metrics
+    real_metrics = app.feeds.source.metrics
     asked = []
 
     async def slow_metrics(days: int = 90):
@@ -156,7 +156,7 @@ async def test_switching_twice_during_a_slow_fetch_ends_on_the_last_choice():
             await gate.wait()
         return await real_metrics(days)
 
-    app.source.metrics = slow_metrics
+    app.feeds.source.metrics = slow_metrics
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         await settle(pilot, 90)

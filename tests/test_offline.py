@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from faultserver import SENTINEL_TOKEN, FaultServer, assert_token_absent
 from ht_dash.api.secret import Secret
-from ht_dash.feeds.registry import LIVE, METRICS
+from ht_dash.feeds.registry import LIVE, METRICS, PROFILE, TOKEN
 from ht_dash.tui.app import make_app
 from ht_dash.feeds.cache import ResponseCache
 from ht_dash.clock import FixedClock
@@ -60,7 +60,7 @@ async def fill_cache(server: FaultServer, clock: FixedClock, token: str = "x") -
     """One run with the network up: the token screen's feeds are fetched and saved."""
     app = build(server.base_url, clock, token=token)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.feeds.state("profile").data and app.feeds.state("token").data)
+        await until(pilot, lambda: app.feeds.state(PROFILE).data and app.feeds.state(TOKEN).data)
         app.feeds.offline.wait_saved()
 
 
@@ -92,7 +92,8 @@ async def test_the_dashboard_recovers_by_itself_when_the_network_returns():
         server.mode = "reset"  # the network drops
         app = build(server.base_url, clock, live=True)
         time = VirtualTime(clock)
-        app.feeds.scheduler.waiter = time  # back-off waits pass in virtual time, requests in real time
+        # back-off waits pass in virtual time, requests in real time
+        app.feeds.scheduler.waiter = time
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.feeds.state("profile").error is not None)
             assert str(panel(app, "profile-panel").border_subtitle).startswith(

@@ -26,6 +26,7 @@ from ht_dash.api import (
     ServerError,
     check_base_url,
     contract,
+    mask,
 )
 from ht_dash.api.models import RegeneratedToken
 from ht_dash.config import Settings, load_settings
@@ -148,6 +149,24 @@ def every_model():
     return [*models, regenerated]
 
 
+@pytest.mark.parametrize("length", range(1, 81))
+def test_the_masked_form_shows_at_most_a_quarter_of_any_token(length):
+    token = "".join(chr(ord("A") + i % 26) for i in range(length))
+    masked = mask(token)
+    clear = masked.replace("…", "").replace("•", "")
+    assert len(clear) <= length // 4, masked
+    head, _, tail = masked.partition("…")
+    assert token.startswith(head.replace("•", "")) and token.endswith(tail)
+    if length < 16:
+        assert masked == "••••••••"  # nothing of the token, not even its length
+
+
+def test_a_long_token_keeps_its_recognisable_ends():
+    assert mask(SENTINEL_TOKEN) == "eyJhbG…3a9c"
+    assert mask("abcdefghijklmnopqrstuvwxyz0123456789ABCD") == "abcdef…ABCD"
+    assert mask("abcdefghijklmnop") == "ab…op"
+
+
 def test_secret_shows_only_its_masked_form():
     secret = Secret(SENTINEL_TOKEN)
     for text in (
@@ -221,7 +240,8 @@ async def test_redirect_to_another_host_is_not_followed(status):
                 with pytest.raises(ServerError) as caught:
                     await api.profile()
     assert (
-        caught.value.message == f"unexpected redirect ({status}); ht-dash does not follow redirects"
+        caught.value.message
+        == f"unexpected redirect ({status}) to {target}; ht-dash does not follow redirects"
     )
     assert_token_absent(caught.value)
     assert [r.path for r in origin.requests] == [contract.PROFILE]

@@ -270,3 +270,19 @@ def test_token_screen_snapshot(snap_compare):
         await settle(pilot)
 
     assert snap_compare(demo_app(), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_regenerate_waits_out_a_429_hold_instead_of_sending():
+    from ht_dash.api.errors import RateLimited
+
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        backend = app.runtime.demo_backend
+        before = backend.token
+        app.feeds.scheduler.observe(RateLimited("Too many requests", retry_after=60))
+        await pilot.press("g", "y")
+        await settle(pilot)
+        assert backend.token == before == app.token_state.token  # nothing was regenerated
+        failed = [n for n in notifications(app) if n.startswith("Regenerate failed: Rate-limited")]
+        assert failed and "retry in 60 s" in failed[0]

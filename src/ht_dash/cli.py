@@ -30,7 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
 # needs (the dashboard: none); --help, and anything unclear, imports them all.
 COMMAND_ALIASES: dict[str, str] = {"login": "auth", "logout": "auth", "token": "auth"}
 GLOBAL_FLAGS = frozenset({"--demo", "--debug"})
-GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--demo-seed"})  # each takes a value
+# Each takes a value.
+GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--request-deadline", "--demo-seed"})
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
 
@@ -44,9 +45,10 @@ token (first found wins):
 settings (later wins):
   defaults < config.toml in the config directory < HT_DASH_* environment variables < options
   config.toml keys: base_url, clipboard (auto|osc52|native), bell (true|false),
-  live_interval (1-60 s), source (api|meter), theme
+  live_interval (1-60 s), source (api|meter), theme, request_deadline (s, default 20)
   environment: HT_DASH_BASE_URL, HT_DASH_CLIPBOARD, HT_DASH_BELL, HT_DASH_LIVE_INTERVAL,
-  HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_HOME (keep all files under one directory)
+  HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_REQUEST_DEADLINE,
+  HT_DASH_HOME (keep all files under one directory)
 
 exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 authentication problem,
   4 network or server problem, 5 quota spent or still rate-limited
@@ -89,6 +91,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "--source", choices=("api", "meter"), help="where usage data comes from (default: api)"
     )
     parser.add_argument(
+        "--request-deadline",
+        metavar="S",
+        help="seconds one API request may take in all, answer included (default: 20)",
+    )
+    parser.add_argument(
         "--debug", action="store_true", help="write a redacted debug log to the log directory"
     )
     parser.add_argument("--demo-seed", type=int, default=None, help=argparse.SUPPRESS)
@@ -102,7 +109,7 @@ def make_runtime(args: argparse.Namespace):
     from dataclasses import replace
 
     from ht_dash.api.client import check_base_url
-    from ht_dash.config import load_settings
+    from ht_dash.config import coerce, load_settings
     from ht_dash.runtime import Runtime
 
     settings = load_settings()
@@ -111,6 +118,10 @@ def make_runtime(args: argparse.Namespace):
         overrides["base_url"] = args.base_url
     if args.source:
         overrides["source"] = args.source
+    if args.request_deadline is not None:
+        overrides["request_deadline"] = coerce(
+            "request_deadline", args.request_deadline, "option --request-deadline"
+        )
     settings = replace(settings, **overrides)
     check_base_url(settings.base_url)
     return Runtime(settings=settings, demo=args.demo, debug=args.debug, demo_seed=args.demo_seed)
@@ -133,9 +144,11 @@ def error_exit_code(exc: BaseException) -> int:
 
 
 def print_error(exc: HtError) -> None:
-    print(f"ht-dash: {exc.message}", file=sys.stderr)
+    from ht_dash.sanitize import terminal_safe  # the last line of defence for error text
+
+    print(f"ht-dash: {terminal_safe(exc.message)}", file=sys.stderr)
     if exc.hint:
-        print(f"  hint: {exc.hint}", file=sys.stderr)
+        print(f"  hint: {terminal_safe(exc.hint)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,3 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         return error_exit_code(exc)
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as exc:  # a bug: one line and the crash report's path, never a traceback
+        from ht_dash.commands._common import report_error
+
+        return report_error(exc, as_json=getattr(args, "json", False), debug=args.debug)

@@ -10,12 +10,15 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ht_dash.api.client import DEFAULT_DEADLINE_S
 from ht_dash.api.contract import DEFAULT_BASE_URL
 from ht_dash.api.errors import ConfigError
 
 CLIPBOARD_MODES = ("auto", "osc52", "native")
 SOURCES = ("api", "meter")
 LIVE_INTERVAL_RANGE = (1.0, 60.0)
+REQUEST_DEADLINE_RANGE = (0.1, 600.0)
+_RANGES = {"live_interval": LIVE_INTERVAL_RANGE, "request_deadline": REQUEST_DEADLINE_RANGE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ class Settings:
     live_interval: float = 2.0
     source: str = "api"
     theme: str = "textual-dark"
+    request_deadline: float = DEFAULT_DEADLINE_S  # seconds for one whole request and its answer
     # [keys] table: (binding id, keys, line in config.toml or 0), checked when the app starts
     keys: tuple[KeySetting, ...] = ()
     config_path: Path | None = None  # where the [keys] came from, for messages
@@ -83,10 +87,12 @@ _ENV = {
     "live_interval": "HT_DASH_LIVE_INTERVAL",
     "source": "HT_DASH_SOURCE",
     "theme": "HT_DASH_THEME",
+    "request_deadline": "HT_DASH_REQUEST_DEADLINE",
 }
 
 
-def _coerce(key: str, value: Any, origin: str) -> Any:
+def coerce(key: str, value: Any, origin: str) -> Any:
+    """`value` for setting `key` (from `origin`: a file, the environment, an option), checked."""
     default = getattr(Settings(), key)
     where = f"{origin}: '{key}'"
     if isinstance(default, bool):
@@ -111,8 +117,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{where} must be a number, got {value!r}") from None
-        low, high = LIVE_INTERVAL_RANGE
-        if not low <= number <= high:
+        low, high = _RANGES[key]
+        if not low <= number <= high:  # also refuses NaN
             raise ConfigError(
                 f"{where} must be between {low:g} and {high:g} seconds, got {number:g}"
             )
@@ -166,8 +172,8 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
                     f"{path}: unknown setting '{key}'",
                     hint=f"known settings: {', '.join(sorted(known))}",
                 )
-            values[key] = _coerce(key, value, str(path))
+            values[key] = coerce(key, value, str(path))
     for key, name in _ENV.items():
         if name in env and env[name] != "":
-            values[key] = _coerce(key, env[name], f"environment {name}")
+            values[key] = coerce(key, env[name], f"environment {name}")
     return replace(Settings(), **values)

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import threading
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,22 +138,42 @@ def setup_logging(debug: bool) -> Path | None:
     return path
 
 
-def _new_log_file() -> Path:
+def record_crash(exc: BaseException) -> Path | None:
+    """Keep the redacted traceback of an error nobody expected; return the file that holds it.
+
+    With --debug it goes to the debug log; otherwise to a new 0600 crash report in the log
+    directory. Never frame locals (they can hold the token). None if nothing could be written.
+    """
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in logger.handlers:
+        if isinstance(handler, _FileHandler):
+            logger.error("unexpected error", exc_info=(type(exc), exc, exc.__traceback__))
+            return Path(handler.baseFilename)
+    text = redact("".join(traceback.format_exception(exc)))
+    try:
+        path = _new_log_file("crash")
+        path.write_text(text, encoding="utf-8")
+    except OSError:
+        return None
+    return path
+
+
+def _new_log_file(kind: str = "debug") -> Path:
     from ht_dash.paths import log_dir
 
     directory = log_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = directory / f"ht-dash-debug-{stamp}-{os.getpid()}.log"
+    path = directory / f"ht-dash-{kind}-{stamp}-{os.getpid()}.log"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)  # the umask may have narrowed it, never widened: make it exact
-    _prune(directory)
+    _prune(directory, kind)
     return path
 
 
-def _prune(directory: Path) -> None:
-    logs = sorted(directory.glob("ht-dash-debug-*.log"), key=lambda p: p.stat().st_mtime)
+def _prune(directory: Path, kind: str) -> None:
+    logs = sorted(directory.glob(f"ht-dash-{kind}-*.log"), key=lambda p: p.stat().st_mtime)
     for old in logs[:-KEEP_LOG_FILES]:
         with contextlib.suppress(OSError):
             old.unlink()

@@ -50,4 +50,10 @@ class Runtime:
     def make_client(self, token: Secret | None) -> AccountClient:
         """One AccountClient; in demo mode it reaches the embedded backend through its transport."""
         transport = self.demo_backend.transport() if self.demo else None
-        return AccountClient(self.base_url, token, transport=transport, clock=self.clock)
+        return AccountClient(
+            self.base_url,
+            token,
+            transport=transport,
+            deadline=self.settings.request_deadline,
+            clock=self.clock,
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -27,6 +29,7 @@ from ht_dash.api.errors import (
     NetworkError,
     QuotaExhausted,
     RateLimited,
+    Redirected,
     ServerError,
 )
 from ht_dash.api.models import (
@@ -46,9 +49,11 @@ from ht_dash.api.models import (
 from ht_dash.api.secret import Secret
 from ht_dash.clock import Clock, SystemClock
 from ht_dash.logs import redact, register_secret
+from ht_dash.sanitize import terminal_safe
 
 USER_AGENT = f"ht-dash/{__version__}"
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # per connect / per read
+DEFAULT_DEADLINE_S = 20.0  # per request, whole: a byte-a-second answer resets read timeouts
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_RETRY_WAIT_S = 366 * 86_400
 
@@ -69,6 +74,11 @@ def is_loopback_host(host: str) -> bool:
 def check_base_url(url: str) -> str:
     """Return the normalised base URL, or raise InsecureBaseURL / ConfigError-like messages."""
     url = url.strip().rstrip("/")
+    if any(c.isspace() or not c.isprintable() for c in url):  # urlsplit drops CR, LF and tabs
+        raise InsecureBaseURL(
+            f"base URL {url!r} contains a space or a control character",  # repr: escaped
+            hint="use e.g. https://ht-api.coinmarketman.com/api/external",
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 — raises ValueError on a port that is not a number
@@ -127,9 +137,11 @@ class AccountClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE_S,
         clock: Clock | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
+        self.deadline = deadline
         register_secret(token)
         self._token = token
         self._clock = clock or SystemClock()
@@ -183,12 +195,20 @@ class AccountClient:
         self.requests_sent += 1
         started = time.perf_counter()
         try:
-            request = self._http.build_request(method, path, params=params, headers=headers)
-            response = await self._http.send(request, stream=True)
-            try:
-                body = await self._read_capped(response)
-            finally:
-                await response.aclose()
+            async with asyncio.timeout(self.deadline):
+                request = self._http.build_request(method, path, params=params, headers=headers)
+                response = await self._http.send(request, stream=True)
+                try:
+                    body = await self._read_capped(response)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            log.debug("%s %s: no full answer within the %g s deadline", method, path, self.deadline)
+            raise NetworkError(
+                f"{self.host} answered too slowly (no full answer in {self.deadline:g} s)",
+                hint="the service or a proxy is overloaded; raise --request-deadline "
+                "(HT_DASH_REQUEST_DEADLINE) if it is just slow",
+            ) from None
         except httpx.TransportError as exc:
             elapsed = _ms(started)
             log.debug("%s %s failed after %.0f ms: %s", method, path, elapsed, type(exc).__name__)
@@ -213,7 +233,7 @@ class AccountClient:
     def _decode(self, response: httpx.Response, body: bytes) -> Any:
         status = response.status_code
         data = _json_or_none(body)
-        reason = redact(response.reason_phrase or "")[:100]  # server text: redacted too
+        reason = _server_text(response.reason_phrase or "")[:100]
         message = _server_message(data) or reason or f"HTTP {status}"
         if 200 <= status < 300:
             if data is _NOT_JSON:
@@ -229,18 +249,17 @@ class AccountClient:
         if status == 402:
             resets = None
             if isinstance(data, dict) and isinstance(data.get("resets_at"), str):
-                try:
-                    resets = datetime.fromisoformat(data["resets_at"])
-                except ValueError:
-                    resets = None
-                if resets is not None and resets.tzinfo is None:
-                    resets = resets.replace(tzinfo=UTC)
+                with contextlib.suppress(ValueError, OverflowError):  # an odd reset is unknown
+                    resets = contract.read_instant(data["resets_at"])
             raise QuotaExhausted(message, resets_at=resets)
         if status == 429:
             raise self._rate_limited(response, data, message)
         if 300 <= status < 400:
-            raise ServerError(
-                f"unexpected redirect ({status}); ht-dash does not follow redirects", status=status
+            location = _server_text(response.headers.get("Location", ""))[:100]
+            where = f" to {location}" if location else ""
+            raise Redirected(
+                f"unexpected redirect ({status}){where}; ht-dash does not follow redirects",
+                status=status,
             )
         if 400 <= status < 500:
             raise BadRequest(f"{message} ({status})", status=status)
@@ -351,14 +370,19 @@ def _json_or_none(body: bytes) -> Any:
 
 
 def _server_message(data: Any) -> str | None:
-    """The body's `message`, shortened and redacted (a server may echo the token back)."""
+    """The body's `message`, shortened, redacted and terminal-safe."""
     if isinstance(data, dict):
         message = data.get("message")
-        if isinstance(message, str) and message.strip():
-            return redact(message.strip())[:200]
         if isinstance(message, list) and message and all(isinstance(m, str) for m in message):
-            return redact("; ".join(message))[:200]
+            message = "; ".join(message)
+        if isinstance(message, str) and (text := _server_text(message)):
+            return text[:200]
     return None
+
+
+def _server_text(text: str) -> str:
+    """Server text bound for an error: redacted (a server may echo the token) and terminal-safe."""
+    return redact(terminal_safe(text)).strip()
 
 
 def _ms(started: float) -> float:

@@ -1,8 +1,10 @@
 """The account-API contract (docs/account-api.md) in code: every path and wire field name.
 
 `parse_*` turn decoded JSON into models, strictly: anything missing, mistyped, negative where a
-count is expected, or not finite raises `BadPayload` naming the field. `dump_*` do the reverse and
-are what the demo backend serves, so both sides share one spelling of the contract.
+count is expected, or not finite raises `BadPayload` naming the field. Every string is made
+terminal-safe here (no ESC sequence or control character from a server reaches a screen), and every
+instant must fall within `INSTANT_YEARS` once in UTC. `dump_*` do the reverse and are what the demo
+backend serves, so both sides share one spelling of the contract.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ht_dash.api.models import (
     TokenInfo,
 )
 from ht_dash.api.secret import Secret
+from ht_dash.sanitize import terminal_safe
 
 DEFAULT_BASE_URL = "https://ht-api.coinmarketman.com/api/external"
 
@@ -54,6 +57,9 @@ REQUEST_LOG_MAX_LIMIT = 10_000
 
 QUOTA_PERIODS = ("day", "month")
 DAY_TIMEFRAME = "day"  # the timeframe a report for one `date` echoes
+# Instants and dates outside these years (in UTC) are a bad payload: no account has them, and
+# near year 1 or 9999 a change of zone overflows.
+INSTANT_YEARS = (1970, 9000)
 # A 429 asking to wait longer than this means the quota is spent, not the per-minute limit.
 QUOTA_RETRY_AFTER_THRESHOLD_S = 15 * 60
 
@@ -92,12 +98,23 @@ class Reader:
             field=self._path(key),
         )
 
-    def str(self, key: str, *, optional: bool = False, choices: tuple[str, ...] = ()) -> Any:
+    def str(
+        self,
+        key: str,
+        *,
+        optional: bool = False,
+        choices: tuple[str, ...] = (),
+        multiline: bool = False,
+        raw: bool = False,
+    ) -> Any:
+        """A string, terminal-safe (`multiline` keeps line breaks; `raw` only for the secret)."""
         value = self._get(key, optional)
         if value is None:
             return None
         if not isinstance(value, str):
             raise self._bad(key, "a string", value)
+        if not raw:
+            value = terminal_safe(value, multiline=multiline)
         if choices and value not in choices:
             raise BadPayload(
                 f"field '{self._path(key)}' has unknown value {value[:40]!r}", field=self._path(key)
@@ -151,23 +168,34 @@ class Reader:
         if value is None:
             return None
         try:
-            parsed = datetime.fromisoformat(value)
+            return read_instant(value)
+        except OverflowError:
+            raise self._out_of_range(key) from None
         except ValueError:
             raise BadPayload(
                 f"field '{self._path(key)}' is not an ISO 8601 instant", field=self._path(key)
             ) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
     def date(self, key: str, *, optional: bool = False) -> Any:
         value = self.str(key, optional=optional)
         if value is None:
             return None
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             raise BadPayload(
                 f"field '{self._path(key)}' is not an ISO 8601 date", field=self._path(key)
             ) from None
+        if not INSTANT_YEARS[0] <= day.year <= INSTANT_YEARS[1]:
+            raise self._out_of_range(key)
+        return day
+
+    def _out_of_range(self, key: str) -> BadPayload:
+        low, high = INSTANT_YEARS
+        return BadPayload(
+            f"field '{self._path(key)}' is out of range (years {low}–{high} only)",
+            field=self._path(key),
+        )
 
     def obj(self, key: str, *, optional: bool = False) -> Any:
         value = self._get(key, optional)
@@ -193,6 +221,21 @@ class Reader:
         if not isinstance(value, list):
             raise self._bad(key, "a list", value)
         return tuple(item(Reader(v, f"{self._path(key)}[{i}]")) for i, v in enumerate(value))
+
+
+def read_instant(text: str) -> datetime:
+    """An ISO 8601 instant in UTC (no zone: UTC). ValueError if it is not one; OverflowError if
+    it falls outside `INSTANT_YEARS` once in UTC."""
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        raise OverflowError(text) from None
+    if not INSTANT_YEARS[0] <= parsed.year <= INSTANT_YEARS[1]:
+        raise OverflowError(text)
+    return parsed
 
 
 def _kind(value: Any) -> str:
@@ -244,7 +287,7 @@ def parse_token_info(data: Any) -> TokenInfo:
 
 def parse_regenerated(data: Any) -> RegeneratedToken:
     r = Reader(data, "")
-    raw = r.str("token")
+    raw = r.str("token", raw=True)
     if not raw.strip():
         raise BadPayload("field 'token' is empty", field="token")
     return RegeneratedToken(info=_token_info(r), token=Secret(raw))
@@ -375,7 +418,7 @@ def _history_entry(r: Reader) -> HistoryEntry:
         id=r.str("id"),
         at=r.instant("at"),
         kind=r.str("kind"),
-        description=r.str("description"),
+        description=r.str("description", multiline=True),
         status=r.str("status"),
         amount_cents=r.int("amount_cents", optional=True, signed=True),
         currency=r.str("currency", optional=True),

@@ -84,6 +84,15 @@ class ServerError(HtError):
         self.status = status
 
 
+class Redirected(ServerError):
+    """A 3xx: ht-dash never follows one (the token must not travel elsewhere); asking again
+    gets the same answer, so it is not retried. Usually the base URL is not the API's."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message, status=status)
+        self.hint = "check the base URL (--base-url, HT_DASH_BASE_URL)"
+
+
 class NetworkError(HtError):
     title = "Network problem"
 

@@ -79,6 +79,10 @@ class StreamUsage:
     connections_open: int
     connection_limit: int
     messages_per_minute: int
+    subscriptions: int | None = None  # counted by the local meter; the account API does not say
+    # Set when read from the local meter before any stream went through it: the URL to point
+    # the bot's stream at.
+    not_seen_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

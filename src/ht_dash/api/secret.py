@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 
+def token_text(text: str) -> str:
+    """The token in what was pasted or set: surrounding blanks and a `Bearer ` scheme removed."""
+    value = text.strip()
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == "bearer" and rest:
+        value = rest.strip()
+    elif value.lower() == "bearer":
+        value = ""
+    return value
+
+
 def mask(token: str) -> str:
-    """Recognisable but useless: first 6 and last 4 characters."""
-    if len(token) <= 12:
-        return "•" * len(token)
-    return f"{token[:6]}…{token[-4:]}"
+    """Recognisable but useless: at most the first 6 and last 4 characters, and never more than
+    a quarter of the token; a token under 16 characters shows nothing, not even its length."""
+    if len(token) < 16:
+        return "•" * 8
+    tail = min(4, len(token) // 8)
+    head = min(6, len(token) // 4 - tail)
+    return f"{token[:head]}…{token[-tail:]}"
 
 
 class Secret:
@@ -16,7 +30,7 @@ class Secret:
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
-        value = value.strip()
+        value = token_text(value)
         if not value:
             raise ValueError("empty token")
         self._value = value

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from ht_dash.api.secret import Secret
+from ht_dash.api.secret import Secret, token_text
 from ht_dash.auth.errors import (
     KeyringDropsWrites,
     KeyringFailure,
@@ -338,7 +338,7 @@ class TokenStore:
         value = self._keyring(
             lambda b: b.get_password(KEYRING_SERVICE, self.host), "reading the token"
         )
-        if value is None or not str(value).strip():
+        if value is None or not token_text(str(value)):
             return None
         return Secret(str(value))
 
@@ -393,7 +393,7 @@ class TokenStore:
                 f"the token file {display_path(path)} is readable by others (mode {mode:o}); "
                 f"run `chmod 600 {path}`"
             )
-        if not text.strip():
+        if not token_text(text):
             warnings.append(f"the token file {display_path(path)} is empty")
             return None, tuple(warnings)
         return Secret(text), tuple(warnings)
@@ -448,7 +448,7 @@ class TokenStore:
     def from_env(self) -> tuple[Secret, TokenLocation] | None:
         for name in TOKEN_ENV_VARS:
             value = self.env.get(name, "")
-            if value.strip():
+            if token_text(value):
                 return Secret(value), TokenLocation(Where.ENV, f"environment variable {name}")
         return None
 

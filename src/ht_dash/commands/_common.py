@@ -15,6 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from ht_dash import cli
@@ -28,9 +29,11 @@ from ht_dash.api.errors import (
     NotAvailable,
     QuotaExhausted,
     RateLimited,
+    Redirected,
     ServerError,
 )
 from ht_dash.api.secret import Secret
+from ht_dash.sanitize import spreadsheet_safe, terminal_safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -92,7 +95,7 @@ def get_token(runtime: Runtime) -> Secret | None:
         raise AuthError(f"no API token: {problem.message}", hint=problem.hint)
     if resolved.warnings and sys.stderr.isatty():
         for warning in resolved.warnings:
-            print(f"ht-dash: warning: {warning}", file=sys.stderr)
+            print(f"ht-dash: warning: {terminal_safe(warning)}", file=sys.stderr)
     return resolved.secret
 
 
@@ -141,6 +144,8 @@ class RetryPolicy:
         for attempt in range(1, self.attempts + 1):
             try:
                 return await fn()
+            except Redirected:
+                raise  # the same question gets the same redirect
             except RateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else self.delay(attempt)
                 if wait > self.max_rate_wait:
@@ -177,12 +182,13 @@ _CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
 def iso(at: datetime | None) -> str | None:
-    """ISO 8601 UTC with a Z suffix, to the second."""
+    """ISO 8601 UTC with a Z suffix, to the second, always four digits of year."""
     if at is None:
         return None
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = at.astimezone(UTC)
+    return f"{at.year:04d}-{at:%m-%dT%H:%M:%S}Z"
 
 
 def iso_date(day: date | None) -> str | None:
@@ -273,9 +279,13 @@ def output_format(args: argparse.Namespace) -> str:
     return "table"
 
 
+_C1 = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+
+
 def write_json(document: Any, out: TextIO | None = None) -> None:
+    """JSON escapes C0 controls; DEL and C1 (which it may write raw) are escaped here too."""
     out = out or sys.stdout
-    out.write(json.dumps(document, indent=2, ensure_ascii=False))
+    out.write(json.dumps(document, indent=2, ensure_ascii=False).translate(_C1))
     out.write("\n")
     out.flush()
 
@@ -283,20 +293,29 @@ def write_json(document: Any, out: TextIO | None = None) -> None:
 def write_csv(
     header: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO | None = None
 ) -> None:
-    """RFC 4180 quoting, UTF-8, LF line ends; None becomes an empty cell."""
+    """RFC 4180 quoting, UTF-8, LF line ends; None becomes an empty cell; text cells are
+    terminal-safe and never start a spreadsheet formula."""
     out = out or sys.stdout
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if cell is None else cell for cell in row])
+        writer.writerow(["" if cell is None else spreadsheet_safe(cell) for cell in row])
     out.flush()
 
 
 def make_console() -> Console:
-    """A rich console for tables; rich itself honours NO_COLOR and plain (non-TTY) output."""
+    """A rich console for tables; rich itself honours NO_COLOR and plain (non-TTY) output.
+
+    Every string it draws passes `terminal_safe` (rich strips BEL and CR, not ESC) and is never
+    read as markup.
+    """
     from rich.console import Console
 
-    return Console(highlight=False, markup=False)
+    class SafeConsole(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(terminal_safe(text, multiline=True), **kwargs)
+
+    return SafeConsole(highlight=False, markup=False)
 
 
 def error_type(exc: BaseException) -> str:
@@ -306,21 +325,31 @@ def error_type(exc: BaseException) -> str:
     return "unexpected"
 
 
-def error_document(exc: BaseException, exit_code: int) -> dict[str, Any]:
+def error_document(
+    exc: BaseException, exit_code: int, *, hint: str | None = None
+) -> dict[str, Any]:
     if isinstance(exc, HtError):
         message, hint = exc.message, exc.hint
     else:
-        message, hint = _unexpected_message(exc), _UNEXPECTED_HINT
+        message, hint = _unexpected_message(exc), hint or unexpected_hint(None, debug=False)
     return {
         "error": {"type": error_type(exc), "message": message, "hint": hint, "exit_code": exit_code}
     }
 
 
-_UNEXPECTED_HINT = "this is a bug in ht-dash; please report it (--debug shows the traceback)"
+def unexpected_hint(report: Path | None, *, debug: bool) -> str:
+    """What to do about a bug: report it, with the file that holds its redacted traceback."""
+    if report is None:
+        return "this is a bug in ht-dash; please report it (--debug writes a redacted log)"
+    if debug:
+        return f"this is a bug in ht-dash; please report it; details in {report}"
+    return f"this is a bug in ht-dash; please report it with the redacted crash report in {report}"
 
 
 def _unexpected_message(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    from ht_dash.logs import redact  # an exception's text may quote the token
+
+    text = redact(terminal_safe(str(exc).strip().splitlines()[0]))[:200] if str(exc).strip() else ""
     return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")
 
 
@@ -329,17 +358,17 @@ def report_error(exc: BaseException, *, as_json: bool, debug: bool = False) -> i
     if isinstance(exc, HtError):
         code = cli.error_exit_code(exc)
         cli.print_error(exc)
-    else:
-        code = cli.EXIT_ERROR
-        if debug:
-            import traceback
+        hint = None
+    else:  # one line and the file with the traceback; never a traceback on the terminal
+        from ht_dash.logs import record_crash
 
-            traceback.print_exception(exc, file=sys.stderr)
+        code = cli.EXIT_ERROR
+        hint = unexpected_hint(record_crash(exc), debug=debug)
         print(f"ht-dash: {_unexpected_message(exc)}", file=sys.stderr)
-        print(f"  hint: {_UNEXPECTED_HINT}", file=sys.stderr)
+        print(f"  hint: {hint}", file=sys.stderr)
     if as_json:
         try:
-            write_json(error_document(exc, code))
+            write_json(error_document(exc, code, hint=hint))
         except BrokenPipeError:
             silence_stdout()
     return code

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ht_dash import cli
 from ht_dash.api.errors import AuthError, HtError, NetworkError, ServerError
-from ht_dash.api.secret import Secret
+from ht_dash.api.secret import Secret, token_text
 from ht_dash.auth import clipboard
 from ht_dash.auth.errors import INSTALL_HINT, TokenStoreError
 from ht_dash.auth.flows import regenerate, validate_and_store
@@ -32,6 +32,7 @@ from ht_dash.auth.storage import (
     display_path,
     store_for,
 )
+from ht_dash.sanitize import terminal_safe
 
 if TYPE_CHECKING:
     from ht_dash.api.client import AccountClient
@@ -85,15 +86,15 @@ def fail(exc: HtError) -> int:
 
 
 def say(text: str = "") -> None:
-    print(text, flush=True)
+    print(terminal_safe(text, multiline=True), flush=True)
 
 
 def warn(text: str) -> None:
-    print(f"ht-dash: warning: {text}", file=sys.stderr, flush=True)
+    print(f"ht-dash: warning: {terminal_safe(text, multiline=True)}", file=sys.stderr, flush=True)
 
 
 def note(text: str) -> None:
-    print(f"ht-dash: {text}", file=sys.stderr, flush=True)
+    print(f"ht-dash: {terminal_safe(text, multiline=True)}", file=sys.stderr, flush=True)
 
 
 def is_interactive() -> bool:
@@ -164,9 +165,7 @@ def read_token(from_stdin: bool) -> Secret | None:
         return None
     if len(lines) > 1:
         raise ValueError("expected the token on one line, got several lines")
-    value = lines[0]
-    if value.lower().startswith("bearer "):
-        value = value[7:].strip()
+    value = token_text(lines[0])
     if any(c.isspace() for c in value) or not value.isprintable():
         raise ValueError(
             "that does not look like a token (it contains spaces or control characters)"

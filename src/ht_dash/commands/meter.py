@@ -21,12 +21,14 @@ if TYPE_CHECKING:
 
 DESCRIPTION = """\
 Run a local reverse proxy that records every request your bot makes, then forwards it unchanged
-to the API. Point the bot's base URL at http://127.0.0.1:8787/api/external (paths are kept).
+to the API. Point the bot's base URL at http://127.0.0.1:8787/api/external (paths are kept),
+and its stream URL at ws://127.0.0.1:8787/connection/websocket (relayed to the stream host).
 Read the figures with `ht-dash --source meter` (the app) or `ht-dash --source meter usage`.
 
 Stored per request: time, method, endpoint template (ids, addresses, coins, dates replaced by
 placeholders; the query string is never stored), status, latency, response size, retry_after on
-429 and a short keyed fingerprint of the token — never the token itself."""
+429 and a short keyed fingerprint of the token — never the token itself. Per stream minute:
+connections, subscriptions and publications per channel, bytes — never a message or the token."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         DEFAULT_MAX_BUFFERED_MIB,
         DEFAULT_MAX_CLIENTS,
         DEFAULT_RETENTION_DAYS,
+        DEFAULT_STREAM_UPSTREAM,
         DEFAULT_TIMEOUT_S,
         DEFAULT_UPSTREAM,
     )
@@ -58,6 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="URL",
         default=DEFAULT_UPSTREAM,
         help=f"where requests go (default: {DEFAULT_UPSTREAM}); http:// only to loopback",
+    )
+    parser.add_argument(
+        "--stream-upstream",
+        metavar="URL",
+        default=DEFAULT_STREAM_UPSTREAM,
+        help="where bots' WebSocket streams go (default: "
+        f"{DEFAULT_STREAM_UPSTREAM}); ws:// only to loopback",
     )
     parser.add_argument(
         "--plan",
@@ -126,8 +136,10 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
     from ht_dash.meter.proxy import MeterProxy, parse_listen, parse_upstream
     from ht_dash.meter.recorder import Recorder
     from ht_dash.meter.source import default_db_path
+    from ht_dash.meter.streams import parse_stream_upstream
 
     upstream = parse_upstream(args.upstream)
+    stream_upstream = parse_stream_upstream(args.stream_upstream)
     host, port = parse_listen(args.listen)
     if args.retention_days < 1:
         raise ConfigError("--retention-days must be at least 1")
@@ -161,6 +173,7 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
         idle_timeout=args.idle_timeout,
         max_clients=args.max_clients,
         max_buffered=args.max_buffered * 1024 * 1024,
+        stream_upstream=stream_upstream,
     )
     out = sys.stdout
     tty = out.isatty()
@@ -181,6 +194,17 @@ def listen_warning(host: str) -> str | None:
         f"listening on {host}, not loopback: anyone who reaches it can use the proxy, "
         "and bots' tokens reach it unencrypted"
     )
+
+
+def _save_stream_url(db: Path, url: str) -> None:
+    """For readers: where a bot's stream URL should point (`--source meter`, screen 4)."""
+    import sqlite3
+
+    from ht_dash.meter.recorder import write_meta
+    from ht_dash.meter.source import STREAM_URL_META_KEY
+
+    with contextlib.suppress(sqlite3.Error, OSError):  # the recorder reports database problems
+        write_meta(db, STREAM_URL_META_KEY, url)
 
 
 def _effective_plan(db: Path, plan_id: str | None) -> str:
@@ -214,6 +238,7 @@ async def _serve(
             f"cannot listen on {proxy.host}:{proxy.port}: {reason}",
             hint="choose another address with --listen HOST:PORT",
         ) from None
+    _save_stream_url(db, proxy.stream_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -222,6 +247,7 @@ async def _serve(
     print(
         f"ht-dash meter: {proxy.url} → {proxy.upstream.label}\n"
         f"  point your bot at {proxy.url}/api/external\n"
+        f"  and its streams at {proxy.stream_url} → {proxy.streams.upstream.label}\n"
         f"  recording to {db} (plan {plan_name}, {recorder.retention_days}-day retention)\n"
         "  Ctrl-C to stop",
         file=out,
@@ -265,6 +291,9 @@ def live_line(proxy: MeterProxy, recorder: Recorder, now: float | None = None) -
         "p95 —" if p95 is None else f"p95 {p95:,.0f} ms" if p95 >= 10 else f"p95 {p95:.1f} ms",
         f"{snap['total']:,} total",
     ]
+    counts = proxy.streams.counts
+    if counts.total:
+        parts.append(f"{counts.open:,} streams, {counts.messages_per_minute():,} msg/min")
     if recorder.dropped:
         parts.append(f"{recorder.dropped:,} NOT recorded ({recorder.last_error})")
     return " · ".join(parts)

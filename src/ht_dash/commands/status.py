@@ -13,7 +13,7 @@ from ht_dash.commands import _common as common
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ht_dash.api.models import LiveUsage, Subscription
+    from ht_dash.api.models import LiveUsage, StreamUsage, Subscription
     from ht_dash.api.source import AccountSource
     from ht_dash.runtime import Runtime
 
@@ -101,6 +101,8 @@ def to_json(status: Status) -> dict[str, Any]:
                 "connections_open": live.streams.connections_open,
                 "connection_limit": live.streams.connection_limit,
                 "messages_per_minute": live.streams.messages_per_minute,
+                "subscriptions": live.streams.subscriptions,
+                "not_seen_at": live.streams.not_seen_at,
             }
     return {
         "at": common.iso(status.at),
@@ -110,6 +112,16 @@ def to_json(status: Status) -> dict[str, Any]:
         "rate": rate,
         "streams": streams,
     }
+
+
+def _streams_text(s: StreamUsage) -> str:
+    if s.not_seen_at is not None:
+        return f"not seen locally — point the bot's stream URL at the meter: {s.not_seen_at}"
+    limit = f" / {s.connection_limit}" if s.connection_limit else ""
+    text = f"{s.connections_open}{limit} connections · {s.messages_per_minute:,} messages/min"
+    if s.subscriptions is not None:
+        text += f" · {s.subscriptions:,} subscriptions"
+    return text
 
 
 def _level(fraction: float) -> str:
@@ -159,12 +171,7 @@ def to_table(status: Status, console: Console) -> None:
         throttled.append(f" in the last {WINDOW_MINUTES} min", style="")
         table.add_row("Throttled (429)", throttled)
         if live.streams is not None:
-            s = live.streams
-            table.add_row(
-                "Streams",
-                f"{s.connections_open} / {s.connection_limit} connections · "
-                f"{s.messages_per_minute:,} messages/min",
-            )
+            table.add_row("Streams", _streams_text(live.streams))
         elif sub is not None and not sub.plan.streams_included:
             table.add_row("Streams", "not in this plan")
     else:

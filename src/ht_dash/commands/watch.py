@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
 from ht_dash.commands import _common as common
+from ht_dash.sanitize import terminal_safe
 
 if TYPE_CHECKING:
     from ht_dash.api.models import LiveUsage, Subscription
@@ -129,7 +130,7 @@ class LineWriter:
 
     def show(self, at: datetime, segments: list[Segment]) -> None:
         stamp = f"{at:%H:%M:%S}" if self.tty else common.iso(at) or ""
-        parts: list[Segment] = [(stamp, "dim"), *segments]
+        parts: list[Segment] = [(stamp, "dim"), *((terminal_safe(t), s) for t, s in segments)]
         if not self.tty:
             self.out.write("  ".join(text for text, _ in parts) + "\n")
             self.out.flush()

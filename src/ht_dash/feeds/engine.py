@@ -180,15 +180,16 @@ class FeedEngine:
             raise
 
     def use_token(self, token: Secret | None) -> None:
-        """The accepted token (login, regenerate; None: logout) goes to the source; polling resumes."""
+        """The accepted token (login, regenerate; None: logout) goes to the source, polling
+        resumes."""
         self.source.set_token(token)
         if token is None:  # logged out: the account's data must not outlive its token on disk
             self.offline.clear()
             return
         self.scheduler.reauthorized()
         if not self.live:  # manual mode: fetch again what was already fetched
-            feeds = self.scheduler.feeds.values()
-            fetched = {f.kind for f in feeds if f.state.data is not None or f.state.error is not None}
+            states = [feed.state for feed in self.scheduler.feeds.values()]
+            fetched = {s.kind for s in states if s.data is not None or s.error is not None}
             self.spawn(self._poll_all(fetched))
 
     async def aclose(self) -> None:

@@ -258,9 +258,7 @@ class Scheduler:
         if self.auth_failed is not None:
             raise self.auth_failed
         if (hold := self._hold_s()) > 0:
-            raise RateLimited(
-                f"the API rate-limited this token; asking again in {hold:.0f} s", retry_after=hold
-            )
+            raise RateLimited("the API rate-limited this token", retry_after=hold)
 
     def observe(self, exc: HtError) -> None:
         """A request outside the loops failed: a 401 stops all polling, a 429 holds every feed."""

@@ -2,7 +2,8 @@
 
 A file written here reads back into the same entries (`read_history_csv`): amounts are decimal
 strings in the currency's major unit, instants ISO 8601 UTC, text kept as-is (commas, quotes,
-newlines and any Unicode survive, as the csv module quotes them).
+newlines and any Unicode survive, as the csv module quotes them) except that a cell a spreadsheet
+would run as a formula (`=`, `+`, `-`, `@` first) is written with a leading `'`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from ht_dash.api.models import HistoryEntry
+from ht_dash.sanitize import from_spreadsheet, spreadsheet_safe
 
 HISTORY_CSV_COLUMNS = (
     "date",
@@ -74,13 +76,9 @@ def history_csv_rows(entries: Iterable[HistoryEntry]) -> Iterator[list[str]]:
     for e in entries:
         yield [
             _iso(e.at),
-            e.kind,
-            e.description,
-            e.status,
+            *map(spreadsheet_safe, (e.kind, e.description, e.status)),
             amount_text(e.amount_cents, e.currency),
-            e.currency or "",
-            e.reference or "",
-            e.id,
+            *map(spreadsheet_safe, (e.currency or "", e.reference or "", e.id)),
         ]
 
 
@@ -118,6 +116,7 @@ def read_history_csv(path: Path) -> list[HistoryEntry]:
             raise ValueError(f"{path}: missing columns {', '.join(sorted(missing))}")
         entries = []
         for row in reader:
+            row = {name: from_spreadsheet(value or "") for name, value in row.items()}
             currency = row["currency"] or None
             at = datetime.fromisoformat(row["date"])
             entries.append(

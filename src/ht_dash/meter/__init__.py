@@ -2,7 +2,8 @@
 
 - `proxy`: forwards a bot's requests to the real API and records each one;
 - `recorder`: the SQLite store (batched writes, WAL, retention);
-- `templates`: path normalisation into endpoint templates;
+- `streams`: relays bots' WebSocket streams (Centrifugo) and counts them;
+- `templates`: path and channel normalisation into templates;
 - `source`: `MeterSource`, the `AccountSource` that reads the meter (`--source meter`);
 - `bench`: measures the meter against its latency and throughput budgets.
 
@@ -12,6 +13,8 @@ Nothing here imports Textual.
 # Defaults the `ht-dash meter` parser shows; here so that building the CLI's parser (every
 # command, `status` included) does not import the proxy and h11.
 DEFAULT_UPSTREAM = "https://ht-api.coinmarketman.com"
+DEFAULT_STREAM_UPSTREAM = "wss://ws.hypertracker.io"  # Centrifugo, `--stream-upstream`
+STREAM_PATH = "/connection/websocket"
 DEFAULT_LISTEN = "127.0.0.1:8787"
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_TIMEOUT_S = 30.0  # upstream answer, and each gap in a body either way

@@ -44,10 +44,13 @@ from ht_dash.meter import (
     DEFAULT_LISTEN,
     DEFAULT_MAX_BUFFERED_MIB,
     DEFAULT_MAX_CLIENTS,
+    DEFAULT_STREAM_UPSTREAM,
     DEFAULT_TIMEOUT_S,
     DEFAULT_UPSTREAM,
+    STREAM_PATH,
 )
 from ht_dash.meter.recorder import Record, Recorder, is_error
+from ht_dash.meter.streams import StreamRelay, StreamUpstream, parse_stream_upstream, wants_websocket
 from ht_dash.meter.templates import path_template
 
 READ_CHUNK = 65536
@@ -181,6 +184,13 @@ class _Refusal(NamedTuple):
     message: str
     failure: str
     headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+class _Stream:
+    """`_protocol_switch`'s answer for a WebSocket upgrade: relay it."""
+
+
+_STREAM = _Stream()
 
 
 @dataclass(slots=True)
@@ -336,6 +346,8 @@ class MeterProxy:
         max_request_body: int = MAX_REQUEST_BODY,
         ssl_context: ssl.SSLContext | None = None,
         report: Callable[[str], None] | None = None,
+        stream_upstream: StreamUpstream | None = None,
+        max_stream_message: int | None = None,
     ) -> None:
         self.upstream = upstream
         self.recorder = recorder
@@ -356,6 +368,12 @@ class MeterProxy:
             ssl_context=ssl_context,
         )
         self.buffered = 0  # request body bytes held (or reserved) across all connections
+        self.streams = StreamRelay(
+            self,
+            stream_upstream or parse_stream_upstream(DEFAULT_STREAM_UPSTREAM),
+            ssl_context=ssl_context,
+            **({"max_message": max_stream_message} if max_stream_message else {}),
+        )
         self._listener: socket.socket | None = None
         self._accepting: asyncio.Task | None = None
         self._clients: dict[asyncio.Task, bool] = {}  # handler task -> busy with a request
@@ -383,6 +401,12 @@ class MeterProxy:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def stream_url(self) -> str:
+        """Where a bot's WebSocket stream goes through the meter."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}{STREAM_PATH}"
+
     async def serve_forever(self) -> None:
         assert self._accepting is not None, "start() first"
         await asyncio.shield(self._accepting)
@@ -406,6 +430,14 @@ class MeterProxy:
         if pending:
             await asyncio.wait(pending, timeout=0.5)
         self.pool.close()
+        await self.streams.close()
+
+    def settle(self) -> None:
+        """The current connection holds no request in flight (a relayed stream): `close()` ends
+        it at once instead of granting it the grace period."""
+        task = asyncio.current_task()
+        if task in self._clients:
+            self._clients[task] = False
 
     async def __aenter__(self) -> MeterProxy:
         await self.start()
@@ -580,6 +612,10 @@ class MeterProxy:
         request: h11.Request,
     ) -> bool:
         """Forward one request and stream the answer back. False when the connection must close."""
+        switch = self._protocol_switch(request)
+        if switch is _STREAM:
+            await self.streams.serve(conn, reader, writer, request)
+            return False
         started = time.perf_counter()
         ts = time.time()
         method = request.method.decode("ascii", "replace")
@@ -599,7 +635,7 @@ class MeterProxy:
         latency_ms = 0.0
         upload = _Upload()
         try:
-            refusal = self._protocol_switch(request) or await self._read_body(
+            refusal = switch or await self._read_body(
                 conn, reader, writer, request, upload
             )
             if refusal is not None:
@@ -658,11 +694,9 @@ class MeterProxy:
             )
             self.stats.add(latency_ms, status)
 
-    def _protocol_switch(self, request: h11.Request) -> _Refusal | None:
-        """The one place that decides about CONNECT and `Upgrade`: for now, refused cleanly.
-
-        (Relaying WebSocket would start here: answer 101 and splice both sockets.)
-        """
+    def _protocol_switch(self, request: h11.Request) -> _Refusal | _Stream | None:
+        """The one place that decides about CONNECT and `Upgrade`: a WebSocket upgrade is a bot's
+        stream (relayed by `streams`), CONNECT and other protocols are refused cleanly."""
         if request.method == b"CONNECT":
             return _Refusal(
                 405,
@@ -678,11 +712,13 @@ class MeterProxy:
             if name == b"upgrade"
             for token in value.split(b",")
         }
+        if wants_websocket(request):
+            return _STREAM
         if offers - {b"h2c"}:  # h2c is an optional offer: ignored, the answer is plain HTTP/1.1
             return _Refusal(
                 501,
                 "upgrade_not_supported",
-                "the meter does not relay protocol upgrades (WebSocket); "
+                "the meter relays only WebSocket upgrades (GET with Upgrade: websocket); "
                 "send plain HTTP requests through it",
                 "not_supported",
             )

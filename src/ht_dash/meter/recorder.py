@@ -55,7 +55,27 @@ CREATE TABLE IF NOT EXISTS daily (
     throttled INTEGER NOT NULL,    -- 429
     latency_ms_sum REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS stream_minutes (
+    minute INTEGER NOT NULL,       -- unix seconds // 60, UTC
+    channel TEXT NOT NULL,         -- channel template; '' for the connections themselves
+    connections INTEGER NOT NULL,  -- '' row: stream connections open at the minute's last write
+    subscriptions INTEGER NOT NULL,-- channel rows: subscriptions open at the minute's last write
+    messages INTEGER NOT NULL,     -- publications pushed to bots ('' row: ones without a channel)
+    bytes INTEGER NOT NULL,        -- '' row: all message bytes both ways; channel rows: their share
+    PRIMARY KEY (minute, channel)
+);
 """
+
+
+class StreamMinute(NamedTuple):
+    """Counts of one minute for one channel: gauges are replaced, counters added up."""
+
+    minute: int
+    channel: str
+    connections: int
+    subscriptions: int
+    messages: int
+    bytes: int
 
 
 class Record(NamedTuple):
@@ -144,6 +164,8 @@ class Recorder:
         self.dropped = 0
         self.last_error: str | None = None  # why records were last dropped
         self._pending: deque[Record] = deque()
+        self._stream_rows: deque[StreamMinute] = deque(maxlen=100_000)
+        self._stream_added = self._stream_done = 0  # rows handed over / written or dropped
         self._conn: sqlite3.Connection | None = None
         self._salt = secrets.token_bytes(16)  # replaced by the database's salt once opened
         self._wake = threading.Event()
@@ -190,6 +212,13 @@ class Recorder:
             return
         self._pending.append(record)
 
+    def add_streams(self, rows: Iterable[StreamMinute]) -> None:
+        """Stream counts of a minute (a few rows a second at most: never dropped for volume)."""
+        before = len(self._stream_rows)
+        self._stream_rows.extend(rows)
+        self._stream_added += len(self._stream_rows) - before
+        self._wake.set()
+
     def fingerprint(self, credential: str) -> str:
         """Short keyed hash of a token: tells keys apart, cannot be turned back into the token."""
         digest = hmac.new(self._salt, credential.encode("utf-8", "surrogateescape"), hashlib.sha256)
@@ -208,7 +237,8 @@ class Recorder:
         target = self.added
         deadline = time.monotonic() + timeout
         with self._idle:
-            while self.written + self.dropped < target:
+            stream_target = self._stream_added
+            while self.written + self.dropped < target or self._stream_done < stream_target:
                 self._wake.set()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -239,6 +269,8 @@ class Recorder:
 
     def _write_pending(self) -> None:
         pending = self._pending
+        if self._stream_rows and not pending:
+            self._write([])
         while pending:
             batch: list[Record] = []
             try:
@@ -253,7 +285,19 @@ class Recorder:
     def _write(self, batch: list[Record]) -> None:
         if self._conn is None and not self._open():
             self.dropped += len(batch)
+            self._stream_done += len(self._stream_rows)
+            self._stream_rows.clear()
             return
+        assert self._conn is not None
+        streams = []
+        while self._stream_rows:
+            streams.append(self._stream_rows.popleft())
+        try:
+            self._write_rows(batch, streams)
+        finally:
+            self._stream_done += len(streams)
+
+    def _write_rows(self, batch: list[Record], streams: list[StreamMinute]) -> None:
         assert self._conn is not None
         try:
             conn = self._conn
@@ -272,6 +316,14 @@ class Recorder:
                     " throttled = throttled + excluded.throttled,"
                     " latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum",
                     _daily_rows(batch),
+                )
+                conn.executemany(
+                    "INSERT INTO stream_minutes (minute, channel, connections, subscriptions,"
+                    " messages, bytes) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (minute, channel)"
+                    " DO UPDATE SET connections = excluded.connections,"
+                    " subscriptions = excluded.subscriptions,"
+                    " messages = messages + excluded.messages, bytes = bytes + excluded.bytes",
+                    streams,
                 )
                 self._apply_retention(conn)
                 conn.execute("COMMIT")
@@ -301,6 +353,10 @@ class Recorder:
             return
         self._next_retention = now + 3600
         conn.execute("DELETE FROM requests WHERE ts < ?", (now - self.retention_days * 86400,))
+        conn.execute(
+            "DELETE FROM stream_minutes WHERE minute < ?",
+            ((now - self.retention_days * 86400) // 60,),
+        )
         daily_days = max(DAILY_RETENTION_DAYS, self.retention_days)
         conn.execute("DELETE FROM daily WHERE day < ?", (utc_day(now - daily_days * 86400),))
 

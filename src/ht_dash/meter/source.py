@@ -35,6 +35,7 @@ from ht_dash.api.models import (
     RequestLogPage,
     RequestRecord,
     SecondCounts,
+    StreamUsage,
     Subscription,
     TokenInfo,
 )
@@ -46,6 +47,7 @@ T = TypeVar("T")
 
 DEFAULT_PLAN_ID = "pulse"
 PLAN_META_KEY = "plan"
+STREAM_URL_META_KEY = "stream_url"  # where `ht-dash meter` takes bots' streams, saved at start
 LIVE_INTERVAL_SECONDS = 15
 _ERROR_SQL = "(status >= 500 OR (status >= 400 AND status != 429))"
 _API_HINT = "run ht-dash without --source meter to ask the account API"
@@ -216,14 +218,15 @@ class MeterSource:
                 )
                 for i in range(buckets)
             )
+            plan = self.plan(conn)
             return LiveUsage(
                 at=now,
                 requests_per_minute=per_minute,
-                limit_per_minute=self.plan(conn).rate_limit_per_minute,
+                limit_per_minute=plan.rate_limit_per_minute,
                 interval_seconds=interval_seconds,
                 series=series,
                 throttled_in_window=sum(b.throttled for b in series),
-                streams=None,  # streams do not pass through the meter
+                streams=stream_usage(conn, plan, end),
             )
 
         return await self._query(work)
@@ -492,6 +495,41 @@ def read_request_log(
         newest_id=newest_id,
         truncated=len(rows) > limit and after_id is not None,
     )
+
+
+def stream_usage(conn: sqlite3.Connection, plan: Plan, now: float) -> StreamUsage | None:
+    """Streams the meter relayed: connections and subscriptions open at its last write (none when
+    that is over a minute old: the meter stopped), publications in the last 60 s, estimated from
+    per-minute counts. Before any stream: the URL to point the bot at, on a plan with streams."""
+    from ht_dash.meter import DEFAULT_LISTEN, STREAM_PATH
+
+    minute = int(now // 60)
+    try:
+        latest = conn.execute("SELECT MAX(minute) FROM stream_minutes").fetchone()[0]
+    except sqlite3.OperationalError:  # a database from before streams were counted
+        latest = None
+    limit = plan.stream_connection_limit or 0
+    if latest is None:
+        if not plan.streams_included:
+            return None
+        url = read_meta(conn, STREAM_URL_META_KEY) or f"ws://{DEFAULT_LISTEN}{STREAM_PATH}"
+        return StreamUsage(0, limit, 0, subscriptions=0, not_seen_at=url)
+    connections = subscriptions = 0
+    if latest >= minute - 1:
+        connections, subscriptions = conn.execute(
+            "SELECT COALESCE(SUM(connections), 0), COALESCE(SUM(subscriptions), 0)"
+            " FROM stream_minutes WHERE minute = ?",
+            (latest,),
+        ).fetchone()
+    current, previous = conn.execute(
+        "SELECT COALESCE(SUM(CASE WHEN minute = ? THEN messages END), 0),"
+        " COALESCE(SUM(CASE WHEN minute = ? THEN messages END), 0)"
+        " FROM stream_minutes WHERE minute >= ?",
+        (minute, minute - 1, minute - 1),
+    ).fetchone()
+    # the last 60 s: this minute so far, and the part of the previous one still inside the window
+    per_minute = current + previous * (1 - (now - minute * 60) / 60)
+    return StreamUsage(connections, limit, round(per_minute), subscriptions=subscriptions)
 
 
 def _p50_95_99(values: list[float]) -> tuple[float, float, float]:

@@ -94,3 +94,39 @@ def path_template(target: str) -> str:
     if len(segments) > _MAX_SEGMENTS:
         out.append("…")
     return "/" + "/".join(out)
+
+
+# Centrifugo channels: `namespace:name`, with `#user` or `$private` parts, sometimes `/` or `.`.
+_CHANNEL_SPLIT = re.compile(r"([:/#.,$])")
+_CHANNEL_MAX = 128
+_PRINTABLE = re.compile(r"[^\x21-\x7e]")
+
+
+def _channel_part(part: str) -> str:
+    """A channel segment kept as it is (an address, a coin, a word, a number) unless it may be a
+    secret: a token, a hash, a uuid or a long opaque string becomes a placeholder."""
+    if not part or _ADDRESS.fullmatch(part) or _INT.fullmatch(part):
+        return part
+    if _JWT.fullmatch(part):
+        return "{token}"
+    if _UUID.fullmatch(part):
+        return "{uuid}"
+    if _HEX.fullmatch(part):
+        return "{hash}"
+    if len(part) >= _OPAQUE_MIN and (any(c.isdigit() for c in part) or len(part) > 40):
+        return "{id}"
+    return part
+
+
+@lru_cache(maxsize=4096)
+def channel_template(channel: str) -> str:
+    """A stream channel as the meter stores it.
+
+    >>> channel_template("trades:0x" + "ab" * 20)
+    'trades:0xabababababababababababababababababababab'
+    >>> channel_template("orders#9f2c4e1d7a0b3c5d6e7f8091a2b3c4d5")
+    'orders#{hash}'
+    """
+    parts = _CHANNEL_SPLIT.split(_PRINTABLE.sub("?", channel))
+    template = "".join(_channel_part(p) if i % 2 == 0 else p for i, p in enumerate(parts))
+    return template if len(template) <= _CHANNEL_MAX else template[: _CHANNEL_MAX - 1] + "…"

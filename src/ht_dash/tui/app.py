@@ -29,7 +29,9 @@ from ht_dash.insights.live import AlertMonitor
 from ht_dash.runtime import Runtime
 from ht_dash.tui import notices
 from ht_dash.tui.screens import SCREENS
-from ht_dash.tui.workers import ReportingWorkerManager
+from ht_dash.tui.workers import ReportingWorkerManager, crash_report
+
+HOME_MODE = SCREENS[0][0]  # the Token screen: the first one, and where a login leads
 
 
 def _screen_factory(module: str, cls: str):
@@ -39,7 +41,7 @@ def _screen_factory(module: str, cls: str):
     return build
 
 
-class HtDashApp(App[int]):
+class HtDashApp(notices.PlainNotifications, App[int]):
     TITLE = "ht-dash"
     CSS_PATH = "app.tcss"
     MODES = {mode: _screen_factory(module, cls) for mode, _, _, module, cls in SCREENS}
@@ -66,7 +68,6 @@ class HtDashApp(App[int]):
         super().__init__()
         self._workers = ReportingWorkerManager(self)  # what no worker expected is shown, logged
         self.runtime = runtime
-        self.source = source  # the feed engine's; screens reach it only through `feeds`
         location = resolved.location if resolved else None
         self.token_state = TokenState(token, location, store_for(runtime), resolved)
         self.clock = runtime.clock
@@ -103,7 +104,9 @@ class HtDashApp(App[int]):
 
     def on_mount(self) -> None:
         if self.live:
-            self.run_worker(self.feeds.run(), name="scheduler", group="scheduler", exit_on_error=False)
+            self.run_worker(
+                self.feeds.run(), name="scheduler", group="scheduler", exit_on_error=False
+            )
             self._freshness_timer = self.set_interval(1.0, self._tick, name="freshness")
         self._start()
 
@@ -127,7 +130,7 @@ class HtDashApp(App[int]):
             from ht_dash.tui.screens.token import TokenScreen
 
             self.feeds.show(TokenScreen.FEEDS)
-        self.switch_mode("token")
+        self.switch_mode(HOME_MODE)
 
     def open_login(self, reason: str | None = None, *, first_run: bool = False) -> None:
         """Ask for a token on top of the current screen (Esc goes back; quits on a first run)."""
@@ -141,7 +144,7 @@ class HtDashApp(App[int]):
             return
         self.use_token(result.token, result.location)
         if self.current_mode not in self.MODES:
-            self.switch_mode("token")
+            self.switch_mode(HOME_MODE)
 
     def use_token(self, token: Secret | None, location: TokenLocation | None) -> None:
         """A new token (login, regenerate; None: logout): the client sends it, polling resumes."""
@@ -149,18 +152,7 @@ class HtDashApp(App[int]):
         self.feeds.use_token(token)
 
     def _fatal_error(self) -> None:
-        """A crash report without frame locals (they can hold the token), redacted."""
-        import traceback
-
-        from rich.text import Text
-
-        from ht_dash.logs import redact
-
-        self.bell()
-        report = redact(traceback.format_exc())
-        hint = "\nht-dash crashed. Please report this (run with --debug for a redacted log)."
-        self._exit_renderables.append(Text(report + hint))
-        self._close_messages_no_wait()
+        crash_report(self)  # without frame locals (they can hold the token), redacted
 
     async def on_unmount(self) -> None:
         self.feeds.stop()

@@ -3,7 +3,9 @@ write. Each is a notification; none is shown twice for the same cause."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App
 
 from ht_dash.feeds.registry import LIVE
 
@@ -11,6 +13,13 @@ if TYPE_CHECKING:
     from ht_dash.api.errors import AuthError
     from ht_dash.feeds.scheduler import FeedState
     from ht_dash.tui.app import HtDashApp
+
+
+class PlainNotifications(App):
+    """Notifications carry server text (error messages, plan names): never read as markup."""
+
+    def notify(self, message: str, *, markup: bool = True, **kwargs: Any) -> None:  # noqa: ARG002
+        super().notify(message, markup=False, **kwargs)
 
 
 def check_alerts(app: HtDashApp, state: FeedState) -> None:

@@ -1,4 +1,5 @@
-"""One handler for what no worker expected: shown in the UI, logged redacted, never swallowed.
+"""One handler for what no worker expected: shown in the UI, logged redacted, never swallowed;
+and the crash report for what nothing caught.
 
 Workers run with `exit_on_error=False` (a crash report could print a token among frame locals)
 and catch the errors they expect (`HtError`). Anything else used to vanish with the worker; this
@@ -8,9 +9,11 @@ manager reports it instead: a notification with a title and one line, and a log 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
+from rich.text import Text
 from textual.worker import Worker, WorkerState
 from textual.worker_manager import WorkerManager
 
@@ -37,9 +40,8 @@ def report_failure(app: App, worker: Worker) -> None:
     if error is None:
         return
     what = worker.name or worker.group or "a background task"
-    log.error(
-        "worker %s failed: %s", what, redact(repr(error)), exc_info=(type(error), error, error.__traceback__)
-    )
+    exc_info = (type(error), error, error.__traceback__)
+    log.error("worker %s failed: %s", what, redact(repr(error)), exc_info=exc_info)
     if isinstance(error, HtError):
         title, line = error.title, error.message
     else:
@@ -48,3 +50,12 @@ def report_failure(app: App, worker: Worker) -> None:
     line = redact(line.splitlines()[0] if line.strip() else type(error).__name__)
     hint = "" if isinstance(error, HtError) else " (run with --debug and report it)"
     app.notify(escape(line[:200]) + hint, title=title, severity="error", timeout=12)
+
+
+def crash_report(app: App) -> None:
+    """Textual's crash report, without frame locals (they can hold the token), redacted."""
+    app.bell()
+    report = redact(traceback.format_exc())
+    hint = "\nht-dash crashed. Please report this (run with --debug for a redacted log)."
+    app._exit_renderables.append(Text(report + hint))
+    app._close_messages_no_wait()

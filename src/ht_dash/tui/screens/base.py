@@ -13,6 +13,7 @@ from textual.widgets import Footer
 from ht_dash.feeds.registry import FeedSpec
 from ht_dash.feeds.scheduler import FeedState
 from ht_dash.tui.app import HtDashApp
+from ht_dash.tui.screens import SCREENS
 from ht_dash.tui.widgets.nav import NavBar
 from ht_dash.tui.widgets.panel import DataPanel
 
@@ -26,7 +27,7 @@ class FeedUpdated(Message):
 class DashScreen(Screen):
     """A screen fed by some of the scheduler's feeds; subclasses render one feed at a time."""
 
-    MODE: ClassVar[str] = ""
+    MODE: ClassVar[str] = ""  # its mode name, from the `SCREENS` table
     FEEDS: ClassVar[tuple[FeedSpec, ...]] = ()  # from ht_dash.feeds.registry
     # feed name -> id of the DataPanel that shows its freshness
     PANELS: ClassVar[dict[str, str]] = {}
@@ -37,6 +38,7 @@ class DashScreen(Screen):
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         cls.FEED_NAMES = frozenset(spec.name for spec in cls.FEEDS)
+        cls.MODE = next((mode for mode, *_, name in SCREENS if name == cls.__name__), cls.MODE)
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.MODE)

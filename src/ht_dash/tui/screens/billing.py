@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -14,6 +15,7 @@ from textual.widgets import Static
 
 from ht_dash.api.errors import HtError
 from ht_dash.api.models import DailyMetric, LiveUsage, NextBilling, Plan, Subscription
+from ht_dash.api.plans import PLANS, is_custom, plan_by_id
 from ht_dash.feeds.registry import BILLING, SUBSCRIPTION
 from ht_dash.insights.billing import (
     PlanAdvice,
@@ -23,7 +25,6 @@ from ht_dash.insights.billing import (
     fits,
     format_money,
 )
-from ht_dash.api.plans import PLANS, is_custom, plan_by_id
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.panel import DataPanel
 
@@ -36,7 +37,6 @@ class BillingScreen(DashScreen):
     quota, this period's pace, the peak req/min and 429s, and the cheapest public plan that fits.
     Account endpoints cost no usage tokens, so looking here is free."""
 
-    MODE = "billing"
     FEEDS = (BILLING, SUBSCRIPTION)
     PANELS = {BILLING.name: "invoice-panel", SUBSCRIPTION.name: "pace-panel"}
     AUTO_FOCUS = "#billing-scroll"  # arrow keys and PgUp/PgDn scroll at small sizes
@@ -103,7 +103,8 @@ class BillingScreen(DashScreen):
             lines += [
                 f"[dim]Invoice date[/]  [b]{bill.invoice_date:%a %b %d, %Y}[/] · "
                 f"[b $accent]{countdown(bill.invoice_date, today)}[/]",
-                f"[dim]Amount[/]        [b]{format_money(bill.amount_cents, bill.currency)}[/] "
+                f"[dim]Amount[/]        "
+                f"[b]{escape(format_money(bill.amount_cents, bill.currency))}[/] "
                 f"[dim]{escape(bill.currency.upper())}[/]",
                 f"[dim]Plan[/]          {escape(bill.plan_name)}{_plan_terms(bill.plan_id)}",
                 f"[dim]Payment[/]       {escape(bill.payment_method or 'none on file')}",
@@ -125,7 +126,7 @@ class BillingScreen(DashScreen):
         bullets.add_column(no_wrap=True)
         bullets.add_column(ratio=1)
         for line in advice.lines:
-            bullets.add_row("•", line)
+            bullets.add_row("•", Text(line))  # advice quotes plan names: plain text
         self.query_one("#pace-text", Static).update(bullets)
         self.query_one("#plans-table", Static).update(_plans_table(advice, sub.plan))
         note = self.query_one("#pace-note", Static)

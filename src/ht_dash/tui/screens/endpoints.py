@@ -145,11 +145,10 @@ def _cell(column: str, text: str, row_key: str) -> str | Text:
         return Text("●", style=SEVERITY_STYLE[text]) if text else ""
     if column in RIGHT:
         return Text(text, justify="right")
-    return text
+    return Text(text)  # a str cell would be read as markup, and method/path are server text
 
 
 class EndpointsScreen(DashScreen):
-    MODE = "endpoints"
     FEEDS = (USAGE,)
     PANELS = {USAGE.name: "usage-panel"}
     AUTO_FOCUS = "#endpoint-table"

@@ -1,9 +1,9 @@
 """Screen 6: support & billing history — paged as you scroll, filtered by kind, sorted, exported.
 
 The table is virtual (only visible rows are drawn), so 50,000 loaded entries paint as fast as 50.
-The app's history feed (`HISTORY`) brings the newest page (and, on refresh, new or changed entries on top);
-this screen fetches the following pages itself, through the feed engine's gate, when the cursor
-nears the end.
+The app's history feed (`HISTORY`) brings the newest page (and, on refresh, new or changed
+entries on top); this screen fetches the following pages itself, through the feed engine's gate,
+when the cursor nears the end.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -74,7 +75,6 @@ def format_entry(e: HistoryEntry) -> tuple[str, ...]:
 
 
 class HistoryScreen(DashScreen):
-    MODE = "history"
     FEEDS = (HISTORY,)
     PANELS = {HISTORY.name: "history-panel"}
     BINDINGS = [
@@ -319,7 +319,9 @@ class HistoryScreen(DashScreen):
         if self._busy:
             parts.append(self._busy)
         elif self._load_error is not None:
-            parts.append(f"[$error]⚠ {self._load_error.message}[/] — move to the end to retry")
+            parts.append(
+                f"[$error]⚠ {escape(self._load_error.message)}[/] — move to the end to retry"
+            )
         elif source.done:
             note = " (server repeated a page cursor; stopped)" if source.repeated_cursor else ""
             parts.append(f"all loaded{note}")

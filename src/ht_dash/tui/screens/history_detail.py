@@ -66,7 +66,7 @@ class HistoryDetailScreen(ModalScreen[None]):
         ]
         body = "\n".join(f"[dim]{name:<10}[/] {escape(value)}" for name, value in rows)
         with Vertical() as box:
-            box.border_title = f"{kind_label(e.kind)} · {e.at:%Y-%m-%d}"
+            box.border_title = f"{escape(kind_label(e.kind))} · {e.at:%Y-%m-%d}"
             with VerticalScroll():
                 yield Static(f"[b]{escape(e.description)}[/]\n", id="detail-description")
                 yield Static(body, id="detail-fields")

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ht_dash.api.models import LiveUsage, Plan, SecondCounts, Subscription
+from ht_dash.api.models import LiveUsage, Plan, SecondCounts, StreamUsage, Subscription
 from ht_dash.feeds.registry import LIVE, PACING, SUBSCRIPTION
 from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction, span
 from ht_dash.insights.pacing import pacing_summary
@@ -42,7 +42,7 @@ def price(plan: Plan) -> str:
         return "custom price"
     amount = plan.price_cents / 100
     figure = f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.2f}"
-    symbol = "$" if plan.currency == "USD" else f"{plan.currency} "
+    symbol = "$" if plan.currency == "USD" else f"{escape(plan.currency)} "
     return f"{symbol}{figure}/month"
 
 
@@ -61,13 +61,34 @@ def plan_terms(plan: Plan) -> str:
     return f"{plan.quota:,} tokens/{per} · {rate} · {streams}"
 
 
+def stream_line(s: StreamUsage) -> str:
+    if s.not_seen_at is not None:
+        return (
+            "Live streams: not seen locally — point the bot's stream URL at the meter: "
+            f"[b]{escape(s.not_seen_at)}[/]"
+        )
+    share = s.connections_open / s.connection_limit if s.connection_limit else 0.0
+    style = {"ok": "b", "warn": "b $warning", "bad": "b $error"}[gauge_level(share)]
+    limit = f" / {s.connection_limit}" if s.connection_limit else ""
+    line = (
+        f"Live streams: [{style}]{s.connections_open}{limit}[/] connections · "
+        f"[b]{s.messages_per_minute:,}[/] messages/min"
+    )
+    if s.subscriptions is not None:
+        line += f" · [b]{s.subscriptions:,}[/] subscriptions"
+    return line
+
+
 class LimitsScreen(DashScreen):
     """Quota and its projection refresh every 30 s; live req/min every 2 s (+/- to change, p to
     pause). Crossing 80 % or 100 % of the limit or the quota rings once (see ht_dash.insights.live)."""
 
-    MODE = "limits"
     FEEDS = (SUBSCRIPTION, LIVE, PACING)
-    PANELS = {SUBSCRIPTION.name: "plan-panel", LIVE.name: "live-panel", PACING.name: "pacing-panel"}
+    PANELS = {
+        SUBSCRIPTION.name: "plan-panel",
+        LIVE.name: "live-panel",
+        PACING.name: "pacing-panel",
+    }
     BINDINGS = [
         # priority: before the focused tab bar, whose ←/→ would switch screens
         *(
@@ -115,14 +136,14 @@ class LimitsScreen(DashScreen):
     # ---- rendering ---------------------------------------------------------------------------
 
     def render_data(self, kind: str, data: object) -> None:
-        if kind == "subscription" and isinstance(data, Subscription):
+        if kind == SUBSCRIPTION.name and isinstance(data, Subscription):
             self._render_subscription(data)
             live = self.app.feeds.state(LIVE).data
             if isinstance(live, LiveUsage):
                 self._render_live(live)  # the Free plan's gauge shows the daily quota
         elif kind == PACING.name and isinstance(data, SecondCounts):
             set_text(self.query_one("#pacing-advice", Static), escape(pacing_summary(data)))
-        elif kind == "live" and isinstance(data, LiveUsage):
+        elif kind == LIVE.name and isinstance(data, LiveUsage):
             self._render_live(data)
 
     def _render_subscription(self, sub: Subscription) -> None:
@@ -206,14 +227,7 @@ class LimitsScreen(DashScreen):
         streams = self.query_one("#live-streams", Static)
         streams.display = live.streams is not None
         if live.streams is not None:
-            s = live.streams
-            share = s.connections_open / s.connection_limit if s.connection_limit else 0.0
-            style = {"ok": "b", "warn": "b $warning", "bad": "b $error"}[gauge_level(share)]
-            set_text(
-                streams,
-                f"Live streams: [{style}]{s.connections_open} / {s.connection_limit}[/] "
-                f"connections · [b]{s.messages_per_minute:,}[/] messages/min",
-            )
+            set_text(streams, stream_line(live.streams))
         self._render_status()
 
     # ---- cursor over the sparkline -------------------------------------------------------------

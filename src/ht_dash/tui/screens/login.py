@@ -21,7 +21,7 @@ from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
 
 from ht_dash.api.errors import AuthError, HtError, NetworkError
 from ht_dash.api.models import Profile
-from ht_dash.api.secret import Secret
+from ht_dash.api.secret import Secret, token_text
 from ht_dash.auth.errors import (
     INSTALL_HINT,
     KeyringDropsWrites,
@@ -47,9 +47,7 @@ class LoginResult:
 
 def parse_token(text: str) -> Secret:
     """The token from what was pasted; ValueError (with a message for the user) if it is not one."""
-    value = text.strip()
-    if value.lower().startswith("bearer "):
-        value = value[7:].strip()
+    value = token_text(text)
     if not value:
         raise ValueError("paste your token first")
     if "…" in value or "•" in value:
@@ -254,7 +252,7 @@ class LoginScreen(Screen[LoginResult | None]):
         try:
             secret = parse_token(self.query_one("#token-input", Input).value)
         except ValueError as exc:
-            self._status(f"✗ {exc}.", "-error")
+            self._status(f"✗ {escape(str(exc))}.", "-error")
             return
         self.log_in(secret, self.storage_mode)
 

@@ -45,7 +45,6 @@ class MetricsScreen(DashScreen):
     Keys: d cycles the period 7 → 30 → 90 days, D goes back; ←/→ (or a click on a bar) put a cursor
     on a day and show its four figures, i jumps to the incident day, Enter opens its endpoints."""
 
-    MODE = "metrics"
     FEEDS = (METRICS,)
     PANELS = {METRICS.name: "metrics-panel"}
     BINDINGS = [

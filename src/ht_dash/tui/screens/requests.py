@@ -110,7 +110,6 @@ class RequestDetailScreen(ModalScreen[None]):
 
 
 class RequestsScreen(DashScreen):
-    MODE = "requests"
     FEEDS = (REQUESTS,)
     PANELS = {"requests": "requests-panel"}
     BINDINGS = [

@@ -49,7 +49,6 @@ async def copy_and_report(app: Any, secret: Secret) -> clipboard.CopyResult:
 class TokenScreen(DashScreen):
     """The token is masked until you reveal it; copying never shows it on screen."""
 
-    MODE = "token"
     FEEDS = (TOKEN, PROFILE)
     PANELS = {TOKEN.name: "token-panel", PROFILE.name: "profile-panel"}
     DEFAULT_CSS = """
@@ -300,8 +299,9 @@ class TokenScreen(DashScreen):
             self.notify("Demo mode stores nothing: there is nothing to log out of.")
             return
         location = app.token_state.location
+        host = escape(app.token_state.store.host)
         message = (
-            f"Remove the token for {escape(app.token_state.store.host)} from the OS keyring and the "
+            f"Remove the token for {host} from the OS keyring and the "
             "plain-text file (whichever hold it)? ht-dash then asks for a token again.\n\n"
             "The token itself keeps working: regenerate it (g) to revoke it."
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.text import Text
 from textual import getters
 from textual.app import ComposeResult
@@ -27,9 +28,9 @@ def context_line(app: HtDashApp) -> str:
     if app.runtime.settings.source == "meter":
         parts.append("local meter")
     if (profile := app.feeds.state(PROFILE).data) is not None:
-        parts.append(profile.email)
+        parts.append(escape(profile.email))
     if (sub := app.feeds.state(SUBSCRIPTION).data) is not None:
-        parts.append(f"{sub.plan.name} plan")
+        parts.append(f"{escape(sub.plan.name)} plan")
     if app.feeds.paused:
         parts.append("[b $accent]⏸ live paused[/]")
     return " · ".join(parts)

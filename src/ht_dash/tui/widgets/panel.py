@@ -53,7 +53,8 @@ class DataPanel(Vertical):
     def show_state(self, state: FeedState, now: datetime) -> None:
         text, level = freshness(state, now)
         if text != self._subtitle:  # setting it repaints the panel, even to the same text
-            self._subtitle = self.border_subtitle = text
+            self._subtitle = text
+            self.border_subtitle = escape(text)  # it holds server text (error messages)
         wanted = {f"-{level}"} & STATE_CLASSES
         if state.data is None:
             wanted.add("-nodata")
