@@ -11,22 +11,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import overload
 
 from ht_dash.api.models import RequestLogPage, RequestRecord
+from ht_dash.sanitize import terminal_safe
 
 CAPACITY = 100_000
 TRIM_SLACK = 0.1  # trim once 10 % over capacity, so trimming is rare
 STATUS_CYCLE: tuple[str | None, ...] = (None, "2xx", "4xx", "429", "5xx")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """Text from a server or a database, without control characters (no terminal commands)."""
-    return _CONTROL.sub("", text)
 
 
 def status_matches(record: RequestRecord, status_class: str) -> bool:
@@ -65,9 +59,9 @@ class LogFilter:
         if self.status_class:
             parts.append(f"status {self.status_class}")
         if self.endpoint:
-            parts.append(printable(self.endpoint))
+            parts.append(terminal_safe(self.endpoint))
         if self.text:
-            parts.append(f"“{printable(self.text)}”")
+            parts.append(f"“{terminal_safe(self.text)}”")
         return " · ".join(parts) if parts else "everything"
 
 

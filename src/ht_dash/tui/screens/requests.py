@@ -23,8 +23,8 @@ from ht_dash.insights.request_log import (
     LogFilter,
     RequestLog,
     endpoint_key,
-    printable,
 )
+from ht_dash.sanitize import terminal_safe
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.panel import DataPanel
 from ht_dash.tui.widgets.virtual_table import Column, VirtualTable
@@ -57,8 +57,8 @@ def human_bytes(size: int) -> str:
 def format_request(r: RequestRecord) -> tuple[str, ...]:
     return (
         f"{r.at:%H:%M:%S}.{r.at.microsecond // 1000:03d}",
-        printable(r.method),
-        printable(r.path),
+        terminal_safe(r.method),
+        terminal_safe(r.path),
         str(r.status),
         f"{r.latency_ms:,.0f} ms",
         human_bytes(r.bytes),
@@ -67,7 +67,7 @@ def format_request(r: RequestRecord) -> tuple[str, ...]:
 
 
 def format_request_with_instance(r: RequestRecord) -> tuple[str, ...]:
-    return (*format_request(r), printable(r.instance or ""))
+    return (*format_request(r), terminal_safe(r.instance or ""))
 
 
 class RequestDetailScreen(ModalScreen[None]):
@@ -91,17 +91,17 @@ class RequestDetailScreen(ModalScreen[None]):
         r = self.record
         rows = [
             ("Time", f"{r.at:%Y-%m-%d %H:%M:%S}.{r.at.microsecond // 1000:03d} UTC"),
-            ("Request", f"{printable(r.method)} {printable(r.path)}"),
+            ("Request", f"{terminal_safe(r.method)} {terminal_safe(r.path)}"),
             ("Status", f"{r.status} ({r.status_class})"),
             ("Latency", f"{r.latency_ms:,.1f} ms until the response headers"),
             ("Bytes", f"{r.bytes:,} ({human_bytes(r.bytes)})"),
             ("Retry after", "—" if r.retry_after is None else f"{r.retry_after:g} s"),
-            ("Instance", printable(r.instance) if r.instance else "—"),
+            ("Instance", terminal_safe(r.instance) if r.instance else "—"),
             ("Request id", str(r.id)),
         ]
         body = "\n".join(f"[dim]{name:<12}[/] {escape(value)}" for name, value in rows)
         with Vertical() as box:
-            box.border_title = f"{printable(r.method)} {printable(r.path)}"
+            box.border_title = f"{terminal_safe(r.method)} {terminal_safe(r.path)}"
             yield Static(body, id="request-fields")
             yield Label("Esc / Enter: close", classes="dialog-help")
 
