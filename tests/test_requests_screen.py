@@ -166,3 +166,33 @@ def test_text_from_the_database_loses_terminal_commands():
     cells = format_request_with_instance(record)
     assert cells[1] == "GET" and cells[2] == "/x/y" and cells[-1] == "bot"
     assert not any("\x1b" in c or "\x07" in c for c in cells)
+
+
+async def test_a_bots_requests_through_the_meter_reach_the_log():
+    """The whole road: a bot → `ht-dash meter` (loopback upstream) → its database → screen 7."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from meter_harness import ScriptedUpstream, answer_ok, get, one_request, response, running_meter
+
+    async def answer(up, seen, writer):
+        if "fills" in seen.target:  # the bot went too fast on this one
+            writer.write(response(429, b'{"error":"rate_limit_exceeded","retry_after":7}'))
+            await writer.drain()
+            return True
+        return await answer_ok(up, seen, writer)
+
+    runtime = Runtime(settings=Settings(source="meter"), clock=FixedClock(NOW))
+    app = make_app(runtime, live=False)
+    with ScriptedUpstream(answer) as up:
+        async with running_meter(up.upstream, default_db_path()) as proxy:
+            for path in ("/api/external/segments/7/summary", "/api/external/fills"):
+                await one_request(proxy.port, get(path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("7")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.table.row_count == 2, "the bot's two requests")
+        newest, oldest = screen.table.rows
+        assert (newest.status, newest.retry_after) == (429, 7.0)
+        assert oldest.status == 200 and oldest.path.startswith("/segments/")
