@@ -17,11 +17,11 @@ import httpx
 
 from ht_dash.api.client import AccountClient
 from ht_dash.api.secret import Secret
-from ht_dash.tui.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.demo import DemoBackend
 from ht_dash.runtime import Runtime
+from ui_harness import build_demo_app
 
 AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
 SIZE = (100, 30)
@@ -68,19 +68,14 @@ class ApiRuntime(Runtime):
 
 
 def api_runtime(*tokens: str, seed: int = 7, settings: Settings | None = None) -> ApiRuntime:
-    clock = FixedClock(AT)
-    backend = DemoBackend(seed=seed, clock=clock)
-    runtime = ApiRuntime(settings=settings or Settings(), clock=clock, demo_seed=seed)
-    runtime._backend = backend
+    backend = DemoBackend(seed=seed, clock=FixedClock(AT))
+    runtime = ApiRuntime.on_backend(backend, settings=settings, demo=False)
     runtime.gateway = Gateway(backend, *tokens)
     return runtime
 
 
 def demo_app(seed: int = 7, settings: Settings | None = None):
-    clock = FixedClock(AT)
-    runtime = Runtime(settings=settings or Settings(), demo=True, clock=clock, demo_seed=seed)
-    runtime._backend = DemoBackend(seed=seed, clock=clock)
-    return make_app(runtime, live=False)
+    return build_demo_app(at=AT, seed=seed, settings=settings)
 
 
 async def settle(pilot, rounds: int = 5) -> None:

@@ -7,8 +7,18 @@ import pytest
 from keyring.backend import KeyringBackend
 
 pytest_plugins = (
-    "fault_matrix",
-)  # prints "fault matrix: N cases, N handled" (tests/fault_matrix.py)
+    "fault_matrix",  # prints "fault matrix: N cases, N handled" (tests/fault_matrix.py)
+    "pg_server",  # a throwaway PostgreSQL: fixtures pg_server, pg_url (tests/pg_server.py)
+)
+
+
+@pytest.fixture
+def demo_app():
+    """Builds the app on the demo backend, fixed clock and seed, no live timers:
+    `demo_app("free")`, `demo_app(at=NOW, history_entries=50_000)` (tests/ui_harness.py)."""
+    from ui_harness import build_demo_app
+
+    return build_demo_app
 
 
 class MemoryKeyring(KeyringBackend):
@@ -47,6 +57,7 @@ def isolated_home(tmp_path, monkeypatch):
         "HT_DASH_LIVE_INTERVAL",
         "HT_DASH_SOURCE",
         "HT_DASH_THEME",
+        "HT_DASH_METER_STORE",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")

@@ -12,6 +12,7 @@ from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.runtime import Runtime
 from ht_dash.tui.widgets.panel import DataPanel
+from ui_harness import wait_until
 
 AT = datetime(2026, 11, 25, 14, 3, 7, tzinfo=UTC)
 
@@ -21,12 +22,8 @@ def build(**settings):
     return make_app(runtime, live=False)
 
 
-async def settle(pilot, until, tries: int = 60):
-    for _ in range(tries):
-        await pilot.pause(0.05)
-        if until():
-            return
-    raise AssertionError("the screen never showed its data")
+async def settle(pilot, until) -> None:
+    await wait_until(pilot, until, step=0.05, what="the screen to show its data")
 
 
 def panels_loaded(app) -> bool:

@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from textual.widgets import Static
 
 from ht_dash.api.errors import ServerError
 from ht_dash.api.models import NextBilling, Subscription
-from ht_dash.tui.app import make_app
-from ht_dash.clock import FixedClock
-from ht_dash.config import Settings
-from ht_dash.demo import DemoBackend
-from ht_dash.runtime import Runtime
+from ui_harness import AT, wait_until
 
-AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
 SIZE = (100, 30)
-
-
-def build(plan: str = "surge"):
-    clock = FixedClock(AT)
-    runtime = Runtime(settings=Settings(), demo=True, clock=clock, demo_seed=7)
-    runtime._backend = DemoBackend(seed=7, clock=clock, plan_id=plan)
-    return make_app(runtime, live=False)
 
 
 async def open_billing(pilot) -> None:
     await pilot.press("5")
     app = pilot.app
-    for _ in range(200):
-        await pilot.pause()
-        screen = app.screen
-        ready = all(app.feeds.state(k).data is not None for k in ("billing", "subscription"))
-        if ready and getattr(screen, "_history_state", "") != "loading":
-            break
+
+    def ready() -> bool:
+        loaded = all(app.feeds.state(k).data is not None for k in ("billing", "subscription"))
+        return loaded and getattr(app.screen, "_history_state", "") != "loading"
+
+    await wait_until(pilot, ready)
     await app.workers.wait_for_complete()
     await pilot.pause()
 
@@ -49,8 +35,8 @@ def shown(app, widget_id: str) -> str:
     return "\n".join("".join(seg.text for seg in line).rstrip() for line in lines)
 
 
-async def test_surge_invoice_with_countdown_amount_plan_and_payment_method():
-    app = build("surge")
+async def test_surge_invoice_with_countdown_amount_plan_and_payment_method(demo_app):
+    app = demo_app("surge")
     async with app.run_test(size=SIZE) as pilot:
         await open_billing(pilot)
         bill: NextBilling = app.feeds.state("billing").data
@@ -62,8 +48,8 @@ async def test_surge_invoice_with_countdown_amount_plan_and_payment_method():
         assert "Visa •••• 4242" in invoice
 
 
-async def test_usage_pace_compares_last_period_with_the_quota_and_fits_a_plan():
-    app = build("surge")
+async def test_usage_pace_compares_last_period_with_the_quota_and_fits_a_plan(demo_app):
+    app = demo_app("surge")
     async with app.run_test(size=SIZE) as pilot:
         await open_billing(pilot)
         sub: Subscription = app.feeds.state("subscription").data
@@ -79,8 +65,8 @@ async def test_usage_pace_compares_last_period_with_the_quota_and_fits_a_plan():
         assert note.startswith("Tokens counted as requests")
 
 
-async def test_free_plan_says_nothing_will_be_billed():
-    app = build("free")
+async def test_free_plan_says_nothing_will_be_billed(demo_app):
+    app = demo_app("free")
     async with app.run_test(size=SIZE) as pilot:
         await open_billing(pilot)
         invoice = shown(app, "invoice-text")
@@ -89,8 +75,8 @@ async def test_free_plan_says_nothing_will_be_billed():
         assert "of Free's quota" in pace and "Today:" in pace
 
 
-async def test_canceled_subscription_bills_nothing():
-    app = build("surge")
+async def test_canceled_subscription_bills_nothing(demo_app):
+    app = demo_app("surge")
     async with app.run_test(size=SIZE) as pilot:
         await open_billing(pilot)
         bill: NextBilling = app.feeds.state("billing").data
@@ -106,8 +92,8 @@ async def test_canceled_subscription_bills_nothing():
         assert invoice.startswith("Nothing will be billed — the subscription is canceled.")
 
 
-async def test_usage_history_failure_is_said_and_u_retries():
-    app = build("surge")
+async def test_usage_history_failure_is_said_and_u_retries(demo_app):
+    app = demo_app("surge")
     real_metrics = app.feeds.source.metrics
     calls = []
 
@@ -131,15 +117,15 @@ async def test_usage_history_failure_is_said_and_u_retries():
         assert "Last period (" in shown(app, "pace-text")
 
 
-def test_billing_snapshot_80x24(snap_compare):
+def test_billing_snapshot_80x24(snap_compare, demo_app):
     async def run_before(pilot) -> None:
         await open_billing(pilot)
 
-    assert snap_compare(build("surge"), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(demo_app("surge"), terminal_size=(80, 24), run_before=run_before)
 
 
-async def test_palette_can_recheck_the_usage_pace():
-    app = build("surge")
+async def test_palette_can_recheck_the_usage_pace(demo_app):
+    app = demo_app("surge")
     fetched = []
     real_live = app.feeds.source.live
 
@@ -160,8 +146,8 @@ async def test_palette_can_recheck_the_usage_pace():
         assert app.screen._history_state == "loaded"
 
 
-async def test_advice_comes_even_when_the_billing_endpoint_fails():
-    app = build("surge")
+async def test_advice_comes_even_when_the_billing_endpoint_fails(demo_app):
+    app = demo_app("surge")
 
     async def broken_billing():
         raise ServerError("HTTP 500 from the account API", status=500)
@@ -170,10 +156,10 @@ async def test_advice_comes_even_when_the_billing_endpoint_fails():
     app.feeds.scheduler.feeds["billing"].fetch = broken_billing
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")
-        for _ in range(200):
-            await pilot.pause()
-            if app.feeds.state("subscription").data and app.feeds.state("billing").error:
-                break
+        await wait_until(
+            pilot,
+            lambda: app.feeds.state("subscription").data and app.feeds.state("billing").error,
+        )
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.screen.query_one("#invoice-panel").has_class("-error")
@@ -181,16 +167,12 @@ async def test_advice_comes_even_when_the_billing_endpoint_fails():
         assert app.screen._history_state == "loaded"
 
 
-async def test_a_401_on_the_usage_pace_opens_the_login():
+async def test_a_401_on_the_usage_pace_opens_the_login(demo_app):
     from ht_dash.tui.screens.login import LoginScreen
 
-    app = build("surge")
+    app = demo_app("surge")
     app.runtime.demo_backend.set_fault("/account/metrics", 401)  # only the pace asks for it here
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")
-        for _ in range(200):
-            await pilot.pause()
-            if isinstance(app.screen, LoginScreen):
-                break
-        assert isinstance(app.screen, LoginScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen))
         assert app.feeds.scheduler.auth_failed is not None

@@ -75,6 +75,15 @@ STATUS_SCHEMA = obj(
     streams=nullable(
         obj(connections_open=COUNT, connection_limit=COUNT, messages_per_minute=COUNT)
     ),
+    instances={
+        "type": "array",
+        "items": obj(
+            instance=STRING,
+            requests_per_minute=COUNT,
+            requests_last_15m=COUNT,
+            throttled_last_15m=COUNT,
+        ),
+    },
 )
 
 USAGE_SCHEMA = obj(

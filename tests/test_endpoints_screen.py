@@ -9,33 +9,22 @@ from rich.console import Console
 
 from ht_dash.api.models import EndpointUsage
 from ht_dash.feeds.registry import USAGE
-from ht_dash.tui.app import make_app
-from ht_dash.clock import FixedClock
-from ht_dash.config import Settings
-from ht_dash.demo import DemoBackend
-from ht_dash.runtime import Runtime
 from ht_dash.tui.screens.endpoints import EndpointsScreen
+from ui_harness import wait_until
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
-
-
-def demo_app(endpoint_count=None):
-    clock = FixedClock(NOW)
-    runtime = Runtime(settings=Settings(), demo=True, clock=clock, demo_seed=7)
-    if endpoint_count is not None:
-        runtime._backend = DemoBackend(seed=7, clock=clock, endpoint_count=endpoint_count)
-    return make_app(runtime, live=False)
 
 
 async def open_endpoints(pilot) -> EndpointsScreen:
     await pilot.press("3")
     screen = pilot.app.screen
     assert isinstance(screen, EndpointsScreen)
-    for _ in range(200):
-        await pilot.pause()
-        if screen.report is not None and screen.table.row_count:
-            return screen
-    raise AssertionError("endpoint usage never loaded")
+    await wait_until(
+        pilot,
+        lambda: screen.report is not None and screen.table.row_count,
+        what="endpoint usage",
+    )
+    return screen
 
 
 def row_keys(screen) -> list[str]:
@@ -47,8 +36,8 @@ def by_key(screen) -> dict[str, EndpointUsage]:
     return {e.key: e for e in screen.report.endpoints}
 
 
-async def test_demo_data_yields_hints_shown_with_a_count():
-    app = demo_app()
+async def test_demo_data_yields_hints_shown_with_a_count(demo_app):
+    app = demo_app(at=NOW)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_endpoints(pilot)
         assert screen.table.row_count == len(screen.report.endpoints) > 10
@@ -61,8 +50,8 @@ async def test_demo_data_yields_hints_shown_with_a_count():
         assert "/positions/heatmap is called every" in captured.get()
 
 
-async def test_sort_by_requests_then_latency_by_keys_keeps_the_cursor_row():
-    app = demo_app()
+async def test_sort_by_requests_then_latency_by_keys_keeps_the_cursor_row(demo_app):
+    app = demo_app(at=NOW)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_endpoints(pilot)
         data = by_key(screen)
@@ -82,8 +71,8 @@ async def test_sort_by_requests_then_latency_by_keys_keeps_the_cursor_row():
         assert row_keys(screen)[screen.table.cursor_row] == chosen
 
 
-async def test_filter_by_path_fragment_and_escape_clears_it():
-    app = demo_app()
+async def test_filter_by_path_fragment_and_escape_clears_it(demo_app):
+    app = demo_app(at=NOW)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_endpoints(pilot)
         total = screen.table.row_count
@@ -102,8 +91,8 @@ async def test_filter_by_path_fragment_and_escape_clears_it():
         assert row_keys(screen)[screen.table.cursor_row] == chosen
 
 
-async def test_refresh_updates_only_changed_cells_and_keeps_cursor_sort_and_filter():
-    app = demo_app()
+async def test_refresh_updates_only_changed_cells_and_keeps_cursor_sort_and_filter(demo_app):
+    app = demo_app(at=NOW)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_endpoints(pilot)
         await pilot.press("s")  # latency
@@ -136,25 +125,21 @@ async def test_refresh_updates_only_changed_cells_and_keeps_cursor_sort_and_filt
         table.update_cell, table.clear = original_update, original_clear
 
 
-async def test_timeframe_key_fetches_that_timeframe():
-    app = demo_app()
+async def test_timeframe_key_fetches_that_timeframe(demo_app):
+    app = demo_app(at=NOW)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_endpoints(pilot)
         assert screen.report.timeframe == "30d"
         await pilot.press("t")
         assert app.feeds.param(USAGE, "timeframe") == "90d"
-        for _ in range(200):
-            await pilot.pause()
-            if screen.report.timeframe == "90d":
-                break
-        assert screen.report.timeframe == "90d"
+        await wait_until(pilot, lambda: screen.report.timeframe == "90d")
         assert "[b reverse] Last 90 days [/]" in str(screen.query_one("#timeframes").content)
         await pilot.press("T", "T")
         assert app.feeds.param(USAGE, "timeframe") == "month"
 
 
-async def test_a_thousand_endpoints_refresh_in_place():
-    app = demo_app(endpoint_count=1000)
+async def test_a_thousand_endpoints_refresh_in_place(demo_app):
+    app = demo_app(at=NOW, endpoint_count=1000)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_endpoints(pilot)
         assert screen.table.row_count == len(screen.report.endpoints) > 990
@@ -167,19 +152,20 @@ async def test_a_thousand_endpoints_refresh_in_place():
         assert screen._cells[report.endpoints[0].key][5] == f"{report.endpoints[0].errors + 1:,}"
 
 
-def test_endpoints_snapshot(snap_compare):
+def test_endpoints_snapshot(snap_compare, demo_app):
     async def run_before(pilot) -> None:
         await open_endpoints(pilot)
         await pilot.press("s")  # sorted by latency: the arrow moves to "Avg ms"
 
-    assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)
+    assert snap_compare(demo_app(at=NOW), terminal_size=(100, 30), run_before=run_before)
 
 
-async def test_usage_the_api_does_not_offer_shows_as_a_state_and_r_asks_again():
+
+async def test_usage_the_api_does_not_offer_shows_as_a_state_and_r_asks_again(demo_app):
     from ht_dash.api.errors import NotOffered
     from ht_dash.tui.widgets.panel import DataPanel
 
-    app = demo_app()
+    app = demo_app(at=NOW)
     asked = []
 
     async def not_offered(timeframe: str = "30d"):
@@ -190,23 +176,15 @@ async def test_usage_the_api_does_not_offer_shows_as_a_state_and_r_asks_again():
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("3")
         panel = app.screen.query_one("#usage-panel", DataPanel)
-        for _ in range(200):
-            await pilot.pause()
-            if asked and not app.feeds.state(USAGE).loading:
-                break
-        await pilot.pause()
+        await wait_until(pilot, lambda: asked and not app.feeds.state(USAGE).loading)
         subtitle = str(panel.border_subtitle)
         message = str(panel.query_one(".panel-message").render())
         assert subtitle == "not offered by this API · asked again hourly, r asks now"
         assert message.startswith("Not offered by the API: the API does not offer endpoint usage")
         assert not panel.has_class("-error") and "retrying" not in subtitle + message
         await pilot.press("2", "3")  # shown again: no new request, the state stands
-        for _ in range(20):
-            await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         assert len(asked) == 1
         await pilot.press("r")
-        for _ in range(100):
-            await pilot.pause()
-            if len(asked) == 2:
-                break
-        assert len(asked) == 2
+        await wait_until(pilot, lambda: len(asked) == 2)

@@ -22,6 +22,7 @@ from ht_dash.config import Settings
 from ht_dash.paths import config_file
 from ht_dash.runtime import Runtime
 from ht_dash.tui.widgets.panel import DataPanel
+from ui_harness import wait_until
 
 pytestmark = pytest.mark.fault
 
@@ -51,12 +52,8 @@ def server_app(base_url: str, *, live: bool = False):
 
 
 async def until(pilot, condition, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            await pilot.pause()
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not reached")
+    """Real time passes: requests go to a real loopback server."""
+    await wait_until(pilot, condition, timeout, step=0.02)
 
 
 async def show(pilot, key: str) -> DataPanel:
@@ -272,7 +269,7 @@ async def test_resizing_to_40x12_and_back_keeps_every_screen_and_its_content():
     async with app.run_test(size=SIZE) as pilot:
         await show(pilot, "4")
         plan_line = str(app.screen.query_one("#plan-line", Static).render())
-        assert "Surge · $399/month" in plan_line
+        assert "Surge · $399.00/month" in plan_line
         await pilot.resize_terminal(40, 12)
         await pilot.pause()
         for key in "123456":  # every screen lays itself out in a tiny terminal

@@ -6,51 +6,40 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ht_dash.tui.app import make_app
-from ht_dash.clock import FixedClock
-from ht_dash.config import Settings
-from ht_dash.demo import DemoBackend
 from ht_dash.insights.export import read_history_csv
-from ht_dash.runtime import Runtime
 from ht_dash.tui.screens.history import HistoryScreen
 from ht_dash.tui.screens.history_detail import ExportPathScreen, HistoryDetailScreen
+from ui_harness import wait_until
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
-
-
-def demo_app(history_entries=None):
-    clock = FixedClock(NOW)
-    runtime = Runtime(settings=Settings(), demo=True, clock=clock, demo_seed=7)
-    if history_entries is not None:
-        runtime._backend = DemoBackend(seed=7, clock=clock, history_entries=history_entries)
-    return make_app(runtime, live=False)
 
 
 async def open_history(pilot) -> HistoryScreen:
     await pilot.press("6")
     screen = pilot.app.screen
     assert isinstance(screen, HistoryScreen)
-    for _ in range(200):
-        await pilot.pause()
-        if screen.table.row_count and not screen._fetch_lock.locked():
-            return screen
-    raise AssertionError("history never loaded")
+    await wait_until(
+        pilot,
+        lambda: screen.table.row_count and not screen._fetch_lock.locked(),
+        what="the first history page",
+    )
+    return screen
 
 
 async def settle(pilot, screen) -> None:
-    for _ in range(400):
-        await pilot.pause()
-        if not screen._fetch_lock.locked() and not pilot.app.workers._workers:
-            return
-    raise AssertionError("history kept loading")
+    await wait_until(
+        pilot,
+        lambda: not screen._fetch_lock.locked() and not pilot.app.workers._workers,
+        what="history to stop loading",
+    )
 
 
 def ids(screen) -> list[str]:
     return [e.id for e in screen.table.rows]
 
 
-async def test_paging_to_the_end_loads_the_whole_history_and_stops():
-    app = demo_app(history_entries=130)
+async def test_paging_to_the_end_loads_the_whole_history_and_stops(demo_app):
+    app = demo_app(at=NOW, history_entries=130)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_history(pilot)
         total = len(app.runtime.demo_backend.history.visible(None, int(NOW.timestamp())))
@@ -65,8 +54,8 @@ async def test_paging_to_the_end_loads_the_whole_history_and_stops():
         assert "130 entries" in status and "all loaded" in status
 
 
-async def test_sort_keys_keep_the_cursor_on_the_same_entry():
-    app = demo_app()
+async def test_sort_keys_keep_the_cursor_on_the_same_entry(demo_app):
+    app = demo_app(at=NOW)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_history(pilot)
         await pilot.press("down", "down", "down")
@@ -83,8 +72,8 @@ async def test_sort_keys_keep_the_cursor_on_the_same_entry():
         assert "Amount ▲" in str(screen.table.render_line(0).text)
 
 
-async def test_kind_filter_by_key_and_back():
-    app = demo_app()
+async def test_kind_filter_by_key_and_back(demo_app):
+    app = demo_app(at=NOW)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_history(pilot)
         await pilot.press("k")  # payments
@@ -97,8 +86,8 @@ async def test_kind_filter_by_key_and_back():
         assert len({e.kind for e in screen.table.rows}) > 2
 
 
-async def test_refresh_in_place_keeps_cursor_sort_and_filter():
-    app = demo_app()
+async def test_refresh_in_place_keeps_cursor_sort_and_filter(demo_app):
+    app = demo_app(at=NOW)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_history(pilot)
         await pilot.press("k", "k")  # invoices
@@ -113,8 +102,8 @@ async def test_refresh_in_place_keeps_cursor_sort_and_filter():
         assert screen.table.cursor_value == chosen
 
 
-async def test_enter_opens_the_detail_of_the_entry_under_the_cursor():
-    app = demo_app()
+async def test_enter_opens_the_detail_of_the_entry_under_the_cursor(demo_app):
+    app = demo_app(at=NOW)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_history(pilot)
         await pilot.press("down")
@@ -129,8 +118,8 @@ async def test_enter_opens_the_detail_of_the_entry_under_the_cursor():
         assert app.screen is screen
 
 
-async def test_export_all_pages_through_everything_and_tells_the_path(isolated_home):
-    app = demo_app(history_entries=333)
+async def test_export_all_pages_through_everything_and_tells_the_path(isolated_home, demo_app):
+    app = demo_app(at=NOW, history_entries=333)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_history(pilot)
         notes = []
@@ -150,8 +139,8 @@ async def test_export_all_pages_through_everything_and_tells_the_path(isolated_h
         assert str(path) in str(screen.query_one("#history-status").render())
 
 
-async def test_export_loaded_to_a_typed_path(tmp_path):
-    app = demo_app()
+async def test_export_loaded_to_a_typed_path(tmp_path, demo_app):
+    app = demo_app(at=NOW)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_history(pilot)
         await pilot.press("k")  # payments only, as shown
@@ -168,8 +157,8 @@ async def test_export_loaded_to_a_typed_path(tmp_path):
 
 
 @pytest.mark.parametrize("entries", [50_000])
-async def test_fifty_thousand_entries_stay_responsive(entries):
-    app = demo_app(history_entries=entries)
+async def test_fifty_thousand_entries_stay_responsive(entries, demo_app):
+    app = demo_app(at=NOW, history_entries=entries)
     async with app.run_test(size=(100, 30)) as pilot:
         await open_history(pilot)
         screen = app.screen
@@ -187,19 +176,20 @@ async def test_fifty_thousand_entries_stay_responsive(entries):
         # How fast is measured by benchmarks/run.py (budget 0.1 s), not asserted by a timed test.
 
 
-def test_history_snapshot(snap_compare):
+def test_history_snapshot(snap_compare, demo_app):
     async def run_before(pilot) -> None:
         screen = await open_history(pilot)
         await pilot.press("down", "down")
         await settle(pilot, screen)
 
-    assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)
+    assert snap_compare(demo_app(at=NOW), terminal_size=(100, 30), run_before=run_before)
 
 
-async def test_a_401_on_a_later_page_opens_the_login_and_stops_polling():
+
+async def test_a_401_on_a_later_page_opens_the_login_and_stops_polling(demo_app):
     from ht_dash.tui.screens.login import LoginScreen
 
-    app = demo_app(history_entries=130)
+    app = demo_app(at=NOW, history_entries=130)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_history(pilot)
         app.runtime.demo_backend.set_fault("/account/history", 401)

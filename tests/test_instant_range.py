@@ -13,6 +13,7 @@ from ht_dash import cli
 from ht_dash.api import AccountClient, BadPayload, QuotaExhausted, Secret, contract
 from ht_dash.commands import _common as common
 from ht_dash.commands import watch as watch_cmd
+from ht_dash.insights.format import iso
 
 pytestmark = pytest.mark.fault
 
@@ -102,5 +103,5 @@ def test_watch_keeps_going_through_an_out_of_range_instant(monkeypatch, capsys):
 
 
 def test_iso_output_has_four_digit_years():
-    assert common.iso(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00Z"
-    assert common.iso(datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC)) == "0999-12-31T23:59:59Z"
+    assert iso(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00Z"
+    assert iso(datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC)) == "0999-12-31T23:59:59Z"

@@ -13,6 +13,7 @@ from ht_dash import cli
 from ht_dash.api.errors import HtError
 from ht_dash.auth import KEYRING_SERVICE, TokenStore
 from ht_dash.commands import auth as auth_cmd
+from ht_dash.commands import errors
 from test_auth_cli import HOST, SENTINEL, api  # noqa: F401 - `api` is a fixture
 
 SIGNATURE = SENTINEL.rsplit(".", 1)[1]  # the part a masked form must never show in full
@@ -119,8 +120,8 @@ def run_and_check(
     place_token(start, request.getfixturevalue(backend), monkeypatch)
     argv, stdin = COMMANDS[command]
     caught: list[BaseException] = []
-    original = cli.print_error
-    monkeypatch.setattr(cli, "print_error", lambda exc: (caught.append(exc), original(exc))[1])
+    original = errors.print_error
+    monkeypatch.setattr(errors, "print_error", lambda exc: (caught.append(exc), original(exc))[1])
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     monkeypatch.setattr(auth_cmd, "is_interactive", lambda: False)
     caplog.set_level(logging.DEBUG)

@@ -3,39 +3,25 @@ pause, +/-, alerts, 402 — and a snapshot of the Surge and Free plans."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from textual.widgets import Static
 
 from ht_dash.api.models import LiveUsage, Subscription
-from ht_dash.tui.app import make_app
-from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
-from ht_dash.demo import DemoBackend
 from ht_dash.feeds.scheduler import FeedState
-from ht_dash.runtime import Runtime
 from ht_dash.tui.widgets.gauge import Gauge
 from ht_dash.tui.widgets.panel import DataPanel
+from ui_harness import AT, wait_until
 
-AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
 SIZE = (100, 30)
-
-
-def build(plan: str = "surge", *, bell: bool = True):
-    clock = FixedClock(AT)
-    runtime = Runtime(settings=Settings(bell=bell), demo=True, clock=clock, demo_seed=7)
-    runtime._backend = DemoBackend(seed=7, clock=clock, plan_id=plan)
-    return make_app(runtime, live=False)
 
 
 async def open_limits(pilot) -> None:
     await pilot.press("4")
     app = pilot.app
-    for _ in range(100):
-        await pilot.pause()
-        if all(app.feeds.state(k).data is not None for k in ("live", "subscription")):
-            break
+    await wait_until(
+        pilot, lambda: all(app.feeds.state(k).data is not None for k in ("live", "subscription"))
+    )
     await pilot.pause()
 
 
@@ -43,13 +29,13 @@ def text(app, widget_id: str) -> str:
     return str(app.screen.query_one(f"#{widget_id}", Static).render())
 
 
-async def test_surge_plan_shows_plan_quota_projection_and_the_live_gauge():
-    app = build("surge")
+async def test_surge_plan_shows_plan_quota_projection_and_the_live_gauge(demo_app):
+    app = demo_app("surge")
     async with app.run_test(size=SIZE) as pilot:
         await open_limits(pilot)
         sub: Subscription = app.feeds.state("subscription").data
         live: LiveUsage = app.feeds.state("live").data
-        assert "Surge · $399/month · active" in text(app, "plan-line")
+        assert "Surge · $399.00/month · active" in text(app, "plan-line")
         assert text(app, "plan-terms") == "150,000 tokens/month · 100 req/min · no live streams"
         quota = app.screen.query_one("#quota-gauge", Gauge)
         assert quota.figures.startswith(f"{sub.tokens_used:,} / 150,000")
@@ -64,8 +50,8 @@ async def test_surge_plan_shows_plan_quota_projection_and_the_live_gauge():
         assert "peak" in str(app.screen.query_one(".spark-axis", Static).render())
 
 
-async def test_stream_plan_shows_stream_connections_and_messages():
-    app = build("stream")
+async def test_stream_plan_shows_stream_connections_and_messages(demo_app):
+    app = demo_app("stream")
     async with app.run_test(size=SIZE) as pilot:
         await open_limits(pilot)
         streams = app.feeds.state("live").data.streams
@@ -77,8 +63,8 @@ async def test_stream_plan_shows_stream_connections_and_messages():
         assert "500 req/min · live streams (10 connections)" in text(app, "plan-terms")
 
 
-async def test_free_plan_gauges_the_daily_quota_not_a_missing_limit():
-    app = build("free")
+async def test_free_plan_gauges_the_daily_quota_not_a_missing_limit(demo_app):
+    app = demo_app("free")
     async with app.run_test(size=SIZE) as pilot:
         await open_limits(pilot)
         sub: Subscription = app.feeds.state("subscription").data
@@ -89,8 +75,8 @@ async def test_free_plan_gauges_the_daily_quota_not_a_missing_limit():
         assert "100 tokens/day · no per-minute limit" in text(app, "plan-terms")
 
 
-async def test_pause_is_visible_and_plus_minus_change_the_live_interval():
-    app = build()
+async def test_pause_is_visible_and_plus_minus_change_the_live_interval(demo_app):
+    app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_limits(pilot)
         await pilot.press("p")
@@ -119,8 +105,8 @@ def live_at(rpm: int) -> FeedState:
 
 
 @pytest.mark.parametrize("bell", [True, False])
-async def test_alerts_notify_and_ring_once_per_crossing(bell, monkeypatch):
-    app = build(bell=bell)
+async def test_alerts_notify_and_ring_once_per_crossing(bell, monkeypatch, demo_app):
+    app = demo_app(settings=Settings(bell=bell))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         rings = []
@@ -139,8 +125,8 @@ async def test_alerts_notify_and_ring_once_per_crossing(bell, monkeypatch):
         assert newest.severity == "error" and "105 of 100 req/min" in newest.message
 
 
-async def test_a_spent_quota_is_shown_with_its_reset_time():
-    app = build()
+async def test_a_spent_quota_is_shown_with_its_reset_time(demo_app):
+    app = demo_app()
     backend = app.runtime.demo_backend
     backend.set_fault(
         "/account/usage/live",
@@ -153,43 +139,36 @@ async def test_a_spent_quota_is_shown_with_its_reset_time():
     )
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
-        for _ in range(50):
-            await pilot.pause()
-            if app.feeds.state("live").error is not None:
-                break
+        await wait_until(pilot, lambda: app.feeds.state("live").error is not None)
         await pilot.pause()
         panel = app.screen.query_one("#live-panel", DataPanel)
         assert "usage quota spent — resets at Dec 01 00:00 UTC" in str(panel.border_subtitle)
         assert "Usage quota spent" in str(panel._message.render())
 
 
-def test_limits_screen_snapshot_surge(snap_compare):
+def test_limits_screen_snapshot_surge(snap_compare, demo_app):
     async def run_before(pilot) -> None:
         await open_limits(pilot)
 
-    assert snap_compare(build("surge"), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(demo_app("surge"), terminal_size=SIZE, run_before=run_before)
 
 
-def test_limits_screen_snapshot_free_plan(snap_compare):
+def test_limits_screen_snapshot_free_plan(snap_compare, demo_app):
     async def run_before(pilot) -> None:
         await open_limits(pilot)
 
-    assert snap_compare(build("free"), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(demo_app("free"), terminal_size=SIZE, run_before=run_before)
 
 
-async def test_a_rejected_token_stops_polling_and_refresh_does_not_resend_it():
-    app = build()
+async def test_a_rejected_token_stops_polling_and_refresh_does_not_resend_it(demo_app):
+    app = demo_app()
     backend = app.runtime.demo_backend
     backend.set_fault("/account/usage/live", 401)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
-        for _ in range(50):
-            await pilot.pause()
-            if app.feeds.scheduler.auth_failed is not None:
-                break
-        assert app.feeds.scheduler.auth_failed is not None
+        await wait_until(pilot, lambda: app.feeds.scheduler.auth_failed is not None)
         served = backend.requests_served
         app.action_refresh()  # r (called directly: a login screen may be on top)
-        for _ in range(5):
-            await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
         assert backend.requests_served == served

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ht_dash import cli
+from ht_dash.commands.errors import EXIT_USAGE
 from ht_dash.commands.meter import listen_warning, live_line
 from ht_dash.meter.proxy import MeterProxy, Upstream
 from ht_dash.meter.recorder import Record, Recorder
@@ -32,11 +33,11 @@ def test_live_line_reports_rates_and_dropped_records(tmp_path):
 
 
 def test_bad_options_are_usage_errors_before_anything_starts(isolated_home, capsys):
-    assert cli.main(["meter", "--upstream", "http://example.com"]) == cli.EXIT_USAGE
+    assert cli.main(["meter", "--upstream", "http://example.com"]) == EXIT_USAGE
     assert "unencrypted" in capsys.readouterr().err
-    assert cli.main(["meter", "--plan", "platinum"]) == cli.EXIT_USAGE
+    assert cli.main(["meter", "--plan", "platinum"]) == EXIT_USAGE
     assert "known plans: free, pulse" in capsys.readouterr().err
-    assert cli.main(["meter", "--listen", "127.0.0.1:99999"]) == cli.EXIT_USAGE
+    assert cli.main(["meter", "--listen", "127.0.0.1:99999"]) == EXIT_USAGE
     assert not (isolated_home / "data" / "meter.sqlite3").exists()
 
 
@@ -48,7 +49,7 @@ def test_port_in_use_is_a_clear_error(isolated_home, capsys):
         taken.listen()
         port = taken.getsockname()[1]
         code = cli.main(["meter", "--listen", f"127.0.0.1:{port}", "--quiet"])
-    assert code == cli.EXIT_USAGE
+    assert code == EXIT_USAGE
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}" in err and "--listen" in err
 

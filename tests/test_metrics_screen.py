@@ -3,41 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from textual.widgets import Static
 
 from ht_dash.api.models import Metrics
 from ht_dash.feeds.registry import METRICS
-from ht_dash.tui.app import make_app
-from ht_dash.clock import FixedClock
-from ht_dash.config import Settings
-from ht_dash.demo import DemoBackend
 from ht_dash.insights.metrics import find_incident, summary_cards
-from ht_dash.runtime import Runtime
 from ht_dash.tui.widgets.bar_chart import BarChart
 from ht_dash.tui.widgets.panel import DataPanel
 from ht_dash.tui.widgets.stat_card import StatCard
+from ui_harness import wait_until
 
-AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
 SIZE = (100, 30)
-
-
-def build():
-    clock = FixedClock(AT)
-    runtime = Runtime(settings=Settings(), demo=True, clock=clock, demo_seed=7)
-    runtime._backend = DemoBackend(seed=7, clock=clock)
-    return make_app(runtime, live=False)
 
 
 async def settle(pilot, days: int) -> Metrics:
     """Wait until the metrics feed holds `days` days and the screen has drawn them."""
     app = pilot.app
-    for _ in range(200):
-        await pilot.pause()
-        data = app.feeds.state("metrics").data
-        if data is not None and data.days == days and not app.feeds.state("metrics").loading:
-            break
+
+    def drawn() -> bool:
+        state = app.feeds.state("metrics")
+        return state.data is not None and state.data.days == days and not state.loading
+
+    await wait_until(pilot, drawn)
     await app.workers.wait_for_complete()
     await pilot.pause()
     data = app.feeds.state("metrics").data
@@ -49,8 +37,8 @@ def text(widget) -> str:
     return str(widget.render())
 
 
-async def test_cards_and_charts_show_the_demo_metrics():
-    app = build()
+async def test_cards_and_charts_show_the_demo_metrics(demo_app):
+    app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         metrics = await settle(pilot, 90)
@@ -72,8 +60,8 @@ async def test_cards_and_charts_show_the_demo_metrics():
         assert len(requests.values) == 90
 
 
-async def test_the_demo_incident_day_is_named_and_marked_in_every_chart():
-    app = build()
+async def test_the_demo_incident_day_is_named_and_marked_in_every_chart(demo_app):
+    app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         metrics = await settle(pilot, 90)
@@ -88,8 +76,8 @@ async def test_the_demo_incident_day_is_named_and_marked_in_every_chart():
         assert f"max {incident.errors:,} {incident_day:%b %d}" in errors_chart.notes[0]
 
 
-async def test_d_switches_the_period_refetches_and_redraws():
-    app = build()
+async def test_d_switches_the_period_refetches_and_redraws(demo_app):
+    app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         ninety = await settle(pilot, 90)
@@ -112,8 +100,8 @@ async def test_d_switches_the_period_refetches_and_redraws():
         await settle(pilot, 7)
 
 
-async def test_palette_offers_each_period():
-    app = build()
+async def test_palette_offers_each_period(demo_app):
+    app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         await settle(pilot, 90)
@@ -126,26 +114,26 @@ async def test_palette_offers_each_period():
         assert "Last 30 days" in app.screen.query_one("#metrics-panel", DataPanel).border_title
 
 
-def test_metrics_snapshot_80x24(snap_compare):
+def test_metrics_snapshot_80x24(snap_compare, demo_app):
     async def run_before(pilot) -> None:
         await pilot.press("2")
         await settle(pilot, 90)
 
-    assert snap_compare(build(), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=run_before)
 
 
-def test_metrics_snapshot_large_7_days(snap_compare):
+def test_metrics_snapshot_large_7_days(snap_compare, demo_app):
     async def run_before(pilot) -> None:
         await pilot.press("2")
         await settle(pilot, 90)
         await pilot.press("d")
         await settle(pilot, 7)
 
-    assert snap_compare(build(), terminal_size=(160, 48), run_before=run_before)
+    assert snap_compare(demo_app(), terminal_size=(160, 48), run_before=run_before)
 
 
-async def test_switching_twice_during_a_slow_fetch_ends_on_the_last_choice():
-    app = build()
+async def test_switching_twice_during_a_slow_fetch_ends_on_the_last_choice(demo_app):
+    app = demo_app()
     gate = asyncio.Event()
     real_metrics = app.feeds.source.metrics
     asked = []

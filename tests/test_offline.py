@@ -23,6 +23,7 @@ from ht_dash.feeds.offline import clear_offline_copies
 from ht_dash.paths import cache_dir
 from ht_dash.runtime import Runtime
 from ht_dash.tui.widgets.panel import DataPanel
+from ui_harness import wait_until
 from virtual_time import VirtualTime
 
 AT = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -36,12 +37,7 @@ def build(base_url: str, clock: FixedClock, *, live: bool = False, token: str = 
 
 async def until(pilot, condition, timeout: float = 5.0) -> None:
     """Real time passes: requests go to a real loopback server."""
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            await pilot.pause()
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not reached")
+    await wait_until(pilot, condition, timeout, step=0.02)
 
 
 def panel(app, panel_id: str) -> DataPanel:

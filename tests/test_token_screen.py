@@ -27,10 +27,11 @@ from ht_dash.auth.clipboard import NativeCopy
 from ht_dash.auth.jwt import token_times
 from ht_dash.auth.storage import Where
 from ht_dash.config import Settings
+from ht_dash.tui.clipboard import REVEAL_HINT
 from ht_dash.tui.screens.confirm import ConfirmScreen
 from ht_dash.tui.screens.login import LoginScreen
 from ht_dash.tui.screens.new_token import NewTokenScreen
-from ht_dash.tui.screens.token import REVEAL_HINT, TokenScreen
+from ht_dash.tui.screens.token import TokenScreen
 
 NO_TOOL = NativeCopy(None, False, False, "no clipboard tool found")
 

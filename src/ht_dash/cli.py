@@ -13,6 +13,15 @@ import sys
 
 from ht_dash import __version__
 from ht_dash.api.errors import HtError
+from ht_dash.commands import errors
+from ht_dash.commands.errors import (  # noqa: F401 - main()'s exit codes, for its callers
+    EXIT_AUTH,
+    EXIT_ERROR,
+    EXIT_NETWORK,
+    EXIT_OK,
+    EXIT_QUOTA,
+    EXIT_USAGE,
+)
 
 # Modules in ht_dash.commands that add subcommands, in the order --help lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -31,9 +40,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 COMMAND_ALIASES: dict[str, str] = {"login": "auth", "logout": "auth", "token": "auth"}
 GLOBAL_FLAGS = frozenset({"--demo", "--debug"})
 # Each takes a value.
-GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--request-deadline", "--demo-seed"})
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
+GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--store", "--request-deadline", "--demo-seed"})
 
 EPILOG = """\
 token (first found wins):
@@ -45,9 +52,10 @@ token (first found wins):
 settings (later wins):
   defaults < config.toml in the config directory < HT_DASH_* environment variables < options
   config.toml keys: base_url, clipboard (auto|osc52|native), bell (true|false),
-  live_interval (1-60 s), source (api|meter), theme, request_deadline (s, default 20)
+  live_interval (1-60 s), source (api|meter), theme, request_deadline (s, default 20),
+  meter_store
   environment: HT_DASH_BASE_URL, HT_DASH_CLIPBOARD, HT_DASH_BELL, HT_DASH_LIVE_INTERVAL,
-  HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_REQUEST_DEADLINE,
+  HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_REQUEST_DEADLINE, HT_DASH_METER_STORE,
   HT_DASH_HOME (keep all files under one directory)
 
 exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 authentication problem,
@@ -96,6 +104,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         help="seconds one API request may take in all, answer included (default: 20)",
     )
     parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="the meter store --source meter reads: a postgresql://user@host/db URL shared by "
+        "several meters (password from PGPASSWORD or ~/.pgpass) or a SQLite file "
+        "(default: meter_store, else the local meter's file)",
+    )
+    parser.add_argument(
         "--debug", action="store_true", help="write a redacted debug log to the log directory"
     )
     parser.add_argument("--demo-seed", type=int, default=None, help=argparse.SUPPRESS)
@@ -122,33 +137,11 @@ def make_runtime(args: argparse.Namespace):
         overrides["request_deadline"] = coerce(
             "request_deadline", args.request_deadline, "option --request-deadline"
         )
+    if args.store:
+        overrides["meter_store"] = args.store
     settings = replace(settings, **overrides)
     check_base_url(settings.base_url)
     return Runtime(settings=settings, demo=args.demo, debug=args.debug, demo_seed=args.demo_seed)
-
-
-def error_exit_code(exc: BaseException) -> int:
-    from ht_dash.api import errors
-
-    if isinstance(exc, errors.AuthError):
-        return EXIT_AUTH
-    if isinstance(exc, errors.QuotaExhausted | errors.RateLimited):
-        return EXIT_QUOTA
-    if isinstance(
-        exc, errors.NetworkError | errors.ServerError | errors.BadPayload | errors.BadRequest
-    ):
-        return EXIT_NETWORK
-    if isinstance(exc, errors.ConfigError | errors.NotAvailable):
-        return EXIT_USAGE
-    return EXIT_ERROR
-
-
-def print_error(exc: HtError) -> None:
-    from ht_dash.sanitize import terminal_safe  # the last line of defence for error text
-
-    print(f"ht-dash: {terminal_safe(exc.message)}", file=sys.stderr)
-    if exc.hint:
-        print(f"  hint: {terminal_safe(exc.hint)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,14 +165,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_app(runtime)
     except HtError as exc:
-        print_error(exc)
+        errors.print_error(exc)
         if getattr(args, "json", False):  # scripts asked for JSON: errors are JSON too
-            from ht_dash.commands._common import error_document, write_json
+            from ht_dash.commands._common import write_json
 
-            write_json(error_document(exc, error_exit_code(exc)))
-        return error_exit_code(exc)
+            write_json(errors.error_document(exc, errors.error_exit_code(exc)))
+        return errors.error_exit_code(exc)
     except KeyboardInterrupt:
-        return EXIT_OK
+        return errors.EXIT_OK
     except Exception as exc:  # a bug: one line and the crash report's path, never a traceback
         from ht_dash.commands._common import report_error
 

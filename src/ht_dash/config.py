@@ -71,13 +71,24 @@ class Settings:
     source: str = "api"
     theme: str = "textual-dark"
     request_deadline: float = DEFAULT_DEADLINE_S  # seconds for one whole request and its answer
+    # Where the meter writes and `--source meter` reads: "" is meter.sqlite3 in the data
+    # directory; a postgresql:// URL is a store shared by several meters (docs/meter.md).
+    meter_store: str = ""
     # [keys] table: (binding id, keys, line in config.toml or 0), checked when the app starts
     keys: tuple[KeySetting, ...] = ()
     config_path: Path | None = None  # where the [keys] came from, for messages
 
-    def __repr__(self) -> str:  # explicit: nothing secret here, and nothing secret ever added
-        inner = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+    def __repr__(self) -> str:  # explicit: a store URL's password is never shown
+        inner = ", ".join(f"{f.name}={self._shown(f.name)!r}" for f in fields(self))
         return f"Settings({inner})"
+
+    def _shown(self, name: str) -> object:
+        value = getattr(self, name)
+        if name == "meter_store" and value:
+            from ht_dash.meter.store import printable
+
+            return printable(value)
+        return value
 
 
 _ENV = {
@@ -88,6 +99,7 @@ _ENV = {
     "source": "HT_DASH_SOURCE",
     "theme": "HT_DASH_THEME",
     "request_deadline": "HT_DASH_REQUEST_DEADLINE",
+    "meter_store": "HT_DASH_METER_STORE",
 }
 
 

@@ -27,6 +27,17 @@ class Runtime:
     demo_seed: int | None = None
     _backend: DemoBackend | None = field(default=None, repr=False)
 
+    @classmethod
+    def on_backend(
+        cls, backend: DemoBackend, *, settings: Settings | None = None, demo: bool = True
+    ) -> Runtime:
+        """A run whose demo backend is the one given (tests, benchmarks): same clock and seed."""
+        runtime = cls(
+            settings=settings or Settings(), demo=demo, clock=backend.clock, demo_seed=backend.seed
+        )
+        runtime._backend = backend
+        return runtime
+
     @property
     def demo_backend(self) -> DemoBackend:
         if self._backend is None:
@@ -44,7 +55,9 @@ class Runtime:
         if self.settings.source == "meter":
             from ht_dash.meter.source import MeterSource
 
-            return MeterSource.open_default(clock=self.clock)
+            return MeterSource.open_default(
+                clock=self.clock, store=self.settings.meter_store or None
+            )
         return self.make_client(token)
 
     def make_client(self, token: Secret | None) -> AccountClient:

@@ -37,6 +37,7 @@ from ht_dash.api.models import (
     TokenInfo,
 )
 from ht_dash.api.secret import Secret
+from ht_dash.clock import iso
 from ht_dash.sanitize import terminal_safe
 
 DEFAULT_BASE_URL = "https://ht-api.coinmarketman.com/api/external"
@@ -246,16 +247,12 @@ def _kind(value: Any) -> str:
     )
 
 
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _iso_ms(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _iso_opt(at: datetime | None) -> str | None:
-    return None if at is None else _iso(at)
+    return None if at is None else iso(at)
 
 
 # ---- parse: wire -> model ----------------------------------------------------------------------
@@ -480,7 +477,7 @@ def dump_profile(p: Profile) -> dict[str, Any]:
         "email": p.email,
         "name": p.name,
         "organization": p.organization,
-        "created_at": _iso(p.created_at),
+        "created_at": iso(p.created_at),
     }
 
 
@@ -488,7 +485,7 @@ def dump_token_info(t: TokenInfo) -> dict[str, Any]:
     return {
         "token_id": t.token_id,
         "masked": t.masked,
-        "issued_at": _iso(t.issued_at),
+        "issued_at": iso(t.issued_at),
         "last_used_at": _iso_opt(t.last_used_at),
     }
 
@@ -516,19 +513,19 @@ def dump_subscription(s: Subscription) -> dict[str, Any]:
         "plan": dump_plan(s.plan),
         "status": s.status,
         "tokens_used": s.tokens_used,
-        "period_start": _iso(s.period_start),
-        "resets_at": _iso(s.resets_at),
+        "period_start": iso(s.period_start),
+        "resets_at": iso(s.resets_at),
     }
 
 
 def dump_live(u: LiveUsage) -> dict[str, Any]:
     return {
-        "at": _iso(u.at),
+        "at": iso(u.at),
         "requests_per_minute": u.requests_per_minute,
         "limit_per_minute": u.limit_per_minute,
         "interval_seconds": u.interval_seconds,
         "series": [
-            {"at": _iso(b.at), "requests": b.requests, "throttled": b.throttled} for b in u.series
+            {"at": iso(b.at), "requests": b.requests, "throttled": b.throttled} for b in u.series
         ],
         "throttled_in_window": u.throttled_in_window,
         "streams": None
@@ -576,8 +573,8 @@ def dump_endpoint_usage(r: EndpointUsageReport) -> dict[str, Any]:
     return {
         "timeframe": r.timeframe,
         "date": None if r.date is None else r.date.isoformat(),
-        "from": _iso(r.start),
-        "to": _iso(r.end),
+        "from": iso(r.start),
+        "to": iso(r.end),
         "endpoints": [
             {
                 "method": e.method,
@@ -610,7 +607,7 @@ def dump_next_billing(b: NextBilling) -> dict[str, Any]:
 def dump_history_entry(e: HistoryEntry) -> dict[str, Any]:
     return {
         "id": e.id,
-        "at": _iso(e.at),
+        "at": iso(e.at),
         "kind": e.kind,
         "description": e.description,
         "status": e.status,
@@ -649,7 +646,7 @@ def dump_request_log(p: RequestLogPage) -> dict[str, Any]:
 
 def dump_second_counts(c: SecondCounts) -> dict[str, Any]:
     return {
-        "from": _iso(c.start),
+        "from": iso(c.start),
         "requests": list(c.requests),
         "throttled": list(c.throttled),
         "limit_per_minute": c.limit_per_minute,

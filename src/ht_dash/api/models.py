@@ -86,6 +86,16 @@ class StreamUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class InstanceRate:
+    """One meter's share of the live figures (several hosts metering one token)."""
+
+    instance: str
+    requests_per_minute: int
+    requests_in_window: int
+    throttled_in_window: int
+
+
+@dataclass(frozen=True, slots=True)
 class LiveUsage:
     at: datetime
     requests_per_minute: int
@@ -94,6 +104,8 @@ class LiveUsage:
     series: tuple[LiveBucket, ...]
     throttled_in_window: int
     streams: StreamUsage | None
+    # Per meter instance, busiest first; only a meter store knows them (the API: empty).
+    instances: tuple[InstanceRate, ...] = ()
 
     def per_minute_series(self) -> list[float]:
         """The series as a req/min rate per bucket, for sparklines."""
@@ -138,6 +150,7 @@ class EndpointUsage:
     avg_latency_ms: float
     calls_per_hour: float
     mean_interval_s: float | None
+    instance: str | None = None  # set when split by meter instance (`usage --by instance`)
 
     @property
     def key(self) -> str:

@@ -8,42 +8,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from ht_dash import cli
 from ht_dash.api.errors import (
     AuthError,
-    BadPayload,
-    BadRequest,
-    ConfigError,
     HtError,
     NetworkError,
-    NotAvailable,
-    QuotaExhausted,
     RateLimited,
     Redirected,
     ServerError,
 )
-from ht_dash.api.secret import Secret
+from ht_dash.commands import errors
 from ht_dash.sanitize import spreadsheet_safe, terminal_safe
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ht_dash.api.secret import Secret
     from ht_dash.api.source import AccountSource
     from ht_dash.runtime import Runtime
 
 T = TypeVar("T")
-
-TOKEN_ENV_VARS = ("HT_DASH_TOKEN", "HYPERTRACKER_API_TOKEN")
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -53,20 +43,6 @@ exit codes:
 With --json, an error is also printed on stdout as {"error": {"type", "message", "hint",
 "exit_code"}}. Schemas: docs/cli.md."""
 
-# Stable names of the "type" field of a JSON error (documented in docs/cli.md).
-ERROR_TYPES: tuple[tuple[type[BaseException], str], ...] = (
-    (AuthError, "auth"),
-    (QuotaExhausted, "quota_exhausted"),
-    (RateLimited, "rate_limited"),
-    (NetworkError, "network"),
-    (ServerError, "server"),
-    (BadPayload, "bad_payload"),
-    (BadRequest, "bad_request"),
-    (NotAvailable, "not_available"),
-    (ConfigError, "config"),
-)
-
-
 # ---- token ---------------------------------------------------------------------------------------
 
 
@@ -74,19 +50,8 @@ def get_token(runtime: Runtime) -> Secret | None:
     """The token for this run, or None; never prompts. THE seam to token storage.
 
     `ht_dash.auth.resolve_token` decides (demo token under --demo, else env > keyring > file).
-    Without that package (older trees) only the demo token and the environment are consulted.
     A storage problem (locked keyring, unreadable file) with no token found is an AuthError.
     """
-    import importlib.util
-
-    if importlib.util.find_spec("ht_dash.auth") is None:
-        if runtime.demo:
-            return runtime.demo_backend.token
-        for name in TOKEN_ENV_VARS:
-            value = os.environ.get(name, "").strip()
-            if value:
-                return Secret(value)
-        return None
     from ht_dash.auth import resolve_token
 
     resolved = resolve_token(runtime)
@@ -176,62 +141,7 @@ async def retried(fn: Callable[[], Awaitable[T]]) -> T:
     return await RETRY.call(fn)
 
 
-# ---- formatting ----------------------------------------------------------------------------------
-
-_CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
-
-
-def iso(at: datetime | None) -> str | None:
-    """ISO 8601 UTC with a Z suffix, to the second, always four digits of year."""
-    if at is None:
-        return None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    at = at.astimezone(UTC)
-    return f"{at.year:04d}-{at:%m-%dT%H:%M:%S}Z"
-
-
-def iso_date(day: date | None) -> str | None:
-    return None if day is None else day.isoformat()
-
-
-def money(cents: int | None, currency: str | None) -> str | None:
-    """`$179.00`, `-€12.50`, `1,234.00 CHF`; None when there is no amount."""
-    if cents is None:
-        return None
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(cents), 100)
-    number = f"{whole:,}.{frac:02d}"
-    code = (currency or "").upper()
-    symbol = _CURRENCY_SYMBOLS.get(code)
-    if symbol:
-        return f"{sign}{symbol}{number}"
-    return f"{sign}{number} {code}".rstrip()
-
-
-def when(at: datetime | None) -> str:
-    """Human form of an instant for tables: `2026-12-01 00:00 UTC`."""
-    return "—" if at is None else f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-
-
-def duration(seconds: float) -> str:
-    """`5 d 9 h`, `3 h 12 min`, `45 s`."""
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min"
-    return f"{secs} s"
-
-
-def percent(fraction: float | None) -> str:
-    return "—" if fraction is None else f"{fraction * 100:.1f} %"
-
+# ---- charts --------------------------------------------------------------------------------------
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 
@@ -295,6 +205,8 @@ def write_csv(
 ) -> None:
     """RFC 4180 quoting, UTF-8, LF line ends; None becomes an empty cell; text cells are
     terminal-safe and never start a spreadsheet formula."""
+    import csv
+
     out = out or sys.stdout
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -318,57 +230,22 @@ def make_console() -> Console:
     return SafeConsole(highlight=False, markup=False)
 
 
-def error_type(exc: BaseException) -> str:
-    for cls, name in ERROR_TYPES:
-        if isinstance(exc, cls):
-            return name
-    return "unexpected"
-
-
-def error_document(
-    exc: BaseException, exit_code: int, *, hint: str | None = None
-) -> dict[str, Any]:
-    if isinstance(exc, HtError):
-        message, hint = exc.message, exc.hint
-    else:
-        message, hint = _unexpected_message(exc), hint or unexpected_hint(None, debug=False)
-    return {
-        "error": {"type": error_type(exc), "message": message, "hint": hint, "exit_code": exit_code}
-    }
-
-
-def unexpected_hint(report: Path | None, *, debug: bool) -> str:
-    """What to do about a bug: report it, with the file that holds its redacted traceback."""
-    if report is None:
-        return "this is a bug in ht-dash; please report it (--debug writes a redacted log)"
-    if debug:
-        return f"this is a bug in ht-dash; please report it; details in {report}"
-    return f"this is a bug in ht-dash; please report it with the redacted crash report in {report}"
-
-
-def _unexpected_message(exc: BaseException) -> str:
-    from ht_dash.logs import redact  # an exception's text may quote the token
-
-    text = redact(terminal_safe(str(exc).strip().splitlines()[0]))[:200] if str(exc).strip() else ""
-    return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")
-
-
 def report_error(exc: BaseException, *, as_json: bool, debug: bool = False) -> int:
     """Print the error (stderr, plus a JSON error on stdout with --json); return the exit code."""
     if isinstance(exc, HtError):
-        code = cli.error_exit_code(exc)
-        cli.print_error(exc)
+        code = errors.error_exit_code(exc)
+        errors.print_error(exc)
         hint = None
     else:  # one line and the file with the traceback; never a traceback on the terminal
         from ht_dash.logs import record_crash
 
-        code = cli.EXIT_ERROR
-        hint = unexpected_hint(record_crash(exc), debug=debug)
-        print(f"ht-dash: {_unexpected_message(exc)}", file=sys.stderr)
+        code = errors.EXIT_ERROR
+        hint = errors.unexpected_hint(record_crash(exc), debug=debug)
+        print(f"ht-dash: {errors.unexpected_message(exc)}", file=sys.stderr)
         print(f"  hint: {hint}", file=sys.stderr)
     if as_json:
         try:
-            write_json(error_document(exc, code, hint=hint))
+            write_json(errors.error_document(exc, code, hint=hint))
         except BrokenPipeError:
             silence_stdout()
     return code
@@ -421,4 +298,4 @@ def run_command(
             to_table(data, make_console())
     except BrokenPipeError:
         silence_stdout()
-    return cli.EXIT_OK
+    return errors.EXIT_OK

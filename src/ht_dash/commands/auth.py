@@ -14,12 +14,11 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from ht_dash import cli
 from ht_dash.api.errors import AuthError, HtError, NetworkError, ServerError
 from ht_dash.api.secret import Secret, token_text
+from ht_dash.api.service import WEB_DASHBOARD
 from ht_dash.auth import clipboard
 from ht_dash.auth.errors import INSTALL_HINT, TokenStoreError
 from ht_dash.auth.flows import regenerate, validate_and_store
@@ -32,6 +31,8 @@ from ht_dash.auth.storage import (
     display_path,
     store_for,
 )
+from ht_dash.commands import errors
+from ht_dash.insights.format import when
 from ht_dash.sanitize import terminal_safe
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
     from ht_dash.runtime import Runtime
 
 T = TypeVar("T")
-
-WEB_DASHBOARD = "https://app.coinmarketman.com/hypertracker/api-dashboard"
 
 EXIT_CODES = """\
 exit codes:
@@ -69,19 +68,19 @@ def handles_broken_pipe(handler: Callable[[argparse.Namespace, Runtime], int]):
         except BrokenPipeError:
             with contextlib.suppress(OSError, ValueError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return cli.EXIT_OK
+            return errors.EXIT_OK
 
     return wrapper
 
 
 def exit_code(exc: HtError) -> int:
     if isinstance(exc, TokenStoreError):
-        return cli.EXIT_AUTH
-    return cli.error_exit_code(exc)
+        return errors.EXIT_AUTH
+    return errors.error_exit_code(exc)
 
 
 def fail(exc: HtError) -> int:
-    cli.print_error(exc)
+    errors.print_error(exc)
     return exit_code(exc)
 
 
@@ -119,24 +118,6 @@ def with_client(
             await client.aclose()
 
     return asyncio.run(run())
-
-
-def when(at: datetime | None, now: datetime) -> str:
-    if at is None:
-        return "—"
-    seconds = (now - at).total_seconds()
-    ago = abs(seconds)
-    if ago < 90:
-        rel = "just now"
-    elif ago < 5400:
-        rel = f"{ago / 60:.0f} min"
-    elif ago < 2 * 86400:
-        rel = f"{ago / 3600:.0f} h"
-    else:
-        rel = f"{ago / 86400:.0f} days"
-    if rel != "just now":
-        rel = f"{rel} ago" if seconds >= 0 else f"in {rel}"
-    return f"{at:%Y-%m-%d %H:%M} UTC ({rel})"
 
 
 def no_token(resolved: ResolvedToken) -> int:
@@ -198,7 +179,7 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
     if runtime.demo:
         say("Demo mode uses the demo backend's own token: there is nothing to log in to.")
         say("Run `ht-dash login` without --demo to log in to your account.")
-        return cli.EXIT_OK
+        return errors.EXIT_OK
     store = TokenStore.for_base_url(runtime.base_url)
     interactive = is_interactive()
     from_stdin = args.with_token or not sys.stdin.isatty()
@@ -211,17 +192,17 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
                 return fail(probe.problem)
             if not choose_plain_file(store, probe.problem):
                 note("nothing stored. To use a token without storing it: export HT_DASH_TOKEN=…")
-                return cli.EXIT_ERROR
+                return errors.EXIT_ERROR
             insecure = True
 
     try:
         secret = read_token(from_stdin)
     except ValueError as exc:
         note(f"{exc}; nothing stored")
-        return cli.EXIT_USAGE
+        return errors.EXIT_USAGE
     if secret is None:
         note("no token given; nothing stored")
-        return cli.EXIT_USAGE
+        return errors.EXIT_USAGE
 
     try:
         outcome = with_client(
@@ -238,7 +219,7 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
             )
         )
     except HtError as exc:
-        cli.print_error(exc)
+        errors.print_error(exc)
         note("the token could not be checked, so nothing was stored")
         return exit_code(exc)
 
@@ -262,7 +243,7 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
         warn("the token is stored in plain text; `ht-dash auth status` will keep saying so")
     if env := store.from_env():
         warn(f"{env[1].label} is set and is used instead of the stored token while it is set")
-    return cli.EXIT_OK
+    return errors.EXIT_OK
 
 
 # ---- logout ----------------------------------------------------------------------------------
@@ -272,7 +253,7 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
 def cmd_logout(args: argparse.Namespace, runtime: Runtime) -> int:
     if runtime.demo:
         say("Demo mode stores nothing: there is nothing to log out of.")
-        return cli.EXIT_OK
+        return errors.EXIT_OK
     store = TokenStore.for_base_url(runtime.base_url)
     result = store.delete()
     for location in result.removed:
@@ -286,8 +267,8 @@ def cmd_logout(args: argparse.Namespace, runtime: Runtime) -> int:
     if env := store.from_env():
         warn(f"{env[1].label} is still set; unset it to stop using that token")
     for problem in result.problems:
-        cli.print_error(problem)
-    return exit_code(result.problems[0]) if result.problems else cli.EXIT_OK
+        errors.print_error(problem)
+    return exit_code(result.problems[0]) if result.problems else errors.EXIT_OK
 
 
 # ---- token show / copy / regenerate ----------------------------------------------------------
@@ -335,7 +316,7 @@ def cmd_token_show(args: argparse.Namespace, runtime: Runtime) -> int:
                 status=error.status,
             )
         return fail(error)
-    return cli.EXIT_OK
+    return errors.EXIT_OK
 
 
 @handles_broken_pipe
@@ -349,9 +330,9 @@ def cmd_token_copy(args: argparse.Namespace, runtime: Runtime) -> int:
     message = result.message("run `ht-dash token show --reveal` to select it by hand")
     if result.severity == "error":
         note(message)
-        return cli.EXIT_ERROR
+        return errors.EXIT_ERROR
     say(message)
-    return cli.EXIT_OK
+    return errors.EXIT_OK
 
 
 def confirm_regenerate(host: str) -> bool | None:
@@ -379,10 +360,10 @@ def cmd_token_regenerate(args: argparse.Namespace, runtime: Runtime) -> int:
         if answer is None:
             note("refusing to regenerate without confirmation: no terminal to ask on")
             print("  hint: pass --yes (the current token stops working at once)", file=sys.stderr)
-            return cli.EXIT_USAGE
+            return errors.EXIT_USAGE
         if not answer:
             note("cancelled; nothing changed")
-            return cli.EXIT_ERROR
+            return errors.EXIT_ERROR
 
     try:
         outcome = with_client(runtime, resolved.secret, lambda c: regenerate(c, store, resolved))
@@ -397,15 +378,15 @@ def cmd_token_regenerate(args: argparse.Namespace, runtime: Runtime) -> int:
     except HtError as exc:
         return fail(exc)
 
-    code = cli.EXIT_OK
+    code = errors.EXIT_OK
     if outcome.saved is not None:
         say(f"New token {outcome.token.masked} stored in the {outcome.saved.location.label}.")
         for text in outcome.saved.warnings:
             warn(text)
     else:
         if outcome.store_error is not None:
-            cli.print_error(outcome.store_error)
-            code = cli.EXIT_AUTH
+            errors.print_error(outcome.store_error)
+            code = errors.EXIT_AUTH
         else:
             note(outcome.not_saved_reason or "the new token was not stored")
         note("the new token is stored nowhere else: copy it now. Here it is, on stdout:")
@@ -414,7 +395,7 @@ def cmd_token_regenerate(args: argparse.Namespace, runtime: Runtime) -> int:
         say("Checked with the API: the new token works.")
     elif outcome.verify_error is not None:
         warn(f"could not check the new token with the API: {outcome.verify_error.message}")
-        if code == cli.EXIT_OK:
+        if code == errors.EXIT_OK:
             code = exit_code(outcome.verify_error)
     say("The old token no longer works: give bots and scripts the new one (`ht-dash token copy`).")
     return code
@@ -453,7 +434,7 @@ def cmd_auth_status(args: argparse.Namespace, runtime: Runtime) -> int:
         return fail(exc)
     org = f", {profile.organization}" if profile.organization else ""
     say(f"Account:  {profile.name} <{profile.email}>{org}")
-    return cli.EXIT_OK
+    return errors.EXIT_OK
 
 
 def _stored_elsewhere(store: TokenStore | DemoTokenStore) -> str | None:

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from ht_dash.commands import _common as common
+from ht_dash.insights import format as fmt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -35,10 +36,10 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
 
 def to_json(bill: NextBilling) -> dict[str, Any]:
     return {
-        "invoice_date": common.iso_date(bill.invoice_date),
+        "invoice_date": fmt.iso_date(bill.invoice_date),
         "amount_cents": bill.amount_cents,
         "currency": bill.currency,
-        "amount": common.money(bill.amount_cents, bill.currency),
+        "amount": fmt.money_or_none(bill.amount_cents, bill.currency),
         "plan_id": bill.plan_id,
         "plan_name": bill.plan_name,
         "payment_method": bill.payment_method,
@@ -61,7 +62,7 @@ def to_table(bill: NextBilling, console: Console) -> None:
         table.add_row("Invoice date", "nothing will be billed")
     else:
         table.add_row("Invoice date", bill.invoice_date.isoformat())
-    table.add_row("Amount", common.money(bill.amount_cents, bill.currency) or "—")
+    table.add_row("Amount", fmt.money(bill.amount_cents, bill.currency))
     table.add_row("Plan", bill.plan_name)
     table.add_row("Payment method", bill.payment_method or "none on file")
     console.print(table)

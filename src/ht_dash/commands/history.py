@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ht_dash.api.models import HISTORY_KINDS
 from ht_dash.commands import _common as common
+from ht_dash.insights import format as fmt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -96,13 +97,13 @@ async def _collect(source: AccountSource, kind: str | None) -> tuple[HistoryEntr
 def _entry(e: HistoryEntry) -> dict[str, Any]:
     return {
         "id": e.id,
-        "at": common.iso(e.at),
+        "at": fmt.iso_or_none(e.at),
         "kind": e.kind,
         "description": e.description,
         "status": e.status,
         "amount_cents": e.amount_cents,
         "currency": e.currency,
-        "amount": common.money(e.amount_cents, e.currency),
+        "amount": fmt.money_or_none(e.amount_cents, e.currency),
         "reference": e.reference,
     }
 
@@ -141,7 +142,7 @@ def to_table(history: History, console: Console) -> None:
             e.kind.replace("_", " "),
             e.description,
             e.status,
-            common.money(e.amount_cents, e.currency) or "",
+            fmt.money_or_none(e.amount_cents, e.currency) or "",
             e.reference or "",
         )
     console.print(table)

@@ -9,7 +9,6 @@ import signal
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ht_dash.api.errors import ConfigError
@@ -17,6 +16,7 @@ from ht_dash.api.errors import ConfigError
 if TYPE_CHECKING:
     from ht_dash.meter.proxy import MeterProxy
     from ht_dash.meter.recorder import Recorder
+    from ht_dash.meter.store import Store
     from ht_dash.runtime import Runtime
 
 DESCRIPTION = """\
@@ -129,13 +129,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--quiet", action="store_true", help="no live line, only start and stop messages"
     )
+    parser.add_argument(
+        "--store",
+        dest="meter_store",
+        metavar="URL",
+        help="where records go: a postgresql://user@host/db URL to share one store between "
+        "meters on several hosts (give the password through PGPASSWORD or ~/.pgpass, not here: "
+        "`ps` shows command lines), or a SQLite file (default: HT_DASH_METER_STORE, else "
+        "meter_store in config.toml, else meter.sqlite3 in the data directory)",
+    )
+    parser.add_argument(
+        "--instance",
+        metavar="NAME",
+        help="this meter's name in a shared store and in /metrics (default: the host name)",
+    )
+    parser.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9787); "
+        "off by default",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, runtime: Runtime) -> int:
     from ht_dash.meter.proxy import MeterProxy, parse_listen, parse_upstream
-    from ht_dash.meter.recorder import Recorder
-    from ht_dash.meter.source import default_db_path
+    from ht_dash.meter.recorder import MAX_PENDING, Recorder, default_instance
+    from ht_dash.meter.store import open_store
     from ht_dash.meter.streams import parse_stream_upstream
 
     upstream = parse_upstream(args.upstream)
@@ -150,17 +170,41 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
         raise ConfigError("--max-clients must be at least 1")
     if args.interval is not None and args.interval <= 0:
         raise ConfigError("--interval must be positive")
-    db = default_db_path()  # where `--source meter` reads
-    plan_name = _effective_plan(db, args.plan)
+    instance = check_instance(args.instance or default_instance())
+    metrics_address = parse_listen(args.metrics_listen) if args.metrics_listen else None
+    store = open_store(args.meter_store or runtime.settings.meter_store or None)
+    plan_name = _effective_plan(store, args.plan)
     if warning := listen_warning(host):
         print(f"ht-dash meter: warning: {warning}", file=sys.stderr)
-
-    recorder = Recorder(db, retention_days=args.retention_days)
-    recorder.start()
-    if recorder.last_error:
+    if args.meter_store and password_in_url(args.meter_store):
         print(
-            f"ht-dash meter: warning: {recorder.last_error}; requests are still forwarded, "
-            "but not recorded (dropped records are counted)",
+            "ht-dash meter: warning: the --store URL holds a password, which `ps` shows to "
+            "every user of this machine; put it in PGPASSWORD or ~/.pgpass instead",
+            file=sys.stderr,
+        )
+    if metrics_address and (warning := metrics_listen_warning(metrics_address[0])):
+        print(f"ht-dash meter: warning: {warning}", file=sys.stderr)
+
+    metrics = None
+    if metrics_address:
+        from ht_dash.meter.metrics import MeterMetrics
+
+        metrics = MeterMetrics(instance)
+    recorder = Recorder(
+        store,
+        retention_days=args.retention_days,
+        instance=instance,
+        observer=metrics.observe if metrics else None,
+    )
+    recorder.start()  # a store from a newer ht-dash: ConfigError, exit 2
+    if recorder.last_error:
+        fate = (
+            f"records wait in memory (up to {MAX_PENDING:,}) until it is back"
+            if store.keeps_batches_when_down
+            else "but not recorded (dropped records are counted)"
+        )
+        print(
+            f"ht-dash meter: warning: {recorder.last_error}; requests are still forwarded, {fate}",
             file=sys.stderr,
         )
     proxy = MeterProxy(
@@ -175,13 +219,64 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
         max_buffered=args.max_buffered * 1024 * 1024,
         stream_upstream=stream_upstream,
     )
-    out = sys.stdout
-    tty = out.isatty()
-    interval = args.interval or (1.0 if tty else 10.0)
+    metrics_url = None
     try:
-        return asyncio.run(_serve(proxy, recorder, out, tty, interval, args.quiet, db, plan_name))
+        if metrics is not None and metrics_address is not None:
+            metrics.attach(recorder)
+            metrics_url = _serve_metrics(metrics, *metrics_address)
+        out = sys.stdout
+        tty = out.isatty()
+        interval = args.interval or (1.0 if tty else 10.0)
+        where = f"{store.label} as instance {instance}"
+        return asyncio.run(
+            _serve(proxy, recorder, out, tty, interval, args.quiet, where, plan_name, metrics_url)
+        )
     finally:
         recorder.close()
+        if metrics is not None:
+            metrics.close()
+
+
+def password_in_url(spec: str) -> bool:
+    from ht_dash.meter.store.postgres import is_postgres_url, url_secrets
+
+    return is_postgres_url(spec) and bool(url_secrets(spec))
+
+
+def check_instance(name: str) -> str:
+    """An instance name: it labels records, /metrics series and the dashboard's rows."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,62}", name):
+        raise ConfigError(
+            f"--instance must be 1-63 letters, digits or . _ : @ -, got {name!r}",
+            hint="e.g. --instance bot-host-1",
+        )
+    return name
+
+
+def metrics_listen_warning(host: str) -> str | None:
+    from ht_dash.api.client import is_loopback_host
+
+    if is_loopback_host(host):
+        return None
+    return (
+        f"/metrics listens on {host}, not loopback: anyone who reaches it can read your bots' "
+        "request counts per endpoint"
+    )
+
+
+def _serve_metrics(metrics: object, host: str, port: int) -> str:
+    try:
+        bound_host, bound_port = metrics.serve(host, port)  # type: ignore[attr-defined]
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise ConfigError(
+            f"cannot serve /metrics on {host}:{port}: {reason}",
+            hint="choose another address with --metrics-listen HOST:PORT",
+        ) from None
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    return f"http://{shown}:{bound_port}/metrics"
 
 
 def listen_warning(host: str) -> str | None:
@@ -196,28 +291,27 @@ def listen_warning(host: str) -> str | None:
     )
 
 
-def _save_stream_url(db: Path, url: str) -> None:
+def _save_stream_url(store: Store, url: str) -> None:
     """For readers: where a bot's stream URL should point (`--source meter`, screen 4)."""
-    import sqlite3
-
-    from ht_dash.meter.recorder import write_meta
     from ht_dash.meter.source import STREAM_URL_META_KEY
+    from ht_dash.meter.store import StoreError
 
-    with contextlib.suppress(sqlite3.Error, OSError):  # the recorder reports database problems
-        write_meta(db, STREAM_URL_META_KEY, url)
+    with contextlib.suppress(StoreError, OSError):  # the recorder reports store problems
+        store.set_meta(STREAM_URL_META_KEY, url)
 
 
-def _effective_plan(db: Path, plan_id: str | None) -> str:
-    """Save `--plan` in the database; return the name of the plan in effect."""
-    import sqlite3
-
+def _effective_plan(store: Store, plan_id: str | None) -> str:
+    """Save `--plan` in the store; return the name of the plan in effect."""
     from ht_dash.meter.source import DEFAULT_PLAN_ID, saved_plan, set_plan, validate_plan
+    from ht_dash.meter.store import StoreError
 
     plan = validate_plan(plan_id or DEFAULT_PLAN_ID)  # a typo fails before anything starts
     try:
-        return (set_plan(plan.id, db) if plan_id else saved_plan(db)).name
-    except (sqlite3.Error, OSError):
-        return plan.name  # the recorder reports the database problem itself
+        return (set_plan(plan.id, store) if plan_id else saved_plan(store)).name
+    except (StoreError, OSError):
+        return plan.name  # the recorder reports the store's problem itself
+    finally:
+        store.close()  # the recorder opens its own connection in its thread
 
 
 async def _serve(
@@ -227,8 +321,9 @@ async def _serve(
     tty: bool,
     interval: float,
     quiet: bool,
-    db: Path,
+    where: str,
     plan_name: str,
+    metrics_url: str | None = None,
 ) -> int:
     try:
         await proxy.start()
@@ -238,7 +333,7 @@ async def _serve(
             f"cannot listen on {proxy.host}:{proxy.port}: {reason}",
             hint="choose another address with --listen HOST:PORT",
         ) from None
-    _save_stream_url(db, proxy.stream_url)
+    _save_stream_url(recorder.store, proxy.stream_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -248,8 +343,9 @@ async def _serve(
         f"ht-dash meter: {proxy.url} → {proxy.upstream.label}\n"
         f"  point your bot at {proxy.url}/api/external\n"
         f"  and its streams at {proxy.stream_url} → {proxy.streams.upstream.label}\n"
-        f"  recording to {db} (plan {plan_name}, {recorder.retention_days}-day retention)\n"
-        "  Ctrl-C to stop",
+        f"  recording to {where} (plan {plan_name}, {recorder.retention_days}-day retention)\n"
+        + (f"  Prometheus metrics at {metrics_url}\n" if metrics_url else "")
+        + "  Ctrl-C to stop",
         file=out,
         flush=True,
     )
@@ -294,6 +390,8 @@ def live_line(proxy: MeterProxy, recorder: Recorder, now: float | None = None) -
     counts = proxy.streams.counts
     if counts.total:
         parts.append(f"{counts.open:,} streams, {counts.messages_per_minute():,} msg/min")
+    if recorder.waiting_for_store:
+        parts.append(f"store unreachable, {recorder.pending:,} waiting")
     if recorder.dropped:
         parts.append(f"{recorder.dropped:,} NOT recorded ({recorder.last_error})")
     return " · ".join(parts)

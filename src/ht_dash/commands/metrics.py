@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from ht_dash.commands import _common as common
+from ht_dash.insights import format as fmt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -66,8 +67,8 @@ def _summary(s: MetricsSummary | None) -> dict[str, Any] | None:
 def to_json(m: Metrics) -> dict[str, Any]:
     return {
         "days": m.days,
-        "from": common.iso_date(m.start),
-        "to": common.iso_date(m.end),
+        "from": fmt.iso_date(m.start),
+        "to": fmt.iso_date(m.end),
         "summary": _summary(m.summary),
         "previous_summary": _summary(m.previous_summary),
         "daily": [
@@ -117,11 +118,11 @@ def to_table(m: Metrics, console: Console) -> None:
         ("Error rate", s.error_rate, p and p.error_rate, "{:.2%}"),
         ("Rate-limit hits", s.rate_limit_hits, p and p.rate_limit_hits, "{:,}"),
     )
-    for label, now, before, fmt in rows:
+    for label, now, before, spelling in rows:
         table.add_row(
             label,
-            fmt.format(now),
-            "—" if before is None else fmt.format(before),
+            spelling.format(now),
+            "—" if before is None else spelling.format(before),
             _change(now, before),
         )
     console.print(table)

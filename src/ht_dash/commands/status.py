@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ht_dash.commands import _common as common
+from ht_dash.insights import format as fmt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,7 +72,7 @@ def to_json(status: Status) -> dict[str, Any]:
             "name": p.name,
             "price_cents": p.price_cents,
             "currency": p.currency,
-            "price": common.money(p.price_cents, p.currency),
+            "price": fmt.money_or_none(p.price_cents, p.currency),
             "quota": p.quota,
             "quota_period": p.quota_period,
             "rate_limit_per_minute": p.rate_limit_per_minute,
@@ -83,8 +84,8 @@ def to_json(status: Status) -> dict[str, Any]:
             "remaining": max(0, p.quota - sub.tokens_used),
             "used_fraction": round(sub.quota_fraction, 6),
             "period": p.quota_period,
-            "period_start": common.iso(sub.period_start),
-            "resets_at": common.iso(sub.resets_at),
+            "period_start": fmt.iso_or_none(sub.period_start),
+            "resets_at": fmt.iso_or_none(sub.resets_at),
         }
     if live is not None:
         rate = {
@@ -105,12 +106,22 @@ def to_json(status: Status) -> dict[str, Any]:
                 "not_seen_at": live.streams.not_seen_at,
             }
     return {
-        "at": common.iso(status.at),
+        "at": fmt.iso_or_none(status.at),
         "plan": plan,
         "subscription_status": None if sub is None else sub.status,
         "tokens": tokens,
         "rate": rate,
         "streams": streams,
+        # Meters sharing one store (--source meter): each host's share; empty from the API.
+        "instances": [
+            {
+                "instance": i.instance,
+                "requests_per_minute": i.requests_per_minute,
+                "requests_last_15m": i.requests_in_window,
+                "throttled_last_15m": i.throttled_in_window,
+            }
+            for i in (live.instances if live is not None else ())
+        ],
     }
 
 
@@ -134,7 +145,7 @@ def to_table(status: Status, console: Console) -> None:
 
     sub, live = status.subscription, status.live
     table = Table(
-        title=f"HyperTracker status · {common.when(status.at)}",
+        title=f"HyperTracker status · {fmt.when(status.at)}",
         show_header=False,
         box=None,
         padding=(0, 2, 0, 0),
@@ -144,16 +155,16 @@ def to_table(status: Status, console: Console) -> None:
     table.add_column()
     if sub is not None:
         p = sub.plan
-        price = common.money(p.price_cents, p.currency) or "custom price"
+        price = fmt.money_or_none(p.price_cents, p.currency) or "custom price"
         table.add_row("Plan", f"{p.name} ({price}/month) · {sub.status}")
         fraction = sub.quota_fraction
         period = "today" if p.quota_period == "day" else "this month"
         tokens = Text(f"{sub.tokens_used:,} / {p.quota:,} {period} (")
-        tokens.append(common.percent(fraction), style=_level(fraction))
+        tokens.append(fmt.percent(fraction), style=_level(fraction))
         tokens.append(f") · {max(0, p.quota - sub.tokens_used):,} left")
         table.add_row("Usage tokens", tokens)
         left = (sub.resets_at - status.at).total_seconds()
-        table.add_row("Resets at", f"{common.when(sub.resets_at)} (in {common.duration(left)})")
+        table.add_row("Resets at", f"{fmt.when(sub.resets_at)} (in {fmt.duration(left)})")
     else:
         table.add_row("Plan", "not available from this source")
     if live is not None:
@@ -165,6 +176,12 @@ def to_table(status: Status, console: Console) -> None:
         else:
             rate = Text(f"{live.requests_per_minute:,} (no per-minute limit)")
         table.add_row("Requests/min", rate)
+        if len(live.instances) > 1:  # several hosts' meters on one store: each one's share
+            for share in live.instances:
+                table.add_row(
+                    "",
+                    Text(f"{share.requests_per_minute:,} on {share.instance}", style="dim"),
+                )
         throttled = Text(
             f"{live.throttled_in_window:,}", style="red" if live.throttled_in_window else ""
         )

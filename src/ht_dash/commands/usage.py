@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ht_dash.api.models import TIMEFRAME_LABELS, TIMEFRAMES
 from ht_dash.commands import _common as common
+from ht_dash.insights import format as fmt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -43,13 +44,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="today (since 00:00 UTC), week (since Monday), month (since the 1st), "
         "30d or 90d rolling (default: 30d)",
     )
+    parser.add_argument(
+        "--by",
+        choices=("endpoint", "instance"),
+        default="endpoint",
+        help="instance: split each endpoint's row by meter instance (the hosts whose meters share "
+        "one store; --source meter only)",
+    )
     common.add_format_options(parser, csv_too=True)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, runtime: Runtime) -> int:
+    by_instance = args.by == "instance"
+
     async def fetch(source: AccountSource) -> EndpointUsageReport:
-        return await common.retried(lambda: source.endpoint_usage(timeframe=args.timeframe))
+        if not by_instance:
+            return await common.retried(lambda: source.endpoint_usage(timeframe=args.timeframe))
+        from ht_dash.meter.source import MeterSource
+
+        if not isinstance(source, MeterSource):
+            from ht_dash.api.errors import ConfigError
+
+            raise ConfigError(
+                "--by instance splits the local meter's records",
+                hint="use it with --source meter",
+            )
+        return await common.retried(
+            lambda: source.endpoint_usage(timeframe=args.timeframe, by_instance=True)
+        )
 
     return common.run_command(
         args, runtime, fetch, to_json=to_json, to_csv=to_csv, to_table=to_table
@@ -58,9 +81,15 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
 
 # The CLI's JSON (docs/cli.md) is a stable contract of its own: spelled out here, not borrowed
 # from api.contract, so re-pointing the client at the real account API never changes it.
+def _split(report: EndpointUsageReport) -> bool:
+    return any(e.instance is not None for e in report.endpoints)
+
+
 def to_json(report: EndpointUsageReport) -> dict[str, Any]:
+    split = _split(report)
     endpoints = [
         {
+            **({"instance": e.instance} if split else {}),
             "method": e.method,
             "path": e.path,
             "requests": e.requests,
@@ -72,10 +101,10 @@ def to_json(report: EndpointUsageReport) -> dict[str, Any]:
         }
         for e in report.endpoints
     ]
-    return {
+    document = {
         "timeframe": report.timeframe,
-        "from": common.iso(report.start),
-        "to": common.iso(report.end),
+        "from": fmt.iso_or_none(report.start),
+        "to": fmt.iso_or_none(report.end),
         "totals": {
             "requests": sum(e.requests for e in report.endpoints),
             "errors": sum(e.errors for e in report.endpoints),
@@ -83,11 +112,16 @@ def to_json(report: EndpointUsageReport) -> dict[str, Any]:
         },
         "endpoints": endpoints,
     }
+    if split:
+        document["instances"] = sorted({e.instance or "" for e in report.endpoints})
+    return document
 
 
 def to_csv(report: EndpointUsageReport) -> tuple[Sequence[str], Iterable[Sequence[Any]]]:
+    split = _split(report)
     rows = (
         (
+            *((e.instance,) if split else ()),
             e.method,
             e.path,
             e.requests,
@@ -99,7 +133,7 @@ def to_csv(report: EndpointUsageReport) -> tuple[Sequence[str], Iterable[Sequenc
         )
         for e in report.endpoints
     )
-    return CSV_HEADER, rows
+    return (("instance", *CSV_HEADER) if split else CSV_HEADER), rows
 
 
 def to_table(report: EndpointUsageReport, console: Console) -> None:
@@ -109,22 +143,26 @@ def to_table(report: EndpointUsageReport, console: Console) -> None:
     from rich import box
 
     table = Table(
-        title=f"Endpoint usage · {label} ({common.when(report.start)} → {common.when(report.end)})",
+        title=f"Endpoint usage · {label} ({fmt.when(report.start)} → {fmt.when(report.end)})",
         title_justify="left",
         box=box.SIMPLE_HEAD,
     )
+    split = _split(report)
+    if split:
+        table.add_column("Instance", overflow="fold")
     table.add_column("Endpoint", overflow="fold", ratio=1)
     for header in ("Requests", "Errors", "429", "Latency", "Calls/h", "Every"):
         table.add_column(header, justify="right", no_wrap=True)
     for e in report.endpoints:
         table.add_row(
+            *((e.instance or "—",) if split else ()),
             f"{e.method} {e.path}",
             f"{e.requests:,}",
             f"{e.errors:,}",
             f"{e.throttled:,}",
             f"{e.avg_latency_ms:,.0f} ms",
             f"{e.calls_per_hour:,.1f}",
-            "—" if e.mean_interval_s is None else common.duration(e.mean_interval_s),
+            "—" if e.mean_interval_s is None else fmt.duration(e.mean_interval_s),
         )
     if not report.endpoints:
         console.print(f"No data-API requests in this timeframe ({label.lower()}).")

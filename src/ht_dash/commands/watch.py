@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
 from ht_dash.commands import _common as common
+from ht_dash.insights import format as fmt
 from ht_dash.sanitize import terminal_safe
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ class LineWriter:
         self._shown = 0
 
     def show(self, at: datetime, segments: list[Segment]) -> None:
-        stamp = f"{at:%H:%M:%S}" if self.tty else common.iso(at) or ""
+        stamp = f"{at:%H:%M:%S}" if self.tty else fmt.iso(at)
         parts: list[Segment] = [(stamp, "dim"), *((terminal_safe(t), s) for t, s in segments)]
         if not self.tty:
             self.out.write("  ".join(text for text, _ in parts) + "\n")
@@ -226,7 +227,7 @@ def _backoff(interval: float, failures: int) -> float:
 def _show_problem(
     writer: LineWriter, clock: Clock, what: str, delay: float, last: LiveUsage | None
 ) -> None:
-    segments: list[Segment] = [(f"⚠ {what} — retrying in {common.duration(delay)}", "yellow")]
+    segments: list[Segment] = [(f"⚠ {what} — retrying in {fmt.duration(delay)}", "yellow")]
     if last is not None:
         limit = f"/{last.limit_per_minute}" if last.limit_per_minute else ""
         segments.append(

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -31,12 +31,14 @@ from ht_dash.api.models import (
     TokenInfo,
 )
 from ht_dash.api.secret import Secret, mask
-from ht_dash.clock import Clock, SystemClock
+from ht_dash.clock import Clock, SystemClock, iso
 from ht_dash.demo.account import PAYMENT_METHOD, DemoAccount, monthly_charge
-from ht_dash.demo.history import CursorError, History
-from ht_dash.demo.requests import DemoRequestLog
 from ht_dash.demo.noise import unit
 from ht_dash.demo.usage import Traffic
+
+if TYPE_CHECKING:
+    from ht_dash.demo.history import History
+    from ht_dash.demo.requests import DemoRequestLog
 
 _JSON = "application/json; charset=utf-8"
 _INTEGER = re.compile(r"^[+-]?\d{1,9}$")
@@ -123,7 +125,7 @@ class DemoBackend:
             contract.REQUESTS: ("GET", self._request_log),
             contract.SECONDS: ("GET", self._second_counts),
         }
-        self.request_log = DemoRequestLog(self.traffic)
+        self._request_log: DemoRequestLog | None = None
 
     def __repr__(self) -> str:
         return f"DemoBackend(seed={self.seed}, plan={self.account.plan.id!r})"
@@ -199,7 +201,7 @@ class DemoBackend:
             return _json_reply(401, {"statusCode": 401, "message": "Unauthorized"})
         try:
             return route[1](query, self.clock.now().astimezone(UTC))
-        except (_BadParam, CursorError) as exc:
+        except _BadParam as exc:
             return _json_reply(
                 400, {"statusCode": 400, "message": str(exc), "error": "Bad Request"}
             )
@@ -282,7 +284,7 @@ class DemoBackend:
             return {
                 "error": "quota_exhausted",
                 "message": "Monthly usage quota spent",
-                "resets_at": contract._iso(resets),
+                "resets_at": iso(resets),
             }, {}
         if status == 429:
             return {
@@ -396,6 +398,15 @@ class DemoBackend:
     def _next_billing(self, query: Mapping[str, str], now: datetime) -> _Reply:
         return _json_reply(200, contract.dump_next_billing(self.next_billing(now)))
 
+    @property
+    def request_log(self) -> DemoRequestLog:
+        """The bot's requests one by one (screen 7), built when first asked for."""
+        if self._request_log is None:
+            from ht_dash.demo.requests import DemoRequestLog
+
+            self._request_log = DemoRequestLog(self.traffic)
+        return self._request_log
+
     def _second_counts(self, query: Mapping[str, str], now: datetime) -> _Reply:
         window = self._int(query, "window_minutes", 15, 1, 60)
         counts = self.request_log.second_counts(window, now)
@@ -412,7 +423,9 @@ class DemoBackend:
 
     @property
     def history(self) -> History:
-        if self._history is None:
+        if self._history is None:  # built on first use: most commands never ask for history
+            from ht_dash.demo.history import History
+
             self._history = History(self.account, self._history_entries)
         return self._history
 
@@ -420,5 +433,10 @@ class DemoBackend:
         kind = self._choice(query, "kind", HISTORY_KINDS, None)
         limit = self._int(query, "limit", 50, 1, 200)
         cursor = query.get("cursor") or None
-        page = self.history.page(kind=kind, cursor=cursor, limit=limit, now=now)
+        from ht_dash.demo.history import CursorError
+
+        try:
+            page = self.history.page(kind=kind, cursor=cursor, limit=limit, now=now)
+        except CursorError as exc:
+            raise _BadParam(str(exc)) from None
         return _json_reply(200, contract.dump_history(page))

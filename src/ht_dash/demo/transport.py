@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
 
-if TYPE_CHECKING:
-    from ht_dash.demo.backend import DemoBackend
+
+class Backend(Protocol):
+    """What the transport needs of a backend (the DemoBackend is one)."""
+
+    latency_s: float
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response: ...
 
 
 class DemoTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
-    """Answers every request from a DemoBackend; `latency_s` simulates a slow server."""
+    """Answers every request from a backend; its `latency_s` simulates a slow server."""
 
-    def __init__(self, backend: DemoBackend) -> None:
+    def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -15,24 +15,10 @@ from datetime import date, datetime, timedelta
 
 from ht_dash.api.models import DailyMetric, LiveUsage, Plan, Subscription
 from ht_dash.api.plans import PLANS, is_custom
+from ht_dash.insights.format import money, plan_price
 
-CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 # Above this share of a quota or rate limit, a plan is called "tight".
 TIGHT_SHARE = 0.85
-
-
-def format_money(cents: int, currency: str) -> str:
-    """$399.00, -$12.50, €1,999.00; unknown currencies as "399.00 CHF"."""
-    sign = "-" if cents < 0 else ""
-    amount = f"{abs(cents) / 100:,.2f}"
-    symbol = CURRENCY_SYMBOLS.get(currency.upper())
-    return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {currency.upper()}"
-
-
-def plan_price(plan: Plan) -> str:
-    if plan.price_cents is None:
-        return "custom price"
-    return f"{format_money(plan.price_cents, plan.currency)}/month"
 
 
 def countdown(day: date, today: date) -> str:
@@ -296,8 +282,8 @@ def _change_price(current: Plan, other: Plan) -> str:
     if is_custom(other) or is_custom(current):
         return "custom price"
     diff = (other.price_cents or 0) - (current.price_cents or 0)
-    money = format_money(abs(diff), other.currency)
-    return f"+{money}/month" if diff > 0 else f"saving {money}/month"
+    amount = money(abs(diff), other.currency)
+    return f"+{amount}/month" if diff > 0 else f"saving {amount}/month"
 
 
 def _suggestion_sentence(

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from ht_dash.api.models import HistoryEntry
+from ht_dash.insights.format import iso
 from ht_dash.sanitize import from_spreadsheet, spreadsheet_safe
 
 HISTORY_CSV_COLUMNS = (
@@ -66,16 +67,12 @@ def parse_amount(text: str, currency: str | None) -> int | None:
     return int(value)
 
 
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def history_csv_rows(entries: Iterable[HistoryEntry]) -> Iterator[list[str]]:
     """The header, then one row per entry."""
     yield list(HISTORY_CSV_COLUMNS)
     for e in entries:
         yield [
-            _iso(e.at),
+            iso(e.at),
             *map(spreadsheet_safe, (e.kind, e.description, e.status)),
             amount_text(e.amount_cents, e.currency),
             *map(spreadsheet_safe, (e.currency or "", e.reference or "", e.id)),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ht_dash.api.models import LiveUsage, Subscription
+from ht_dash.insights.format import duration, duration_words, short_date
 
 WARN_AT = 0.70
 BAD_AT = 0.90
@@ -32,39 +33,6 @@ def gauge_level(fraction: float | None) -> str:
     if fraction < BAD_AT:
         return "warn"
     return "bad"
-
-
-def span(delta: timedelta) -> str:
-    """A duration in the two largest units a user cares about: '5 d 3 h', '2 h 10 min', '40 s'."""
-    seconds = max(0, int(delta.total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    if minutes:
-        return f"{minutes} min"
-    return f"{secs} s"
-
-
-def span_words(delta: timedelta) -> str:
-    """'9 days', '1 day', '5 hours', '40 minutes' — for sentences."""
-    seconds = max(0, int(delta.total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = round(seconds / size)
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return "moments"
-
-
-def short_date(at: datetime, now: datetime) -> str:
-    """'Dec 18' (or 'Dec 18 14:05 UTC' when within two days of now, where the hour matters)."""
-    day = f"{at:%b} {at.day}"
-    if abs(at - now) < timedelta(days=2):
-        return f"{day} {at:%H:%M} UTC"
-    return day
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +64,7 @@ def project_quota(sub: Subscription, now: datetime) -> QuotaProjection:
             None,
             None,
             True,
-            f"quota spent — requests fail until the reset in {span(resets_in)}",
+            f"quota spent — requests fail until the reset in {duration(resets_in)}",
         )
     if elapsed < MIN_ELAPSED_FOR_PROJECTION or quota <= 0:
         return QuotaProjection(
@@ -119,7 +87,8 @@ def project_quota(sub: Subscription, now: datetime) -> QuotaProjection:
     if runs_out_at < sub.resets_at:
         early = sub.resets_at - runs_out_at
         sentence = (
-            f"on pace to run out {short_date(runs_out_at, now)}, {span_words(early)} before reset"
+            f"on pace to run out {short_date(runs_out_at, now)}, "
+            f"{duration_words(early)} before reset"
         )
         return QuotaProjection(
             used, quota, resets_in, pace_per_hour, runs_out_at, None, False, sentence

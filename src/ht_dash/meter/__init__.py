@@ -1,7 +1,9 @@
 """The local usage meter: a metering reverse proxy (`ht-dash meter`) and a data source reading it.
 
 - `proxy`: forwards a bot's requests to the real API and records each one;
-- `recorder`: the SQLite store (batched writes, WAL, retention);
+- `recorder`: batched writes from the proxy's hot path into a store, retention;
+- `store`: the stores behind one interface: SQLite (default), PostgreSQL (shared by a team);
+- `metrics`: Prometheus exposition (`--metrics-listen`);
 - `streams`: relays bots' WebSocket streams (Centrifugo) and counts them;
 - `templates`: path and channel normalisation into templates;
 - `source`: `MeterSource`, the `AccountSource` that reads the meter (`--source meter`);

@@ -1,22 +1,26 @@
-"""`MeterSource`: the account-source interface (`ht_dash.api.source.AccountSource`) over the meter's
-database, so the app and the commands show the bot's real traffic with `--source meter`.
+"""`MeterSource`: the account-source interface (`ht_dash.api.source.AccountSource`) over a meter
+store (SQLite or PostgreSQL), so the app and the commands show the bots' real traffic with
+`--source meter`.
 
 Same models as the API client. What the meter cannot know (profile, token, billing, history)
 raises `NotAvailable` pointing back to the API. Queries run in a worker thread: the UI's event
-loop never waits on SQLite.
+loop never waits on the database. Every figure is aggregated in SQL; on a shared store it covers
+all meters (instances), or only one token's records when a fingerprint filter is given.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import math
+import re
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 from ht_dash.api.contract import DAY_TIMEFRAME
-from ht_dash.api.errors import BadRequest, ConfigError, HtError, NotAvailable
+from ht_dash.api.errors import BadRequest, ConfigError, HtError, NetworkError, NotAvailable
 from ht_dash.api.models import (
     TIMEFRAMES,
     DailyMetric,
@@ -24,6 +28,7 @@ from ht_dash.api.models import (
     EndpointUsageReport,
     HistoryEntry,
     HistoryPage,
+    InstanceRate,
     LiveBucket,
     LiveUsage,
     Metrics,
@@ -39,9 +44,16 @@ from ht_dash.api.models import (
     Subscription,
     TokenInfo,
 )
-from ht_dash.api.secret import Secret
 from ht_dash.clock import Clock, SystemClock
-from ht_dash.meter.recorder import DB_FILENAME, connect, read_meta, write_meta
+from ht_dash.meter.store import (
+    Store,
+    StoreEmpty,
+    StoreError,
+    StoreUnavailable,
+    default_sqlite_path,
+    open_store,
+)
+from ht_dash.meter.store.sqlite import SqliteStore
 
 T = TypeVar("T")
 
@@ -49,37 +61,64 @@ DEFAULT_PLAN_ID = "pulse"
 PLAN_META_KEY = "plan"
 STREAM_URL_META_KEY = "stream_url"  # where `ht-dash meter` takes bots' streams, saved at start
 LIVE_INTERVAL_SECONDS = 15
-_ERROR_SQL = "(status >= 500 OR (status >= 400 AND status != 429))"
+_ERROR = "status >= 500 OR (status >= 400 AND status != 429)"
+_THROTTLED = "SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END)"
 _API_HINT = "run ht-dash without --source meter to ask the account API"
+_START_HINT = "start `ht-dash meter` and point your bot at http://127.0.0.1:8787/api/external"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _shown(name: str | None) -> str:
+    """An instance name from the store, safe for a terminal (meters check theirs; a store is
+    still data from outside)."""
+    return _CONTROL.sub("", name or "")
 
 
 class MeterUnreadable(HtError):
     title = "Meter database unreadable"
 
 
+class MeterStoreUnreachable(NetworkError):
+    """A shared store (PostgreSQL) cannot be reached: retried like any network problem."""
+
+    title = "Meter store unreachable"
+
+
 def default_db_path() -> Path:
-    from ht_dash.paths import data_dir
-
-    return data_dir() / DB_FILENAME
+    return default_sqlite_path()
 
 
-def set_plan(plan_id: str, path: Path | None = None) -> Plan:
+def _store_of(where: Path | Store | None) -> Store:
+    if isinstance(where, Store):
+        return where
+    return SqliteStore(where or default_db_path())
+
+
+def set_plan(plan_id: str, path: Path | Store | None = None) -> Plan:
     """Remember which plan the bot's token is on (for quota and limit); returns the plan."""
     plan = validate_plan(plan_id)
-    write_meta(path or default_db_path(), PLAN_META_KEY, plan.id)
+    store = _store_of(path)
+    try:
+        store.open_for_writing()
+        store.set_meta(PLAN_META_KEY, plan.id)
+    finally:
+        if not isinstance(path, Store):
+            store.close()
     return plan
 
 
-def saved_plan(path: Path | None = None) -> Plan:
+def saved_plan(path: Path | Store | None = None) -> Plan:
     """The plan saved with `ht-dash meter --plan`, else the default (Pulse)."""
-    path = path or default_db_path()
+    store = _store_of(path)
     plan_id = None
-    if path.exists():
-        conn = connect(path)
+    if store.exists():
         try:
-            plan_id = read_meta(conn, PLAN_META_KEY)
+            plan_id = store.get_meta(PLAN_META_KEY)
         finally:
-            conn.close()
+            if not isinstance(path, Store):
+                store.close()
     return validate_plan(plan_id or DEFAULT_PLAN_ID)
 
 
@@ -113,36 +152,84 @@ def timeframe_window(timeframe: str, now: datetime) -> tuple[datetime, datetime]
 
 
 def nearest_rank(sorted_values: list[float], q: float) -> float:
-    import math
-
     return sorted_values[max(1, math.ceil(q * len(sorted_values))) - 1]
 
 
+# How many of a day's hours an endpoint was called in: the bits set in the OR of the masks.
+_HOURS_IN_MASKS = " + ".join(f"MAX((hours_mask >> {bit}) & 1)" for bit in range(24))
+
+
+@dataclass(frozen=True)
+class EndpointParts:
+    """[start, end] cut into whole days, whole hours and the raw edges (half-open pairs)."""
+
+    days: tuple[int, int]
+    hours: tuple[int, int, int, int]
+    raw: tuple[float, float, float, float]  # the second pair includes its end
+
+
+def endpoint_parts(start: float, end: float) -> EndpointParts:
+    first_hour, end_hour = math.ceil(start / 3600), math.floor(end / 3600)
+    if first_hour >= end_hour:  # not one whole hour: all raw
+        return EndpointParts((0, 0), (0, 0, 0, 0), (start, start, start, end))
+    raw = (start, first_hour * 3600.0, end_hour * 3600.0, end)
+    first_day, end_day = math.ceil(first_hour / 24), math.floor(end_hour / 24)
+    if first_day >= end_day:
+        return EndpointParts((0, 0), (first_hour, end_hour, 0, 0), raw)
+    return EndpointParts(
+        (first_day, end_day), (first_hour, first_day * 24, end_day * 24, end_hour), raw
+    )
+
+
+# Nearest-rank percentiles in SQL both dialects speak: rank ceil(q * n), in integer arithmetic.
+_PERCENTILE_RANKS = ("(n + 1) / 2", "(95 * n + 99) / 100", "(99 * n + 99) / 100")
+
+
 class MeterSource:
-    """Reads the meter database. Implements `ht_dash.api.source.AccountSource`."""
+    """Reads a meter store. Implements `ht_dash.api.source.AccountSource`.
+
+    `token_fp`: only the records made with that token (see `fingerprint_of`); None: all of them.
+    """
 
     name = "meter"
 
     def __init__(
-        self, path: Path, *, clock: Clock | None = None, plan_id: str | None = None
+        self,
+        store: Path | Store,
+        *,
+        clock: Clock | None = None,
+        plan_id: str | None = None,
+        token_fp: str | None = None,
     ) -> None:
-        self.path = path
+        self.store = _store_of(store)
         self._clock = clock or SystemClock()
         self._plan_id = plan_id
+        self.token_fp = token_fp
+        self._checked = False
+        self._file_identity: tuple[int, int] | None = None  # the SQLite file last read
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, when the store is one."""
+        return self.store.path if isinstance(self.store, SqliteStore) else None
 
     @classmethod
-    def open_default(cls, *, clock: Clock | None = None, plan_id: str | None = None) -> MeterSource:
-        """The meter database in the data directory (where `ht-dash meter` writes)."""
-        return cls(default_db_path(), clock=clock, plan_id=plan_id)
+    def open_default(
+        cls,
+        *,
+        clock: Clock | None = None,
+        plan_id: str | None = None,
+        store: str | None = None,
+        token_fp: str | None = None,
+    ) -> MeterSource:
+        """The configured store (`meter_store`), else the SQLite file `ht-dash meter` writes."""
+        return cls(open_store(store), clock=clock, plan_id=plan_id, token_fp=token_fp)
 
     def __repr__(self) -> str:
-        return f"MeterSource(path={str(self.path)!r})"
-
-    def set_token(self, token: Secret | None) -> None:
-        """The meter's database needs no token (`AccountSource` asks every source to take one)."""
+        return f"MeterSource(store={self.store.label!r})"
 
     async def aclose(self) -> None:
-        return None
+        await asyncio.to_thread(self.store.close)
 
     async def __aenter__(self) -> MeterSource:
         return self
@@ -150,35 +237,69 @@ class MeterSource:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    async def fingerprint_of(self, token: str) -> str:
+        """The fingerprint the meters on this store give `token` (their shared key); pass it as
+        `token_fp` to read only that token's records."""
+        return await self._query(lambda store: store.fingerprint(token))
+
     # ---- plumbing ----------------------------------------------------------------------------
 
-    async def _query(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _query(self, work: Callable[[Store], T]) -> T:
         return await asyncio.to_thread(self._query_sync, work)
 
-    def _query_sync(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        if not self.path.exists():
+    def _query_sync(self, work: Callable[[Store], T]) -> T:
+        store = self.store
+        if not store.exists():
             raise NotAvailable(
-                f"the meter has recorded nothing yet (no database at {self.path})",
-                hint="start `ht-dash meter` and point your bot at http://127.0.0.1:8787/api/external",
+                f"the meter has recorded nothing yet (no database at {store.label})",
+                hint=_START_HINT,
             )
         try:
-            conn = connect(self.path)
-        except sqlite3.Error as exc:
-            raise MeterUnreadable(f"cannot open {self.path}: {exc}") from None
-        try:
-            return work(conn)
-        except sqlite3.Error as exc:
-            raise MeterUnreadable(
-                f"cannot read {self.path}: {exc}", hint="is the file a meter database?"
+            if not self._checked:
+                store.migrate(create=False)  # newer store: StoreTooNew; older SQLite: upgraded
+                self._checked = True
+            return work(store)
+        except StoreEmpty:
+            raise NotAvailable(
+                f"the meter has recorded nothing yet into {store.label}", hint=_START_HINT
             ) from None
-        finally:
-            conn.close()
+        except StoreUnavailable as exc:
+            if not store.remote:
+                raise MeterUnreadable(f"cannot read {store.label}: {exc.message}") from None
+            raise MeterStoreUnreachable(
+                exc.message, hint="is the database running, and reachable from here?"
+            ) from None
+        except StoreError as exc:
+            raise MeterUnreadable(
+                f"cannot read {store.label}: {exc.message}",
+                hint="is it a meter store, and is it reachable?",
+            ) from None
 
-    def plan(self, conn: sqlite3.Connection | None = None) -> Plan:
+    def _follow_rotation(self) -> None:
+        """A SQLite file deleted or replaced (rotated) while open: drop the connection to the old
+        one, so the next query opens whatever is at the path now."""
+        path = self.path
+        if path is None:
+            return
+        try:
+            stat = path.stat()
+            identity: tuple[int, int] | None = (stat.st_dev, stat.st_ino)
+        except OSError:
+            identity = None
+        if identity != self._file_identity:
+            with self.store._lock:  # not while another feed's query uses the connection
+                self.store.close()
+            self._checked = False
+            self._file_identity = identity
+
+    def _token_filter(self) -> tuple[str, tuple]:
+        return (" AND token_fp = ?", (self.token_fp,)) if self.token_fp else ("", ())
+
+    def plan(self, store: Store | None = None) -> Plan:
         """The plan given to the source, else the one `ht-dash meter --plan` saved, else Pulse."""
         plan_id = self._plan_id
-        if plan_id is None and conn is not None:
-            plan_id = read_meta(conn, PLAN_META_KEY)
+        if plan_id is None and store is not None:
+            plan_id = store.get_meta(PLAN_META_KEY)
         return validate_plan(plan_id or DEFAULT_PLAN_ID)
 
     # ---- what the meter knows ----------------------------------------------------------------
@@ -186,30 +307,39 @@ class MeterSource:
     async def live(
         self, window_minutes: int = 15, *, interval_seconds: int = LIVE_INTERVAL_SECONDS
     ) -> LiveUsage:
-        """Requests in the last 60 s exactly, and a series of `interval_seconds` buckets."""
+        """Requests in the last 60 s exactly, a series of `interval_seconds` buckets, and each
+        instance's share."""
         if not 1 <= window_minutes <= 60:
             raise BadRequest("window_minutes must be between 1 and 60", status=400)
         if interval_seconds < 1 or (60 * window_minutes) % interval_seconds:
             raise BadRequest("interval_seconds must divide the window", status=400)
+        interval_seconds = int(interval_seconds)
         now = self._clock.now()
         end = now.timestamp()
         buckets = 60 * window_minutes // interval_seconds
         last_start = end // interval_seconds * interval_seconds
         first = last_start - (buckets - 1) * interval_seconds
+        token_sql, token_params = self._token_filter()
 
-        def work(conn: sqlite3.Connection) -> LiveUsage:
+        def work(store: Store) -> LiveUsage:
             counts = {
-                int(index): (requests, throttled)
-                for index, requests, throttled in conn.execute(
-                    "SELECT CAST((ts - ?) / ? AS INTEGER), COUNT(*),"
-                    " SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END)"
-                    " FROM requests WHERE ts >= ? AND ts <= ? GROUP BY 1",
-                    (first, interval_seconds, first, end),
+                int(index): (int(requests), int(throttled))
+                for index, requests, throttled in store.query(
+                    f"SELECT {store.bucket('ts - ?', interval_seconds)}, COUNT(*), {_THROTTLED}"
+                    f" FROM requests WHERE ts >= ? AND ts <= ?{token_sql} GROUP BY 1",
+                    (first, first, end, *token_params),
                 )
             }
-            (per_minute,) = conn.execute(
-                "SELECT COUNT(*) FROM requests WHERE ts > ? AND ts <= ?", (end - 60, end)
-            ).fetchone()
+            instances = tuple(
+                InstanceRate(_shown(name), int(per_minute), int(requests), int(throttled))
+                for name, per_minute, requests, throttled in store.query(
+                    "SELECT instance, SUM(CASE WHEN ts > ? THEN 1 ELSE 0 END) AS per_minute,"
+                    f" COUNT(*), {_THROTTLED} FROM requests"
+                    f" WHERE ts >= ? AND ts <= ?{token_sql}"
+                    " GROUP BY instance ORDER BY per_minute DESC, instance",
+                    (end - 60, min(first, end - 60), end, *token_params),
+                )
+            )
             series = tuple(
                 LiveBucket(
                     at=datetime.fromtimestamp(first + i * interval_seconds, UTC),
@@ -218,66 +348,172 @@ class MeterSource:
                 )
                 for i in range(buckets)
             )
-            plan = self.plan(conn)
+            plan = self.plan(store)
             return LiveUsage(
                 at=now,
-                requests_per_minute=per_minute,
+                requests_per_minute=sum(i.requests_per_minute for i in instances),
                 limit_per_minute=plan.rate_limit_per_minute,
                 interval_seconds=interval_seconds,
                 series=series,
                 throttled_in_window=sum(b.throttled for b in series),
-                streams=stream_usage(conn, plan, end),
+                streams=stream_usage(store, plan, end),
+                instances=instances,
             )
 
         return await self._query(work)
 
     async def endpoint_usage(
-        self, timeframe: str = "30d", date: date | None = None
+        self, timeframe: str = "30d", date: date | None = None, *, by_instance: bool = False
     ) -> EndpointUsageReport:
+        """Per method + path template; `by_instance`: split further by meter instance. `date`:
+        one UTC day instead of the timeframe (the metrics screen's drill-down)."""
         now = self._clock.now()
-        if date is not None:  # one UTC day (drill-down from the metrics screen)
-            start = datetime(date.year, date.month, date.day, tzinfo=UTC)
+        day = date
+        if day is not None:
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             end = min(now, start + timedelta(days=1))
             timeframe = DAY_TIMEFRAME
         else:
             start, end = timeframe_window(timeframe, now)
-        day = date
+        token_sql, token_params = self._token_filter()
+        split = "instance, " if by_instance else ""
 
-        def work(conn: sqlite3.Connection) -> EndpointUsageReport:
-            rows = conn.execute(
-                "SELECT method, path, COUNT(*),"
-                f" SUM(CASE WHEN {_ERROR_SQL} THEN 1 ELSE 0 END),"
-                " SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END),"
-                " AVG(latency_ms), MIN(ts), MAX(ts), COUNT(DISTINCT CAST(ts / 3600 AS INTEGER))"
-                " FROM requests WHERE ts >= ? AND ts <= ?"
-                " GROUP BY method, path ORDER BY 3 DESC, method, path",
-                (start.timestamp(), end.timestamp()),
-            ).fetchall()
-            endpoints = tuple(
-                EndpointUsage(
+        parts = endpoint_parts(start.timestamp(), end.timestamp())
+        grouped = f"{split}method, path"
+        sums = ", ".join(
+            f"{agg}({column}) AS {column}"
+            for agg, column in (
+                ("SUM", "requests"),
+                ("SUM", "errors"),
+                ("SUM", "throttled"),
+                ("SUM", "latency_ms_sum"),
+                ("MIN", "first_ts"),
+                ("MAX", "last_ts"),
+            )
+        )
+
+        def work(store: Store) -> EndpointUsageReport:
+            # Whole days from `endpoint_days` (hours called: the bits of the OR of their masks),
+            # whole hours of the partial days from `hourly`, the partial hours from raw records:
+            # the 30-day table reads ~30 sums per endpoint and host, not millions of rows.
+            rows = store.query(
+                f"SELECT {grouped}, SUM(requests) AS requests, SUM(errors), SUM(throttled),"
+                " SUM(latency_ms_sum) / SUM(requests), MIN(first_ts), MAX(last_ts),"
+                " SUM(active_hours) FROM ("
+                f" SELECT {grouped}, {sums}, {_HOURS_IN_MASKS} AS active_hours"
+                f" FROM endpoint_days WHERE unix_day >= ? AND unix_day < ?{token_sql}"
+                f" GROUP BY unix_day, {grouped}"
+                f" UNION ALL SELECT {grouped}, {sums}, 1 FROM hourly"
+                f" WHERE ((hour >= ? AND hour < ?) OR (hour >= ? AND hour < ?)){token_sql}"
+                f" GROUP BY hour, {grouped}"
+                f" UNION ALL SELECT {grouped}, COUNT(*), SUM(CASE WHEN {_ERROR} THEN 1 ELSE 0 END),"
+                f" {_THROTTLED}, SUM(latency_ms), MIN(ts), MAX(ts), 1 FROM requests"
+                f" WHERE ((ts >= ? AND ts < ?) OR (ts >= ? AND ts <= ?)){token_sql}"
+                f" GROUP BY {store.bucket('ts', 3600)}, {grouped}"
+                f") parts GROUP BY {grouped} ORDER BY requests DESC, {grouped}",
+                (
+                    *parts.days,
+                    *token_params,
+                    *parts.hours,
+                    *token_params,
+                    *parts.raw,
+                    *token_params,
+                ),
+            )
+            endpoints = []
+            for row in rows:
+                instance = _shown(row[0]) if by_instance else None
+                method, path, requests, errors, throttled, latency, first, last, active = row[
+                    1 if by_instance else 0 :
+                ]
+                requests = int(requests)
+                endpoints.append(
+                    EndpointUsage(
+                        method=method,
+                        path=path,
+                        requests=requests,
+                        errors=int(errors),
+                        throttled=int(throttled),
+                        avg_latency_ms=float(latency),
+                        calls_per_hour=requests / int(active),
+                        mean_interval_s=(last - first) / (requests - 1) if requests > 1 else None,
+                        instance=instance,
+                    )
+                )
+            return EndpointUsageReport(
+                timeframe=timeframe, start=start, end=end, endpoints=tuple(endpoints), date=day
+            )
+
+        return await self._query(work)
+
+    async def second_counts(self, window_minutes: int = 15) -> SecondCounts:
+        """The window's complete seconds: requests and 429s per second (for pacing advice)."""
+        if not 1 <= window_minutes <= 60:
+            raise BadRequest("window_minutes must be between 1 and 60", status=400)
+        end = int(self._clock.now().timestamp())
+        start = end - 60 * window_minutes
+        token_sql, token_params = self._token_filter()
+
+        def work(store: Store) -> SecondCounts:
+            requests = [0] * (end - start)
+            throttled = [0] * (end - start)
+            for second, count, refused in store.query(
+                f"SELECT {store.bucket('ts - ?', 1)}, COUNT(*), {_THROTTLED}"
+                f" FROM requests WHERE ts >= ? AND ts < ?{token_sql} GROUP BY 1",
+                (start, start, end, *token_params),
+            ):
+                requests[int(second)], throttled[int(second)] = int(count), int(refused)
+            return SecondCounts(
+                start=datetime.fromtimestamp(start, UTC),
+                requests=tuple(requests),
+                throttled=tuple(throttled),
+                limit_per_minute=self.plan(store).rate_limit_per_minute,
+            )
+
+        return await self._query(work)
+
+    async def recent_requests(
+        self, after_id: int | None = None, limit: int = 1000
+    ) -> RequestLogPage:
+        """Requests with id > after_id, newest first, by primary key (never the whole table).
+        No store yet: an empty log (""), so a screen following the log picks the store up as
+        soon as the meter creates it."""
+        if not 1 <= limit <= 100_000:
+            raise BadRequest("limit must be between 1 and 100000", status=400)
+        await asyncio.to_thread(self._follow_rotation)
+        if not self.store.exists():
+            return RequestLogPage(log_id="", requests=(), newest_id=None, truncated=False)
+        token_sql, token_params = self._token_filter()
+
+        def work(store: Store) -> RequestLogPage:
+            ((newest_id,),) = store.query(f"SELECT MAX(id) FROM requests WHERE 1 = 1{token_sql}",
+                                          token_params)  # fmt: skip
+            rows = store.query(
+                "SELECT id, ts, method, path, status, latency_ms, bytes, retry_after, instance"
+                f" FROM requests WHERE id > ?{token_sql} ORDER BY id DESC LIMIT ?",
+                (-1 if after_id is None else after_id, *token_params, limit + 1),
+            )
+            records = tuple(
+                RequestRecord(
+                    id=int(rid),
+                    at=datetime.fromtimestamp(round(ts, 3), UTC),
                     method=method,
                     path=path,
-                    requests=requests,
-                    errors=errors,
-                    throttled=throttled,
-                    avg_latency_ms=avg_latency,
-                    calls_per_hour=requests / hours,
-                    mean_interval_s=(last - first) / (requests - 1) if requests > 1 else None,
+                    status=int(status),
+                    latency_ms=float(latency),
+                    bytes=int(size),
+                    retry_after=retry_after,
+                    instance=_shown(instance) or None,
                 )
-                for (
-                    method,
-                    path,
-                    requests,
-                    errors,
-                    throttled,
-                    avg_latency,
-                    first,
-                    last,
-                    hours,
-                ) in rows
+                for rid, ts, method, path, status, latency, size, retry_after, instance in rows[
+                    :limit
+                ]
             )
-            return EndpointUsageReport(
-                timeframe=timeframe, start=start, end=end, endpoints=endpoints, date=day
+            return RequestLogPage(
+                log_id=request_log_id(store),
+                requests=records,
+                newest_id=None if newest_id is None else int(newest_id),
+                truncated=len(rows) > limit and after_id is not None,
             )
 
         return await self._query(work)
@@ -287,25 +523,22 @@ class MeterSource:
     ) -> dict[str, tuple[float, float, float]]:
         """Beyond the interface: `{"GET /path": (p50, p95, p99)}` in milliseconds, nearest rank."""
         start, end = timeframe_window(timeframe, self._clock.now())
+        token_sql, token_params = self._token_filter()
+        picks = ", ".join(
+            f"MAX(CASE WHEN rank = {rank} THEN latency_ms END)" for rank in _PERCENTILE_RANKS
+        )
 
-        def work(conn: sqlite3.Connection) -> dict[str, tuple[float, float, float]]:
-            result: dict[str, tuple[float, float, float]] = {}
-            key = None
-            values: list[float] = []
-            cursor = conn.execute(
-                "SELECT method || ' ' || path, latency_ms FROM requests WHERE ts >= ? AND ts <= ?"
-                " ORDER BY 1, 2",
-                (start.timestamp(), end.timestamp()),
+        def work(store: Store) -> dict[str, tuple[float, float, float]]:
+            rows = store.query(
+                f"SELECT method, path, {picks} FROM ("
+                " SELECT method, path, latency_ms,"
+                " ROW_NUMBER() OVER (PARTITION BY method, path ORDER BY latency_ms) AS rank,"
+                " COUNT(*) OVER (PARTITION BY method, path) AS n"
+                f" FROM requests WHERE ts >= ? AND ts <= ?{token_sql}"
+                ") ranked GROUP BY method, path",
+                (start.timestamp(), end.timestamp(), *token_params),
             )
-            for row_key, latency in cursor:
-                if row_key != key:
-                    if key is not None:
-                        result[key] = _p50_95_99(values)
-                    key, values = row_key, []
-                values.append(latency)
-            if key is not None:
-                result[key] = _p50_95_99(values)
-            return result
+            return {f"{m} {p}": (float(a), float(b), float(c)) for m, p, a, b, c in rows}
 
         return await self._query(work)
 
@@ -315,14 +548,16 @@ class MeterSource:
         today = self._clock.now().date()
         start = today - timedelta(days=days - 1)
         previous_start = start - timedelta(days=days)
+        token_sql, token_params = self._token_filter()
 
-        def work(conn: sqlite3.Connection) -> Metrics:
+        def work(store: Store) -> Metrics:
             rows = {
-                date.fromisoformat(day): (requests, errors, throttled, latency_sum)
-                for day, requests, errors, throttled, latency_sum in conn.execute(
-                    "SELECT day, requests, errors, throttled, latency_ms_sum FROM daily"
-                    " WHERE day >= ? AND day <= ? ORDER BY day",
-                    (previous_start.isoformat(), today.isoformat()),
+                date.fromisoformat(day): (int(requests), int(errors), int(throttled), float(lat))
+                for day, requests, errors, throttled, lat in store.query(
+                    "SELECT day, SUM(requests), SUM(errors), SUM(throttled), SUM(latency_ms_sum)"
+                    f" FROM daily WHERE day >= ? AND day <= ?{token_sql}"
+                    " GROUP BY day ORDER BY day",
+                    (previous_start.isoformat(), today.isoformat(), *token_params),
                 )
             }
             first_day = min(rows) if rows else today
@@ -366,65 +601,29 @@ class MeterSource:
     async def subscription(self) -> Subscription:
         """The plan (see `plan()`), and usage tokens counted locally: one per 2xx response."""
         now = self._clock.now()
+        token_sql, token_params = self._token_filter()
 
-        def work(conn: sqlite3.Connection) -> Subscription:
-            plan = self.plan(conn)
+        def work(store: Store) -> Subscription:
+            plan = self.plan(store)
             midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
             if plan.quota_period == "day":
                 period_start, resets_at = midnight, midnight + timedelta(days=1)
             else:
                 period_start = midnight.replace(day=1)
                 resets_at = (period_start + timedelta(days=32)).replace(day=1)
-            (used,) = conn.execute(
-                "SELECT COALESCE(SUM(ok), 0) FROM daily WHERE day >= ?",
-                (period_start.date().isoformat(),),
-            ).fetchone()
+            ((used,),) = store.query(
+                f"SELECT COALESCE(SUM(ok), 0) FROM daily WHERE day >= ?{token_sql}",
+                (period_start.date().isoformat(), *token_params),
+            )
             return Subscription(
                 plan=plan,
                 status="active",
-                tokens_used=used,
+                tokens_used=int(used),
                 period_start=period_start,
                 resets_at=resets_at,
             )
 
         return await self._query(work)
-
-    async def second_counts(self, window_minutes: int = 15) -> SecondCounts:
-        """The window's complete seconds: requests and 429s per second (for pacing advice)."""
-        if not 1 <= window_minutes <= 60:
-            raise BadRequest("window_minutes must be between 1 and 60", status=400)
-        end = int(self._clock.now().timestamp())
-        start = end - 60 * window_minutes
-
-        def work(conn: sqlite3.Connection) -> SecondCounts:
-            requests = [0] * (end - start)
-            throttled = [0] * (end - start)
-            for second, count, refused in conn.execute(
-                "SELECT CAST(ts AS INTEGER), COUNT(*),"
-                " SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END)"
-                " FROM requests WHERE ts >= ? AND ts < ? GROUP BY 1",
-                (start, end),
-            ):
-                requests[second - start], throttled[second - start] = count, refused
-            return SecondCounts(
-                start=datetime.fromtimestamp(start, UTC),
-                requests=tuple(requests),
-                throttled=tuple(throttled),
-                limit_per_minute=self.plan(conn).rate_limit_per_minute,
-            )
-
-        return await self._query(work)
-
-    async def recent_requests(
-        self, after_id: int | None = None, limit: int = 1000
-    ) -> RequestLogPage:
-        """Requests with id > after_id, newest first. No database yet: an empty log (""), so a
-        screen following the log picks the database up as soon as the meter creates it."""
-        if not 1 <= limit <= 100_000:
-            raise BadRequest("limit must be between 1 and 100000", status=400)
-        if not self.path.exists():
-            return RequestLogPage(log_id="", requests=(), newest_id=None, truncated=False)
-        return await self._query(lambda conn: read_request_log(conn, after_id, limit))
 
     # ---- what it cannot know -----------------------------------------------------------------
 
@@ -457,83 +656,47 @@ class MeterSource:
         yield  # pragma: no cover - makes this an async generator like the client's
 
 
-def request_log_id(conn: sqlite3.Connection) -> str:
-    """Names this database's log without revealing its salt: a new database, a new id."""
+def request_log_id(store: Store) -> str:
+    """Names this store's log without revealing its salt: a new database, a new id."""
     import hashlib
 
-    salt = read_meta(conn, "salt") or ""
+    salt = store.get_meta("salt") or ""
     return hashlib.sha256(f"ht-dash request log {salt}".encode()).hexdigest()[:16]
 
 
-def read_request_log(
-    conn: sqlite3.Connection, after_id: int | None, limit: int
-) -> RequestLogPage:
-    """The request log page over the SQLite schema: by primary key, never the whole table."""
-    (newest_id,) = conn.execute("SELECT MAX(id) FROM requests").fetchone()
-    rows = conn.execute(
-        "SELECT id, ts, method, path, status, latency_ms, bytes, retry_after FROM requests"
-        " WHERE id > ? ORDER BY id DESC LIMIT ?",
-        (-1 if after_id is None else after_id, limit + 1),
-    ).fetchall()
-    records = tuple(
-        RequestRecord(
-            id=rid,
-            at=datetime.fromtimestamp(round(ts, 3), UTC),
-            method=method,
-            path=path,
-            status=status,
-            latency_ms=latency,
-            bytes=size,
-            retry_after=retry_after,
-            instance=None,
-        )
-        for rid, ts, method, path, status, latency, size, retry_after in rows[:limit]
-    )
-    return RequestLogPage(
-        log_id=request_log_id(conn),
-        requests=records,
-        newest_id=newest_id,
-        truncated=len(rows) > limit and after_id is not None,
-    )
-
-
-def stream_usage(conn: sqlite3.Connection, plan: Plan, now: float) -> StreamUsage | None:
-    """Streams the meter relayed: connections and subscriptions open at its last write (none when
-    that is over a minute old: the meter stopped), publications in the last 60 s, estimated from
-    per-minute counts. Before any stream: the URL to point the bot at, on a plan with streams."""
+def stream_usage(store: Store, plan: Plan, now: float) -> StreamUsage | None:
+    """Streams the meters relayed: connections and subscriptions open at their last write (none
+    when that is over a minute old: the meter stopped), publications in the last 60 s, estimated
+    from per-minute counts. Before any stream: the URL to point the bot at, on a plan with streams.
+    """
     from ht_dash.meter import DEFAULT_LISTEN, STREAM_PATH
 
     minute = int(now // 60)
-    try:
-        latest = conn.execute("SELECT MAX(minute) FROM stream_minutes").fetchone()[0]
-    except sqlite3.OperationalError:  # a database from before streams were counted
-        latest = None
+    latest = store.query("SELECT MAX(minute) FROM stream_minutes")[0][0]
     limit = plan.stream_connection_limit or 0
     if latest is None:
         if not plan.streams_included:
             return None
-        url = read_meta(conn, STREAM_URL_META_KEY) or f"ws://{DEFAULT_LISTEN}{STREAM_PATH}"
+        url = store.get_meta(STREAM_URL_META_KEY) or f"ws://{DEFAULT_LISTEN}{STREAM_PATH}"
         return StreamUsage(0, limit, 0, subscriptions=0, not_seen_at=url)
     connections = subscriptions = 0
     if latest >= minute - 1:
-        connections, subscriptions = conn.execute(
+        connections, subscriptions = store.query(
             "SELECT COALESCE(SUM(connections), 0), COALESCE(SUM(subscriptions), 0)"
             " FROM stream_minutes WHERE minute = ?",
             (latest,),
-        ).fetchone()
-    current, previous = conn.execute(
+        )[0]
+    current, previous = store.query(
         "SELECT COALESCE(SUM(CASE WHEN minute = ? THEN messages END), 0),"
         " COALESCE(SUM(CASE WHEN minute = ? THEN messages END), 0)"
         " FROM stream_minutes WHERE minute >= ?",
         (minute, minute - 1, minute - 1),
-    ).fetchone()
+    )[0]
     # the last 60 s: this minute so far, and the part of the previous one still inside the window
-    per_minute = current + previous * (1 - (now - minute * 60) / 60)
-    return StreamUsage(connections, limit, round(per_minute), subscriptions=subscriptions)
-
-
-def _p50_95_99(values: list[float]) -> tuple[float, float, float]:
-    return nearest_rank(values, 0.50), nearest_rank(values, 0.95), nearest_rank(values, 0.99)
+    per_minute = int(current) + int(previous) * (1 - (now - minute * 60) / 60)
+    return StreamUsage(
+        int(connections), limit, round(per_minute), subscriptions=int(subscriptions)
+    )
 
 
 def _summary(rows: list[tuple[int, int, int, float]], days: int) -> MetricsSummary:

@@ -23,8 +23,8 @@ from ht_dash.insights.billing import (
     advise,
     countdown,
     fits,
-    format_money,
 )
+from ht_dash.insights.format import money
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.panel import DataPanel
 
@@ -104,7 +104,7 @@ class BillingScreen(DashScreen):
                 f"[dim]Invoice date[/]  [b]{bill.invoice_date:%a %b %d, %Y}[/] · "
                 f"[b $accent]{countdown(bill.invoice_date, today)}[/]",
                 f"[dim]Amount[/]        "
-                f"[b]{escape(format_money(bill.amount_cents, bill.currency))}[/] "
+                f"[b]{escape(money(bill.amount_cents, bill.currency))}[/] "
                 f"[dim]{escape(bill.currency.upper())}[/]",
                 f"[dim]Plan[/]          {escape(bill.plan_name)}{_plan_terms(bill.plan_id)}",
                 f"[dim]Payment[/]       {escape(bill.payment_method or 'none on file')}",
@@ -204,7 +204,7 @@ def _plans_table(advice: PlanAdvice, current: Plan) -> Table:
             cells = ("custom", "custom", "custom", "[dim]talk to sales[/]")
         else:
             cells = (
-                format_money(plan.price_cents or 0, plan.currency),
+                money(plan.price_cents or 0, plan.currency),
                 f"{plan.quota:,}/{'day' if plan.quota_period == 'day' else 'mo'}",
                 "—" if plan.rate_limit_per_minute is None else f"{plan.rate_limit_per_minute:,}",
                 _fit_text(plan, usage),

@@ -24,6 +24,7 @@ from ht_dash.api.errors import HtError
 from ht_dash.api.models import HistoryEntry, HistoryPage
 from ht_dash.feeds.registry import HISTORY
 from ht_dash.insights.export import ExportError, default_export_path, write_history_csv
+from ht_dash.insights.format import MISSING, money_or_none
 from ht_dash.insights.history_view import (
     BULK_PAGE_SIZE,
     KIND_CYCLE,
@@ -39,7 +40,6 @@ from ht_dash.tui.screens.history_detail import (
     ExportPathScreen,
     HistoryDetailScreen,
     kind_label,
-    money,
 )
 from ht_dash.tui.widgets.panel import DataPanel
 from ht_dash.tui.widgets.virtual_table import Column, VirtualTable
@@ -70,7 +70,7 @@ def format_entry(e: HistoryEntry) -> tuple[str, ...]:
         kind_label(e.kind),
         e.description,
         e.status,
-        money(e.amount_cents, e.currency),
+        money_or_none(e.amount_cents, e.currency) or MISSING,
     )
 
 

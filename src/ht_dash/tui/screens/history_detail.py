@@ -13,6 +13,7 @@ from textual.widgets import Input, Label, Static
 
 from ht_dash.api.models import HistoryEntry
 from ht_dash.insights.export import resolve_export_path
+from ht_dash.insights.format import MISSING, money_or_none
 from ht_dash.insights.history_view import KIND_LABELS
 
 _DIALOG_CSS = """
@@ -23,18 +24,6 @@ _DIALOG_CSS = """
 }}
 {name} .dialog-help {{ color: $text-muted; }}
 """
-
-
-def money(cents: int | None, currency: str | None) -> str:
-    """`$399.00`, `-$12.50`, `1,234.00 EUR`, or `—` for no amount."""
-    if cents is None:
-        return "—"
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(cents), 100)
-    code = (currency or "").upper()
-    if code == "USD":
-        return f"{sign}${whole:,}.{frac:02d}"
-    return f"{sign}{whole:,}.{frac:02d} {code}".rstrip()
 
 
 def kind_label(kind: str) -> str:
@@ -60,7 +49,7 @@ class HistoryDetailScreen(ModalScreen[None]):
             ("Date", f"{e.at:%Y-%m-%d %H:%M:%S} UTC"),
             ("Kind", kind_label(e.kind)),
             ("Status", e.status),
-            ("Amount", money(e.amount_cents, e.currency)),
+            ("Amount", money_or_none(e.amount_cents, e.currency) or MISSING),
             ("Reference", e.reference or "—"),
             ("Entry id", e.id),
         ]

@@ -14,7 +14,8 @@ from textual.widgets import Static
 
 from ht_dash.api.models import LiveUsage, Plan, SecondCounts, StreamUsage, Subscription
 from ht_dash.feeds.registry import LIVE, PACING, SUBSCRIPTION
-from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction, span
+from ht_dash.insights.format import duration, plan_price
+from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction
 from ht_dash.insights.pacing import pacing_summary
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
@@ -35,15 +36,6 @@ def set_text(static: Static, content: str) -> None:
     """Update only on change: each update lays the screen out again, and this one ticks."""
     if static.content != content:
         static.update(content)
-
-
-def price(plan: Plan) -> str:
-    if plan.price_cents is None:
-        return "custom price"
-    amount = plan.price_cents / 100
-    figure = f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.2f}"
-    symbol = "$" if plan.currency == "USD" else f"{escape(plan.currency)} "
-    return f"{symbol}{figure}/month"
 
 
 def plan_terms(plan: Plan) -> str:
@@ -151,7 +143,7 @@ class LimitsScreen(DashScreen):
         plan = sub.plan
         status_style = STATUS_STYLE.get(sub.status, "$warning")
         self.query_one("#plan-line", Static).update(
-            f"[b]{escape(plan.name)}[/] · {price(plan)} · "
+            f"[b]{escape(plan.name)}[/] · {plan_price(plan)} · "
             f"[{status_style}]{escape(sub.status.replace('_', ' '))}[/]"
         )
         self.query_one("#plan-terms", Static).update(escape(plan_terms(plan)))
@@ -164,7 +156,7 @@ class LimitsScreen(DashScreen):
             label="Tokens today" if plan.quota_period == "day" else "Tokens used",
         )
         self.query_one("#quota-reset", Static).update(
-            f"Resets in [b]{span(projection.resets_in)}[/] "
+            f"Resets in [b]{duration(projection.resets_in)}[/] "
             f"[dim]({sub.resets_at:%b} {sub.resets_at.day}, {sub.resets_at:%H:%M} UTC)[/]"
         )
         line = self.query_one("#quota-projection", Static)

@@ -22,6 +22,7 @@ from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
 from ht_dash.api.errors import AuthError, HtError, NetworkError
 from ht_dash.api.models import Profile
 from ht_dash.api.secret import Secret, token_text
+from ht_dash.api.service import WEB_DASHBOARD
 from ht_dash.auth.errors import (
     INSTALL_HINT,
     KeyringDropsWrites,
@@ -32,7 +33,6 @@ from ht_dash.auth.errors import (
 )
 from ht_dash.auth.flows import validate_and_store
 from ht_dash.auth.storage import DemoTokenStore, TokenLocation, TokenStore, display_path
-from ht_dash.commands.auth import WEB_DASHBOARD
 from ht_dash.tui.app import HtDashApp
 
 KEYRING, PLAIN_FILE, SESSION_ONLY = "keyring", "file", "session"

@@ -14,6 +14,7 @@ from ht_dash.auth.errors import TokenStoreError
 from ht_dash.auth.flows import RegenerateOutcome
 from ht_dash.auth.storage import TokenStore
 from ht_dash.tui.app import HtDashApp
+from ht_dash.tui.clipboard import copy_and_report
 
 
 class NewTokenScreen(ModalScreen[None]):
@@ -101,8 +102,6 @@ class NewTokenScreen(ModalScreen[None]):
             action()
 
     def action_copy(self) -> None:
-        from ht_dash.tui.screens.token import copy_and_report
-
         self.run_worker(
             copy_and_report(self.app, self.outcome.token),
             group="new-token-copy",

@@ -131,7 +131,7 @@ class RequestsScreen(DashScreen):
     def __init__(self) -> None:
         super().__init__()
         self._page: RequestLogPage | None = None
-        self._instances = False
+        self._instances: set[str] = set()  # the Instance column shows once there are two
         self.request_log = RequestLog()
 
     @property
@@ -168,11 +168,12 @@ class RequestsScreen(DashScreen):
                 title="Request log",
                 severity="warning",
             )
-        if data.requests and any(r.instance for r in data.requests) and not self._instances:
-            self._instances = True
-            table = self.table
-            table.columns = (*COLUMNS, INSTANCE_COLUMN)
-            table.format_row = format_request_with_instance
+        if len(self._instances) < 2:
+            self._instances |= {r.instance for r in data.requests if r.instance}
+            if len(self._instances) >= 2:
+                table = self.table
+                table.columns = (*COLUMNS, INSTANCE_COLUMN)
+                table.format_row = format_request_with_instance
         if result.added or result.replaced:
             self._show(shift=result.shown if self.request_log.following else 0)
         elif data.log_id == "" or not self.request_log.total:

@@ -6,8 +6,6 @@ at once; last use and the token id come from the API's token feed.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -18,32 +16,15 @@ from textual.widgets import Static
 from ht_dash.api.errors import AuthError, HtError, NetworkError, ServerError
 from ht_dash.api.models import Profile, TokenInfo
 from ht_dash.api.secret import Secret
-from ht_dash.auth import clipboard
+from ht_dash.api.service import WEB_DASHBOARD
 from ht_dash.auth.flows import regenerate
 from ht_dash.auth.jwt import token_times
 from ht_dash.auth.storage import Where
-from ht_dash.commands.auth import WEB_DASHBOARD, when
 from ht_dash.feeds.registry import PROFILE, TOKEN
+from ht_dash.insights.format import when
+from ht_dash.tui.clipboard import copy_and_report
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.panel import DataPanel
-
-REVEAL_HINT = "press v on the Token screen to reveal it and select it by hand"
-
-
-async def copy_and_report(app: Any, secret: Secret) -> clipboard.CopyResult:
-    """Copy as the `clipboard` setting says (OSC 52 and/or the system tool) and say what happened.
-
-    OSC 52 goes through Textual's driver; the system tool runs on a thread with a timeout.
-    """
-    use_osc52, use_native = clipboard.plan(app.runtime.settings.clipboard)
-    text = secret.reveal()
-    if use_osc52:
-        app.copy_to_clipboard(text)
-    native = await clipboard.copy_native_async(text) if use_native else None
-    result = clipboard.CopyResult(osc52_sent=use_osc52, native=native)
-    titles = {"information": "Token copied", "warning": "Token sent", "error": "Copy failed"}
-    app.notify(result.message(REVEAL_HINT), title=titles[result.severity], severity=result.severity)
-    return result
 
 
 class TokenScreen(DashScreen):

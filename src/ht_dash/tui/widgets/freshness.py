@@ -6,18 +6,7 @@ from datetime import datetime
 
 from ht_dash.api.errors import QuotaExhausted, RateLimited
 from ht_dash.feeds.scheduler import FeedState
-
-
-def ago(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s ago"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    if seconds < 86400:
-        minutes = seconds % 3600 // 60
-        return f"{seconds // 3600} h {minutes} min ago" if minutes else f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} d ago"
+from ht_dash.insights.format import ago
 
 
 def describe_problem(state: FeedState, now: datetime) -> str | None:

@@ -1,0 +1,51 @@
+"""Building the app for UI tests and waiting on it: one builder (the `demo_app` fixture in
+conftest.py hands it out) and `wait_until` instead of loops of `pilot.pause()`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from ht_dash.clock import FixedClock
+from ht_dash.config import Settings
+from ht_dash.demo import DemoBackend
+from ht_dash.runtime import Runtime
+from ht_dash.tui.app import HtDashApp, make_app
+
+AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
+
+
+def build_demo_app(
+    plan: str = "surge",
+    *,
+    at: datetime = AT,
+    seed: int = 7,
+    settings: Settings | None = None,
+    live: bool = False,
+    **backend_options: object,
+) -> HtDashApp:
+    """The app on the demo backend with a fixed clock and seed; no live timers unless asked.
+    `backend_options` go to DemoBackend (history_entries=, endpoint_count=, latency_s=)."""
+    backend = DemoBackend(seed=seed, clock=FixedClock(at), plan_id=plan, **backend_options)  # type: ignore[arg-type]
+    return make_app(Runtime.on_backend(backend, settings=settings), live=live)
+
+
+async def wait_until(
+    pilot,
+    predicate: Callable[[], object],
+    timeout: float = 5.0,
+    *,
+    step: float | None = None,
+    what: str = "",
+) -> None:
+    """Let the app run until `predicate()` is true, then one more pause so the screen catches up;
+    fail after `timeout` seconds. `step`: sleep between checks (a real loopback server answering)
+    instead of only letting pending messages through."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"gave up after {timeout:g} s waiting for {what or predicate}")
+        await pilot.pause(step)
+    await pilot.pause()
