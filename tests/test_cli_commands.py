@@ -32,7 +32,11 @@ def scripted(monkeypatch) -> ScriptedBackend:
 STRING, INTEGER, NUMBER, BOOLEAN = ({"type": t} for t in ("string", "integer", "number", "boolean"))
 COUNT = {"type": "integer", "minimum": 0}
 FRACTION = {"type": "number", "minimum": 0}
-SOURCE = {"type": "string", "enum": ["api", "demo", "meter"]}
+SOURCE = {"type": "string", "enum": ["auto", "api", "demo", "meter"]}
+# With --source auto: where each section came from, and why a null section is null.
+ORIGIN = obj(kind=STRING, label=STRING, optional={"note": STRING})
+ORIGINS = {"type": "object", "additionalProperties": ORIGIN}
+WHY = {"type": "object", "additionalProperties": STRING}
 PERIOD = {"type": "string", "enum": ["day", "month"]}
 
 STATUS_SCHEMA = obj(
@@ -84,6 +88,7 @@ STATUS_SCHEMA = obj(
             throttled_last_15m=COUNT,
         ),
     },
+    optional={"why": WHY, "origins": ORIGINS},
 )
 
 USAGE_SCHEMA = obj(
@@ -175,7 +180,7 @@ ERROR_SCHEMA = obj(
         },
         message=STRING,
         hint=STRING,
-        exit_code={"type": "integer", "minimum": 1, "maximum": 5},
+        exit_code={"type": "integer", "minimum": 1, "maximum": 6},
     )
 )
 

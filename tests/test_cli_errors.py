@@ -222,7 +222,7 @@ class PartialSource:
         await self._client.aclose()
 
 
-def test_what_a_source_cannot_provide_is_null_in_status_and_exit_2_alone(
+def test_what_a_source_cannot_provide_is_null_in_status_and_exit_6_alone(
     scripted: ScriptedBackend, capsys, monkeypatch
 ):
     from ht_dash.runtime import Runtime
@@ -236,7 +236,7 @@ def test_what_a_source_cannot_provide_is_null_in_status_and_exit_2_alone(
     assert data["rate"]["requests_per_minute"] == 42
 
     code, out, err = run_cli(capsys, "--demo", "billing", "--json")
-    assert code == 2
+    assert code == 6
     assert json_error(out)["type"] == "not_available"
     assert_one_clear_error(err, "billing", "--source api")
 

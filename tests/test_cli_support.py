@@ -258,11 +258,12 @@ def nullable(schema: dict) -> dict:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-def obj(**properties: dict) -> dict:
-    """An object whose listed properties are all required and no others are allowed."""
+def obj(*, optional: dict | None = None, **properties: dict) -> dict:
+    """An object whose listed properties are all required, `optional` ones may be present, and
+    no others are allowed."""
     return {
         "type": "object",
-        "properties": properties,
+        "properties": {**properties, **(optional or {})},
         "required": list(properties),
         "additionalProperties": False,
     }
@@ -298,9 +299,13 @@ def validate(value: Any, schema: dict, where: str = "$") -> None:
         props = schema.get("properties", {})
         for key in schema.get("required", []):
             assert key in value, f"{where}: missing {key!r}"
-        if schema.get("additionalProperties") is False:
-            extra = set(value) - set(props)
+        extra_schema = schema.get("additionalProperties")
+        extra = set(value) - set(props)
+        if extra_schema is False:
             assert not extra, f"{where}: unexpected fields {sorted(extra)}"
+        elif isinstance(extra_schema, dict):
+            for key in sorted(extra):
+                validate(value[key], extra_schema, f"{where}.{key}")
         for key, sub in props.items():
             if key in value:
                 validate(value[key], sub, f"{where}.{key}")

@@ -136,16 +136,17 @@ async def test_a_stalled_server_never_freezes_the_ui_and_q_quits_at_once():
             await until(pilot, lambda: len(server.requests) >= 2)  # token + profile, unanswered
             panel = app.screen.query_one("#token-panel", DataPanel)
             assert message(panel) == "loading…" and panel.has_class("-nodata")
-            started = time.monotonic()
             await still_answers_keys(pilot)
             for key in "3456":
                 await pilot.press(key)
             await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
-            assert time.monotonic() - started < 6.0  # not queued behind the 10 s read timeout
+            # the keys were not queued behind the stalled requests: those are still unanswered
+            assert app.feeds.state("token").loading and app.feeds.state("token").error is None
             assert app.feeds.state("history").loading
             started = time.monotonic()
             await pilot.press("q")
-        assert time.monotonic() - started < 5.0  # requests in flight are cancelled, not awaited
+        # requests in flight are cancelled, not awaited (the read timeout is 10 s)
+        assert time.monotonic() - started < 9.0
         assert app.return_code == 0
 
 

@@ -54,7 +54,7 @@ def test_unterminated_string_names_its_line():
         ('live_interval = "fast"', "'live_interval' must be a number, got 'fast'"),
         ("live_interval = true", "'live_interval' must be a number, got True"),
         ("live_interval = nan", "'live_interval' must be between 1 and 60 seconds, got nan"),
-        ('source = "cloud"', "'source' must be one of api, meter, got 'cloud'"),
+        ('source = "cloud"', "'source' must be one of auto, api, meter, got 'cloud'"),
         ("theme = 5", "'theme' must be a string, got 5"),
         (
             'base_url = "http://ht-api.coinmarketman.com/api/external"',
@@ -72,8 +72,8 @@ def test_unknown_key_is_named_with_the_known_ones():
     exc = config_error("refresh = 5\n")
     assert exc.message == f"{config_file()}: unknown setting 'refresh'"
     assert exc.hint == (
-        "known settings: base_url, bell, clipboard, keys, live_interval, meter_store,"
-        " request_deadline, source, theme"
+        "known settings: base_url, bell, billing_day, clipboard, keys, live_interval, meter_store,"
+        " plan, request_deadline, source, theme"
     )
 
 

@@ -15,6 +15,7 @@ from ht_dash.api import (
     BadPayload,
     BadRequest,
     HtError,
+    NotOffered,
     QuotaExhausted,
     RateLimited,
     Secret,
@@ -208,12 +209,22 @@ async def test_400_shows_the_servers_validation_message():
     assert exc.hint == "this is a bug in ht-dash or a changed API; please report it"
 
 
-async def test_404_for_a_path_the_server_does_not_know():
-    exc = await failure(
-        answering(404, {"statusCode": 404, "message": "Cannot GET /account/subscription"}),
-        BadRequest,
-    )
-    assert exc.message == "Cannot GET /account/subscription (404)"
+@pytest.mark.parametrize("status", [404, 405, 501])
+async def test_an_account_path_the_server_does_not_know_is_not_offered_not_a_bug(status):
+    # What the real service answers on every /account/* path today (NestJS-style 404).
+    body = {"statusCode": status, "message": "Cannot GET /api/external/account/subscription"}
+    exc = await failure(answering(status, body), NotOffered)
+    assert exc.status == status
+    assert "does not offer /account/subscription" in exc.message
+    assert "bug" not in str(exc)
+
+
+async def test_404_off_the_account_paths_is_still_a_rejected_request():
+    api = answering(404, {"statusCode": 404, "message": "Cannot GET /nope"})
+    async with api:
+        with pytest.raises(BadRequest) as caught:
+            await api._request("GET", "/nope")
+    assert caught.value.message == "Cannot GET /nope (404)"
 
 
 async def test_server_echoing_the_token_in_its_message_does_not_leak_it():

@@ -126,7 +126,7 @@ import ht_dash
 core = ["ht_dash." + m for m in (
     "cli", "runtime", "config", "paths", "clock", "logs", "sanitize",
 )]
-for package in ("api", "demo", "auth", "meter", "commands", "insights", "feeds"):
+for package in ("api", "demo", "auth", "meter", "commands", "insights", "feeds", "sources"):
     mod = importlib.import_module("ht_dash." + package)
     core.append(mod.__name__)
     core += [f"{mod.__name__}.{m.name}" for m in pkgutil.iter_modules(mod.__path__)]

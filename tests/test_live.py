@@ -148,3 +148,15 @@ def test_rate_and_quota_are_tracked_apart():
     assert len(monitor.observe_live(live(85))) == 1
     assert len(monitor.observe_subscription(sub(130_000))) == 1
     assert monitor.observe_live(live(86)) == []
+
+
+def test_a_tiny_pace_on_a_huge_quota_does_not_overflow_the_projection():
+    # One usage token counted by the local meter, early in a Stream period (2,000,000 tokens):
+    # the run-out instant would be ~9,500 years away, past what a datetime can hold.
+    plan = plan_by_id("stream")
+    now = datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    sub = Subscription(plan, "declared", 1, start, datetime(2027, 1, 1, tzinfo=UTC))
+    projection = project_quota(sub, now)
+    assert projection.runs_out_at is None
+    assert projection.sentence == "on pace to use 0 % by the reset"

@@ -36,7 +36,7 @@ def test_bad_options_are_usage_errors_before_anything_starts(isolated_home, caps
     assert cli.main(["meter", "--upstream", "http://example.com"]) == EXIT_USAGE
     assert "unencrypted" in capsys.readouterr().err
     assert cli.main(["meter", "--plan", "platinum"]) == EXIT_USAGE
-    assert "known plans: free, pulse" in capsys.readouterr().err
+    assert "valid plan ids: free, pulse" in capsys.readouterr().err
     assert cli.main(["meter", "--listen", "127.0.0.1:99999"]) == EXIT_USAGE
     assert not (isolated_home / "data" / "meter.sqlite3").exists()
 

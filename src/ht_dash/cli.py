@@ -33,6 +33,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "watch",
     "auth",
     "meter",
+    "plan",
+    "run",
     "completion",
 )
 # Subcommands not named after their module. A command line imports only the module its command
@@ -52,14 +54,15 @@ token (first found wins):
 settings (later wins):
   defaults < config.toml in the config directory < HT_DASH_* environment variables < options
   config.toml keys: base_url, clipboard (auto|osc52|native), bell (true|false),
-  live_interval (1-60 s), source (api|meter), theme, request_deadline (s, default 20),
-  meter_store
+  live_interval (1-60 s), source (auto|api|meter), theme, plan, billing_day (1-31),
+  request_deadline (s, default 20), meter_store
   environment: HT_DASH_BASE_URL, HT_DASH_CLIPBOARD, HT_DASH_BELL, HT_DASH_LIVE_INTERVAL,
-  HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_REQUEST_DEADLINE, HT_DASH_METER_STORE,
+  HT_DASH_SOURCE, HT_DASH_THEME, HT_DASH_PLAN, HT_DASH_BILLING_DAY, HT_DASH_REQUEST_DEADLINE,
+  HT_DASH_METER_STORE,
   HT_DASH_HOME (keep all files under one directory)
 
 exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 authentication problem,
-  4 network or server problem, 5 quota spent or still rate-limited
+  4 network or server problem, 5 quota spent or still rate-limited, 6 not available here
 """
 
 
@@ -96,7 +99,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "--base-url", metavar="URL", help="account API base URL (default: the public API)"
     )
     parser.add_argument(
-        "--source", choices=("api", "meter"), help="where usage data comes from (default: api)"
+        "--source",
+        choices=("auto", "api", "meter"),
+        help="where data comes from: auto (the API, else the local meter, else your declared "
+        "plan; default), api, or meter",
     )
     parser.add_argument(
         "--request-deadline",

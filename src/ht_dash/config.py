@@ -9,13 +9,15 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ht_dash.api.client import DEFAULT_DEADLINE_S
 from ht_dash.api.contract import DEFAULT_BASE_URL
 from ht_dash.api.errors import ConfigError
 
 CLIPBOARD_MODES = ("auto", "osc52", "native")
-SOURCES = ("api", "meter")
+SOURCES = ("auto", "api", "meter")
+BILLING_DAY_RANGE = (1, 31)
 LIVE_INTERVAL_RANGE = (1.0, 60.0)
 REQUEST_DEADLINE_RANGE = (0.1, 600.0)
 _RANGES = {"live_interval": LIVE_INTERVAL_RANGE, "request_deadline": REQUEST_DEADLINE_RANGE}
@@ -43,8 +45,9 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def _key_line(lines: list[str], binding_id: str) -> int:
-    """The line that sets `binding_id` (quoted, dotted or plain), 1-based; 0 if not found."""
-    for number, line in enumerate(lines, 1):
+    """The line in [keys] that sets `binding_id` (quoted, dotted or plain), 1-based; 0 if none."""
+    start = next((i for i, line in enumerate(lines) if line.strip().startswith("[keys")), 0)
+    for number, line in enumerate(lines[start:], start + 1):
         left = line.split("=", 1)[0] if "=" in line else ""
         name = left.replace('"', "").replace("'", "").replace(" ", "").strip()
         if name and (name == binding_id or binding_id.endswith("." + name)):
@@ -68,8 +71,10 @@ class Settings:
     clipboard: str = "auto"
     bell: bool = True
     live_interval: float = 2.0
-    source: str = "api"
+    source: str = "auto"
     theme: str = "textual-dark"
+    plan: str = ""  # the plan the user declared (`ht-dash plan set`); "" when not declared
+    billing_day: int = 0  # day of the month a paid period starts; 0 when not declared
     request_deadline: float = DEFAULT_DEADLINE_S  # seconds for one whole request and its answer
     # Where the meter writes and `--source meter` reads: "" is meter.sqlite3 in the data
     # directory; a postgresql:// URL is a store shared by several meters (docs/meter.md).
@@ -85,9 +90,7 @@ class Settings:
     def _shown(self, name: str) -> object:
         value = getattr(self, name)
         if name == "meter_store" and value:
-            from ht_dash.meter.store import printable
-
-            return printable(value)
+            return redact_url(value) if "://" in value else value
         return value
 
 
@@ -98,6 +101,8 @@ _ENV = {
     "live_interval": "HT_DASH_LIVE_INTERVAL",
     "source": "HT_DASH_SOURCE",
     "theme": "HT_DASH_THEME",
+    "plan": "HT_DASH_PLAN",
+    "billing_day": "HT_DASH_BILLING_DAY",
     "request_deadline": "HT_DASH_REQUEST_DEADLINE",
     "meter_store": "HT_DASH_METER_STORE",
 }
@@ -122,6 +127,15 @@ def coerce(key: str, value: Any, origin: str) -> Any:
         ):
             return value.lower() in ("1", "true", "yes", "on")
         raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if isinstance(default, int) and not isinstance(default, float):
+        try:
+            number = int(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        low, high = BILLING_DAY_RANGE
+        if number is None or not low <= number <= high:
+            raise ConfigError(f"{where} must be a day of the month ({low}-{high}), got {value!r}")
+        return number
     if isinstance(default, float):
         if isinstance(value, bool):  # TOML `true` would otherwise pass as 1.0
             raise ConfigError(f"{where} must be a number, got {value!r}")
@@ -141,6 +155,14 @@ def coerce(key: str, value: Any, origin: str) -> Any:
         raise ConfigError(f"{where} must be one of {', '.join(CLIPBOARD_MODES)}, got {value!r}")
     if key == "source" and value not in SOURCES:
         raise ConfigError(f"{where} must be one of {', '.join(SOURCES)}, got {value!r}")
+    if key == "plan" and value:
+        from ht_dash.api.plans import PLANS, plan_by_id
+
+        plan = plan_by_id(value)
+        if plan is None:
+            known = ", ".join(p.id for p in PLANS)
+            raise ConfigError(f"{where}: unknown plan {value!r}", hint=f"known plans: {known}")
+        return plan.id
     if key == "base_url":
         from ht_dash.api.client import check_base_url
 
@@ -189,3 +211,72 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         if name in env and env[name] != "":
             values[key] = coerce(key, env[name], f"environment {name}")
     return replace(Settings(), **values)
+
+
+PASSWORD_PARAMS = ("password",)  # query parameters of a database URL that hold a secret
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password (in the user part or the query) replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, hostinfo = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{hostinfo}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, "***" if k.lower() in PASSWORD_PARAMS else v) for k, v in pairs], safe="*"
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def save_settings(values: dict[str, Any], path: Path | None = None) -> Path:
+    """Set top-level keys in config.toml, keeping every other line as it is; returns the path.
+
+    Values are validated like the file's own; a value of None removes the key.
+    """
+    from ht_dash.paths import config_file
+
+    path = path or config_file()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    todo = dict(values)
+    out: list[str] = []
+    in_table = False
+    for line in lines:
+        stripped = line.strip()
+        in_table = in_table or stripped.startswith("[")
+        key = stripped.split("=", 1)[0].strip() if "=" in stripped else None
+        if not in_table and key in todo:
+            value = todo.pop(key)
+            if value is not None:
+                out.append(f"{key} = {_toml_value(coerce(key, value, str(path)))}")
+            continue
+        out.append(line)
+    added = [
+        f"{key} = {_toml_value(coerce(key, value, str(path)))}"
+        for key, value in todo.items()
+        if value is not None
+    ]
+    first_table = next((i for i, line in enumerate(out) if line.strip().startswith("[")), len(out))
+    out[first_table:first_table] = added
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

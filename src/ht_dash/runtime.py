@@ -16,6 +16,7 @@ from ht_dash.config import Settings
 
 if TYPE_CHECKING:
     from ht_dash.demo import DemoBackend
+    from ht_dash.meter.source import MeterSource
 
 
 @dataclass
@@ -51,14 +52,33 @@ class Runtime:
         return self.settings.base_url
 
     def make_source(self, token: Secret | None) -> AccountSource:
-        """The data source the settings ask for: the account API (or demo), or the local meter."""
+        """The data source the settings ask for: `auto` (the chain API → local meter → declared
+        plan), the account API alone (or demo), or the local meter alone."""
         if self.settings.source == "meter":
-            from ht_dash.meter.source import MeterSource
+            return self.make_meter()
+        if self.settings.source == "api" or self.demo:
+            return self.make_client(token)
+        from ht_dash.sources.chain import ChainSource
+        from ht_dash.sources.plan import declared_plan
 
-            return MeterSource.open_default(
-                clock=self.clock, store=self.settings.meter_store or None
-            )
-        return self.make_client(token)
+        return ChainSource(
+            self.make_client(token),
+            token,
+            plan=declared_plan(self.settings),
+            billing_day=self.settings.billing_day,
+            meter=self.make_meter,
+            clock=self.clock,
+        )
+
+    def make_meter(self) -> MeterSource:
+        """The local meter's database, read with the declared plan (if any)."""
+        from ht_dash.meter.source import MeterSource
+
+        return MeterSource.open_default(
+            clock=self.clock,
+            plan_id=self.settings.plan or None,
+            store=self.settings.meter_store or None,
+        )
 
     def make_client(self, token: Secret | None) -> AccountClient:
         """One AccountClient; in demo mode it reaches the embedded backend through its transport."""

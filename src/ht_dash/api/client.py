@@ -20,13 +20,14 @@ from urllib.parse import urlsplit
 import httpx
 
 from ht_dash import __version__
-from ht_dash.api import contract
+from ht_dash.api import contract, service
 from ht_dash.api.errors import (
     AuthError,
     BadPayload,
     BadRequest,
     InsecureBaseURL,
     NetworkError,
+    NotOffered,
     QuotaExhausted,
     RateLimited,
     Redirected,
@@ -56,6 +57,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # per connect / per read
 DEFAULT_DEADLINE_S = 20.0  # per request, whole: a byte-a-second answer resets read timeouts
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_RETRY_WAIT_S = 366 * 86_400
+# On an account path these mean "the service does not offer this to tokens", not a fault.
+NOT_OFFERED_STATUSES = frozenset({404, 405, 501})
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -218,7 +221,7 @@ class AccountClient:
             raise
         status, elapsed = response.status_code, _ms(started)
         log.debug("%s %s -> %s in %.0f ms (%d bytes)", method, path, status, elapsed, len(body))
-        return self._decode(response, body)
+        return self._decode(response, body, path)
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         chunks: list[bytes] = []
@@ -230,7 +233,7 @@ class AccountClient:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _decode(self, response: httpx.Response, body: bytes) -> Any:
+    def _decode(self, response: httpx.Response, body: bytes, path: str = "") -> Any:
         status = response.status_code
         data = _json_or_none(body)
         reason = _server_text(response.reason_phrase or "")[:100]
@@ -260,6 +263,12 @@ class AccountClient:
             raise Redirected(
                 f"unexpected redirect ({status}){where}; ht-dash does not follow redirects",
                 status=status,
+            )
+        if status in NOT_OFFERED_STATUSES and contract.is_account_path(path):
+            raise NotOffered(
+                f"the API does not offer {path} to tokens ({status})",
+                status=status,
+                hint="ht-dash answers from the local meter or your declared plan instead",
             )
         if 400 <= status < 500:
             raise BadRequest(f"{message} ({status})", status=status)
@@ -293,6 +302,11 @@ class AccountClient:
 
     async def token_info(self) -> TokenInfo:
         return await self._get(contract.TOKEN, contract.parse_token_info)
+
+    async def check_token(self) -> None:
+        """One request to a cheap documented data endpoint (may spend one usage token): returns
+        when the token is accepted, raises AuthError (401), RateLimited, QuotaExhausted…"""
+        await self._request("GET", service.TOKEN_CHECK)
 
     async def regenerate_token(self) -> RegeneratedToken:
         data = await self._request("POST", contract.TOKEN_REGENERATE)

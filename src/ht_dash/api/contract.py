@@ -56,6 +56,12 @@ SECONDS = "/account/usage/seconds"
 SECONDS_MAX = 3600  # one hour of seconds
 REQUEST_LOG_MAX_LIMIT = 10_000
 
+
+def is_account_path(path: str) -> bool:
+    """True for a path of the account contract (where 404/405/501 mean "not offered")."""
+    return path.split("?", 1)[0].startswith("/account/")
+
+
 QUOTA_PERIODS = ("day", "month")
 DAY_TIMEFRAME = "day"  # the timeframe a report for one `date` echoes
 # Instants and dates outside these years (in UTC) are a bad payload: no account has them, and

@@ -20,7 +20,7 @@ from ht_dash.auth.errors import (
     TokenStoreError,
 )
 from ht_dash.auth.flows import LoginOutcome, RegenerateOutcome, regenerate, validate_and_store
-from ht_dash.auth.jwt import TokenTimes, decode_claims, token_times
+from ht_dash.api.jwt import TokenTimes, decode_claims, token_times
 from ht_dash.auth.storage import (
     DEMO_LOCATION,
     KEYRING_SERVICE,

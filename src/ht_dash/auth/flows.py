@@ -7,10 +7,11 @@ carries it so the caller shows it. A regenerated token is never lost.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ht_dash.api.errors import HtError
+from ht_dash.api.errors import HtError, NotOffered
 from ht_dash.api.models import Profile, TokenInfo
 from ht_dash.api.secret import Secret
 from ht_dash.auth.errors import TokenStoreError
@@ -22,6 +23,7 @@ class TokenClient(Protocol):
     async def profile(self) -> Profile: ...
     async def token_info(self) -> TokenInfo: ...
     async def regenerate_token(self): ...
+    async def check_token(self) -> None: ...
 
 
 class AsyncStore(Protocol):
@@ -30,25 +32,53 @@ class AsyncStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class LoginOutcome:
-    profile: Profile
+    profile: Profile | None  # None when the API does not offer the account's profile
     saved: SaveResult | None
     store_error: TokenStoreError | None
+    checked: bool = True  # False: stored without any request to the API ("not checked")
+
+    def who(self) -> str:
+        if self.profile is not None:
+            return f"{self.profile.name} <{self.profile.email}>"
+        return "your token (checked)" if self.checked else "your token (not checked)"
+
+
+async def check_or_not(
+    client: TokenClient, secret: Secret, confirm_check: Callable[[], Awaitable[bool]] | None
+) -> tuple[Profile | None, bool]:
+    """The account's profile when the API offers it; else, if `confirm_check` agrees, one
+    request to a cheap data endpoint (raises AuthError…). Returns (profile, checked)."""
+    client.set_token(secret)
+    try:
+        return await client.profile(), True
+    except NotOffered:
+        pass
+    if confirm_check is None or not await confirm_check():
+        return None, False
+    await client.check_token()
+    return None, True
 
 
 async def validate_and_store(
-    client: TokenClient, store: AsyncStore, secret: Secret, *, insecure: bool = False
+    client: TokenClient,
+    store: AsyncStore,
+    secret: Secret,
+    *,
+    insecure: bool = False,
+    confirm_check: Callable[[], Awaitable[bool]] | None = None,
 ) -> LoginOutcome:
     """Check the token against the API (raises AuthError, NetworkError…: nothing stored), store it.
 
+    Where the API does not offer the account profile (the real service), `confirm_check` is
+    asked whether to spend one request on `check_token`; declined, the token is stored unchecked.
     A storage failure does not raise: it is returned so the caller can offer the alternatives.
     """
-    client.set_token(secret)
-    profile = await client.profile()
+    profile, checked = await check_or_not(client, secret, confirm_check)
     try:
         saved = await store.asave(secret, insecure=insecure)
     except TokenStoreError as exc:
-        return LoginOutcome(profile, None, exc)
-    return LoginOutcome(profile, saved, None)
+        return LoginOutcome(profile, None, exc, checked)
+    return LoginOutcome(profile, saved, None, checked)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ exit codes:
   0 ok                      3 authentication problem (no token, 401/403)
   1 unexpected error        4 network or server problem after retries, or a bad payload
   2 usage error             5 usage quota spent (402), or still rate-limited after retries
+                            6 not available here (the API does not offer it, nothing recorded)
 With --json, an error is also printed on stdout as {"error": {"type", "message", "hint",
 "exit_code"}}. Schemas: docs/cli.md."""
 
@@ -272,11 +273,14 @@ def run_command(
     """Fetch with retries, then print in the format asked for. Returns the exit code."""
     fmt = output_format(args)
 
+    origins: dict[str, Any] = {}
+
     async def fetch_and_close() -> T:
         source = open_source(runtime)
         try:
             return await fetch(source)
         finally:
+            origins.update(getattr(source, "origins", {}))  # `auto`: who answered what
             await source.aclose()
 
     try:
@@ -290,12 +294,18 @@ def run_command(
             document = to_json(data)
             if isinstance(document, dict):
                 document = {"source": source_label(runtime), **document}
+                if origins:
+                    document["origins"] = {k: v.as_json() for k, v in origins.items()}
             write_json(document)
         elif fmt == "csv" and to_csv is not None:
             header, rows = to_csv(data)
             write_csv(header, rows)
         else:
-            to_table(data, make_console())
+            console = make_console()
+            to_table(data, console)
+            for origin in origins.values():
+                note = f" ({origin.note})" if origin.note else ""
+                console.print(f"{origin.label[0].upper()}{origin.label[1:]}{note}", style="dim")
     except BrokenPipeError:
         silence_stdout()
     return errors.EXIT_OK

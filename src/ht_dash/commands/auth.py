@@ -16,13 +16,21 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from ht_dash.api.errors import AuthError, HtError, NetworkError, ServerError
+from ht_dash.api.errors import (
+    AuthError,
+    HtError,
+    NetworkError,
+    NotOffered,
+    QuotaExhausted,
+    RateLimited,
+    ServerError,
+)
 from ht_dash.api.secret import Secret, token_text
-from ht_dash.api.service import WEB_DASHBOARD
+from ht_dash.api.service import TOKEN_CHECK, TOKEN_CHECK_COST, WEB_DASHBOARD
 from ht_dash.auth import clipboard
 from ht_dash.auth.errors import INSTALL_HINT, TokenStoreError
 from ht_dash.auth.flows import regenerate, validate_and_store
-from ht_dash.auth.jwt import token_times
+from ht_dash.api.jwt import token_claims, token_times
 from ht_dash.auth.storage import (
     DemoTokenStore,
     ResolvedToken,
@@ -36,7 +44,10 @@ from ht_dash.insights.format import when
 from ht_dash.sanitize import terminal_safe
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ht_dash.api.client import AccountClient
+    from ht_dash.api.models import TokenInfo
     from ht_dash.runtime import Runtime
 
 T = TypeVar("T")
@@ -47,7 +58,8 @@ exit codes:
   1 cancelled, or the token could not be copied
   2 usage error (bad input, or a confirmation that cannot be asked without a terminal)
   3 authentication problem: no token, token rejected (401/403), or it could not be stored/removed
-  4 network or server problem"""
+  4 network or server problem
+  5 rate-limited, or the usage quota is spent (auth check)"""
 
 NO_TOKEN_HINT = "run `ht-dash login`, or set HT_DASH_TOKEN; `ht-dash --demo …` works without one"
 
@@ -204,11 +216,23 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
         note("no token given; nothing stored")
         return errors.EXIT_USAGE
 
+    async def confirm_check() -> bool:
+        if args.check is not None:
+            return args.check
+        if not (interactive and not from_stdin):
+            return False
+        note(
+            f"the API does not offer account details to tokens; checking it costs {TOKEN_CHECK_COST}"
+        )
+        return (ask("Check it now? [y/N]: ") or "").lower() in ("y", "yes")
+
     try:
         outcome = with_client(
             runtime,
             None,
-            lambda client: validate_and_store(client, store, secret, insecure=insecure),
+            lambda client: validate_and_store(
+                client, store, secret, insecure=insecure, confirm_check=confirm_check
+            ),
         )
     except AuthError as exc:
         return fail(
@@ -234,8 +258,13 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
         except TokenStoreError as exc:
             return fail(exc)
     assert saved is not None
-    who = outcome.profile
-    say(f"Logged in to {store.host} as {who.name} <{who.email}>.")
+    if outcome.profile is not None:
+        say(f"Logged in to {store.host} as {outcome.profile.name} <{outcome.profile.email}>.")
+    elif outcome.checked:
+        say(f"Logged in to {store.host}: the token works (checked with GET {TOKEN_CHECK}).")
+    else:
+        say(f"Logged in to {store.host}: token not checked.")
+        note("check it any time with `ht-dash auth check` (it may spend one usage token)")
     say(f"Token stored in the {saved.location.label}.")
     for text in saved.warnings:
         warn(text)
@@ -296,8 +325,12 @@ def cmd_token_show(args: argparse.Namespace, runtime: Runtime) -> int:
         expires = when(times.expires_at, now)
         if times.expired(now):
             expires += " — EXPIRED"
+    claims = token_claims(secret)
     if info is not None:
         last_used = when(info.last_used_at, now) if info.last_used_at else "never"
+    elif isinstance(error, NotOffered):
+        last_used = last_seen_by_meter(runtime, secret, now)
+        error = None  # not offered is not a failure: the rest is known without the API
     else:
         last_used = "unknown (the API could not be asked)"
 
@@ -305,6 +338,8 @@ def cmd_token_show(args: argparse.Namespace, runtime: Runtime) -> int:
     say(f"  token:      {secret.reveal() if args.reveal else secret.masked}")
     say(f"  issued at:  {when(issued, now)}")
     say(f"  expires:    {expires}")
+    for label, value in claims:
+        say(f"  {label + ':':<11} {value}")
     say(f"  last used:  {last_used}")
     say(f"  stored in:  {resolved.location}")
     for text in resolved.warnings:
@@ -429,6 +464,12 @@ def cmd_auth_status(args: argparse.Namespace, runtime: Runtime) -> int:
         warn(text)
     try:
         profile = with_client(runtime, resolved.secret, lambda client: client.profile())
+    except NotOffered:
+        for label, value in token_claims(resolved.secret):
+            say(f"{(label.capitalize() + ':').ljust(9)} {value} (from the token itself)")
+        say(f"Account:  not offered by the API to tokens; see {WEB_DASHBOARD}")
+        say("Checked:  not by this command; `ht-dash auth check` asks the API (may cost 1 token)")
+        return errors.EXIT_OK
     except HtError as exc:
         say("Account:  unknown")
         return fail(exc)
@@ -446,6 +487,56 @@ def _stored_elsewhere(store: TokenStore | DemoTokenStore) -> str | None:
     except TokenStoreError:
         pass
     return store.file_location.label if store.file_path.exists() else None
+
+
+# ---- auth check ------------------------------------------------------------------------------
+
+
+def last_seen_by_meter(runtime: Runtime, secret: Secret, now: datetime) -> str:
+    """`token show` where the API does not offer token details: the local meter's last sight."""
+    from ht_dash.sources.chain import ChainSource
+
+    async def ask_chain() -> TokenInfo | None:
+        chain = runtime.make_source(secret)
+        try:
+            return await chain.token_info() if isinstance(chain, ChainSource) else None
+        except HtError:
+            return None
+        finally:
+            await chain.aclose()
+
+    info = asyncio.run(ask_chain())
+    if info is not None and info.last_used_at is not None:
+        return when(info.last_used_at, now) + " (seen by the local meter)"
+    return "not offered by the API; the local meter has not seen it in the last hour"
+
+
+@handles_broken_pipe
+def cmd_auth_check(args: argparse.Namespace, runtime: Runtime) -> int:
+    resolved = store_for(runtime).load()
+    if resolved.secret is None:
+        return no_token(resolved)
+    note(f"checking {resolved.secret.masked}: {TOKEN_CHECK_COST}")
+    try:
+        with_client(runtime, resolved.secret, lambda client: client.check_token())
+    except AuthError as exc:
+        code = f" ({exc.status})" if exc.status else ""
+        say(f"Rejected{code}: the token is not valid (regenerated or revoked?).")
+        return fail(
+            AuthError(
+                f"the API rejected the token{code}",
+                status=exc.status,
+                hint=f"copy the current token from {WEB_DASHBOARD} and run `ht-dash login`",
+            )
+        )
+    except (RateLimited, QuotaExhausted) as exc:
+        say("Rate-limited: the token was accepted but the request was throttled.")
+        return fail(exc)
+    except HtError as exc:
+        say("Unknown: the check could not be completed.")
+        return fail(exc)
+    say(f"Valid: the API accepted the token for {runtime.base_url}.")
+    return errors.EXIT_OK
 
 
 # ---- registration ----------------------------------------------------------------------------
@@ -472,6 +563,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "choose it (--insecure-storage, or when asked because no keyring is available).",
     )
     login.add_argument("--with-token", action="store_true", help="read the token from stdin")
+    login.add_argument(
+        "--check",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="where the API offers no account details: check the token with one data request "
+        "(may cost one usage token) or not (stored as not checked); asked on a terminal",
+    )
     login.add_argument(
         "--insecure-storage",
         action="store_true",
@@ -532,3 +630,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "plain text) and the account it belongs to.",
     )
     status.set_defaults(handler=cmd_auth_status)
+    check = _parser(
+        auth_actions,
+        "check",
+        "check the token with one request to the API (may cost one usage token)",
+        f"Check the token with {TOKEN_CHECK_COST}. Reports valid, rejected (401, exit 3) or "
+        "rate-limited (exit 5).",
+    )
+    check.set_defaults(handler=cmd_auth_check)

@@ -21,6 +21,7 @@ from ht_dash.api.errors import (
 )
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_QUOTA = 0, 1, 2, 3, 4, 5
+EXIT_NOT_AVAILABLE = 6  # nothing here can answer (the API does not offer it, no meter data…)
 
 # Stable names of the "type" field of a JSON error (documented in docs/cli.md).
 ERROR_TYPES: tuple[tuple[type[BaseException], str], ...] = (
@@ -43,7 +44,9 @@ def error_exit_code(exc: BaseException) -> int:
         return EXIT_QUOTA
     if isinstance(exc, NetworkError | ServerError | BadPayload | BadRequest):
         return EXIT_NETWORK
-    if isinstance(exc, ConfigError | NotAvailable):
+    if isinstance(exc, NotAvailable):
+        return EXIT_NOT_AVAILABLE
+    if isinstance(exc, ConfigError):
         return EXIT_USAGE
     return EXIT_ERROR
 

@@ -73,7 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--plan",
         metavar="ID",
         help="the plan of your bot's token, for quota and rate limit (free, pulse, surge, flow, "
-        "stream, enterprise); remembered in the meter database (default: pulse)",
+        "stream, enterprise); saved as the `plan` setting, like `ht-dash plan set` (default: "
+        "the declared plan, else pulse)",
     )
     parser.add_argument(
         "--retention-days",
@@ -173,7 +174,7 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
     instance = check_instance(args.instance or default_instance())
     metrics_address = parse_listen(args.metrics_listen) if args.metrics_listen else None
     store = open_store(args.meter_store or runtime.settings.meter_store or None)
-    plan_name = _effective_plan(store, args.plan)
+    plan_name = _effective_plan(store, args.plan, runtime.settings.plan)
     if warning := listen_warning(host):
         print(f"ht-dash meter: warning: {warning}", file=sys.stderr)
     if args.meter_store and password_in_url(args.meter_store):
@@ -300,16 +301,22 @@ def _save_stream_url(store: Store, url: str) -> None:
         store.set_meta(STREAM_URL_META_KEY, url)
 
 
-def _effective_plan(store: Store, plan_id: str | None) -> str:
-    """Save `--plan` in the store; return the name of the plan in effect."""
-    from ht_dash.meter.source import DEFAULT_PLAN_ID, saved_plan, set_plan, validate_plan
+def _effective_plan(store: Store, plan_id: str | None, declared: str = "") -> str:
+    """`--plan` is the plan setting in config.toml (`ht-dash plan set`, one truth): save it there;
+    return the name of the plan in effect (the declared one, else what older meters saved in the
+    store, else Pulse)."""
+    from ht_dash.meter.source import DEFAULT_PLAN_ID, saved_plan, validate_plan
     from ht_dash.meter.store import StoreError
+    from ht_dash.sources.plan import declare_plan
 
-    plan = validate_plan(plan_id or DEFAULT_PLAN_ID)  # a typo fails before anything starts
     try:
-        return (set_plan(plan.id, store) if plan_id else saved_plan(store)).name
+        if plan_id:
+            return declare_plan(plan_id).name  # a typo: exit 2, valid ids
+        if declared:
+            return validate_plan(declared).name
+        return saved_plan(store).name
     except (StoreError, OSError):
-        return plan.name  # the recorder reports the store's problem itself
+        return validate_plan(DEFAULT_PLAN_ID).name  # the recorder reports the store's problem
     finally:
         store.close()  # the recorder opens its own connection in its thread
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ class Status:
     at: datetime
     subscription: Subscription | None
     live: LiveUsage | None
+    why: dict[str, str] = field(default_factory=dict)  # section -> what would provide it
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +58,15 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
             raise results[1]  # the source's own words on why it has no live data
         subscription, live = (None if isinstance(r, NotAvailable) else r for r in results)
         at = live.at if live is not None else runtime.clock.now()
-        return Status(at=at, subscription=subscription, live=live)  # type: ignore[arg-type]
+        why = {
+            section: str(result)
+            for section, result in zip(("plan", "rate"), results, strict=True)
+            if isinstance(result, NotAvailable)
+        }
+        origin = getattr(source, "origins", {}).get("subscription")
+        if origin is not None and origin.kind == "plan":  # the plan is known, its usage is not
+            why["tokens"] = origin.note
+        return Status(at=at, subscription=subscription, live=live, why=why)  # type: ignore[arg-type]
 
     return common.run_command(args, runtime, fetch, to_json=to_json, to_table=to_table)
 
@@ -105,7 +114,7 @@ def to_json(status: Status) -> dict[str, Any]:
                 "subscriptions": live.streams.subscriptions,
                 "not_seen_at": live.streams.not_seen_at,
             }
-    return {
+    document = {
         "at": fmt.iso_or_none(status.at),
         "plan": plan,
         "subscription_status": None if sub is None else sub.status,
@@ -123,6 +132,14 @@ def to_json(status: Status) -> dict[str, Any]:
             for i in (live.instances if live is not None else ())
         ],
     }
+    if status.why:
+        why = dict(status.why)
+        if "plan" in why:
+            why.setdefault("tokens", why["plan"])
+        if "tokens" in why:
+            document["tokens"] = None
+        document["why"] = why
+    return document
 
 
 def _streams_text(s: StreamUsage) -> str:
@@ -162,11 +179,11 @@ def to_table(status: Status, console: Console) -> None:
         tokens = Text(f"{sub.tokens_used:,} / {p.quota:,} {period} (")
         tokens.append(fmt.percent(fraction), style=_level(fraction))
         tokens.append(f") · {max(0, p.quota - sub.tokens_used):,} left")
-        table.add_row("Usage tokens", tokens)
+        table.add_row("Usage tokens", status.why.get("tokens") or tokens)
         left = (sub.resets_at - status.at).total_seconds()
         table.add_row("Resets at", f"{fmt.when(sub.resets_at)} (in {fmt.duration(left)})")
     else:
-        table.add_row("Plan", "not available from this source")
+        table.add_row("Plan", status.why.get("plan", "not available from this source"))
     if live is not None:
         if live.limit_per_minute:
             fraction = live.requests_per_minute / live.limit_per_minute
@@ -192,5 +209,5 @@ def to_table(status: Status, console: Console) -> None:
         elif sub is not None and not sub.plan.streams_included:
             table.add_row("Streams", "not in this plan")
     else:
-        table.add_row("Requests/min", "not available from this source")
+        table.add_row("Requests/min", status.why.get("rate", "not available from this source"))
     console.print(table)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ht_dash.api.secret import Secret
     from ht_dash.api.source import AccountSource
     from ht_dash.runtime import Runtime
+    from ht_dash.sources.chain import Origin
 
 T = TypeVar("T")
 LIVE_STEPS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
@@ -116,9 +117,17 @@ class FeedEngine:
         else:
             self.spawn(self._poll_once(names))
 
+    def origin_of(self, state: FeedState) -> Origin | None:
+        """Where a feed's data came from, when the source is a chain (`--source auto`)."""
+        origin_of = getattr(self.source, "origin_of", None)
+        return None if origin_of is None or state.data is None else origin_of(state.data)
+
     def refresh(self, specs: Iterable[FeedSpec] | None = None) -> None:
-        """Poll now: these feeds, or those on view (`r`). A 429 hold is respected."""
+        """Poll now: these feeds, or those on view (`r`, which also asks again what the API
+        did not offer). A 429 hold is respected."""
         names = None if specs is None else {spec.name for spec in specs}
+        if specs is None and (reprobe := getattr(self.source, "reprobe", None)) is not None:
+            reprobe()
         if self.live:
             self.scheduler.refresh(names)
         else:
@@ -217,4 +226,3 @@ class GatedSource:
 
     async def regenerate_token(self) -> RegeneratedToken:
         return await self._engine.request(lambda source: source.regenerate_token())
-

@@ -39,7 +39,7 @@ def cache_key(spec: FeedSpec, params: Params) -> str:
 
 def response_cache_for(runtime: Runtime) -> ResponseCache | None:
     """The cache for this run's API host; None for the demo and the local meter."""
-    if runtime.demo or runtime.settings.source != "api":
+    if runtime.demo or runtime.settings.source == "meter":
         return None
     return ResponseCache.default(runtime.base_url, demo=False)
 

@@ -50,7 +50,7 @@ BACKOFF_MIN_S = 2.0
 BACKOFF_MAX_S = 120.0
 BACKOFF_JITTER = 0.2  # ±20 %
 QUOTA_PROBE_S = 300.0  # after a 402, look again at most this often
-NOT_AVAILABLE_RETRY_S = 300.0
+NOT_AVAILABLE_RETRY_S = 30.0  # local (meter, plan): asking again sends the API nothing
 NOT_OFFERED_PROBE_S = 3600.0  # a feed the API does not offer is asked again at most hourly
 STALE_AFTER_INTERVALS = 3
 

@@ -83,8 +83,10 @@ def project_quota(sub: Subscription, now: datetime) -> QuotaProjection:
         return QuotaProjection(
             used, quota, resets_in, 0.0, None, 0.0, False, "no usage yet this period"
         )
-    runs_out_at = now + timedelta(seconds=(quota - used) / pace_per_s)
-    if runs_out_at < sub.resets_at:
+    # Compared in seconds first: a slow pace on a big quota runs out past year 9999.
+    left_s = (quota - used) / pace_per_s
+    if left_s < (sub.resets_at - now).total_seconds():
+        runs_out_at = now + timedelta(seconds=left_s)
         early = sub.resets_at - runs_out_at
         sentence = (
             f"on pace to run out {short_date(runs_out_at, now)}, "

@@ -73,7 +73,7 @@ def printable(spec: str | Path | None) -> str:
     """A store spec safe to print: a URL's password is `***`."""
     if spec is None:
         return str(default_sqlite_path())
-    from ht_dash.meter.store.postgres import redact_url
+    from ht_dash.config import redact_url
 
     text = str(spec)
     return redact_url(text) if "://" in text else text

@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ht_dash.api.errors import ConfigError
+from ht_dash.config import PASSWORD_PARAMS as _PASSWORD_PARAMS
+from ht_dash.config import redact_url
 from ht_dash.meter.store.base import (
     POSTGRES,
     REQUEST_COLUMNS,
@@ -25,32 +27,10 @@ CONNECT_TIMEOUT_S = 3
 # (tens of thousands of groups) fits in memory instead of spilling to disk at the 4 MB default.
 WORK_MEM = "32MB"
 _SCHEMA_LOCK = 0x68745F6D65746572  # pg_advisory_xact_lock key: "ht_meter"
-_PASSWORD_PARAMS = ("password",)
 
 
 def is_postgres_url(spec: str) -> bool:
     return spec.split(":", 1)[0].lower() in SCHEMES and "://" in spec
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password (in the user part or the query) replaced by `***`."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, hostinfo = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{hostinfo}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, "***" if k.lower() in _PASSWORD_PARAMS else v) for k, v in pairs], safe="*"
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def url_secrets(url: str) -> list[str]:

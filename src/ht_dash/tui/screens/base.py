@@ -69,7 +69,10 @@ class DashScreen(Screen):
 
     def show_feed(self, state: FeedState) -> None:
         if (panel_id := self.PANELS.get(state.kind)) is not None:
-            self.query_one(f"#{panel_id}", DataPanel).show_state(state, self.app.clock.now())
+            origin = self.app.feeds.origin_of(state)
+            self.query_one(f"#{panel_id}", DataPanel).show_state(
+                state, self.app.clock.now(), origin
+            )
         # A poll starting re-reports the data on view: rendering it again is wasted work.
         if state.data is not None and not (
             state.loading and state.data is self._rendered.get(state.kind)
@@ -81,7 +84,9 @@ class DashScreen(Screen):
         """Once a second while shown: age texts move on."""
         now = self.app.clock.now()
         for kind, panel_id in self.PANELS.items():
-            self.query_one(f"#{panel_id}", DataPanel).show_state(self.app.feeds.state(kind), now)
+            state = self.app.feeds.state(kind)
+            origin = self.app.feeds.origin_of(state)
+            self.query_one(f"#{panel_id}", DataPanel).show_state(state, now, origin)
 
     def render_data(self, kind: str, data: object) -> None:
         raise NotImplementedError

@@ -84,6 +84,7 @@ class HistoryScreen(DashScreen):
         Binding("S", "reverse_sort", "Reverse", id="history.reverse"),
         Binding("e", "export(False)", "Export", id="history.export"),
         Binding("E", "export(True)", "Export all", id="history.export_all"),
+        Binding("w", "web_dashboard", "Web dashboard", id="history.web"),
     ]
     AUTO_FOCUS = "#history-table"
     DEFAULT_CSS = """
@@ -331,7 +332,22 @@ class HistoryScreen(DashScreen):
             parts.append(self._last_export)
         self.query_one("#history-status", Static).update(" · ".join(parts))
 
+    def action_web_dashboard(self) -> None:
+        """The history the API does not offer to tokens is in the web dashboard."""
+        from ht_dash.tui.web import open_web_dashboard
+
+        self.run_worker(
+            open_web_dashboard(self.app, "Billing and support history"),
+            group="history-web",
+            exit_on_error=False,
+        )
+
     def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand(
+            "History: open the web dashboard",
+            "Billing and support history in your browser (w)",
+            self.action_web_dashboard,
+        )
         for kind in KIND_CYCLE:
             yield SystemCommand(
                 f"History: show {KIND_LABELS[kind].lower()}",

@@ -17,6 +17,7 @@ from ht_dash.feeds.registry import LIVE, PACING, SUBSCRIPTION
 from ht_dash.insights.format import duration, plan_price
 from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction
 from ht_dash.insights.pacing import pacing_summary
+from ht_dash.sources.chain import RUN_COMMAND
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
 from ht_dash.tui.widgets.panel import DataPanel
@@ -93,6 +94,7 @@ class LimitsScreen(DashScreen):
         ),
         Binding("plus,equals_sign", "faster", "Faster", key_display="+", id="limits.faster"),
         Binding("minus,underscore", "slower", "Slower", key_display="-", id="limits.slower"),
+        Binding("P", "pick_plan", "Declare plan", show=False, id="limits.plan"),
     ]
     DEFAULT_CSS = """
     LimitsScreen .limits-line { height: auto; }
@@ -114,9 +116,11 @@ class LimitsScreen(DashScreen):
                 yield Gauge("Tokens used", id="quota-gauge")
                 yield Static("", id="quota-reset", classes="limits-line")
                 yield Static("", id="quota-projection", classes="limits-line")
+                yield Static("", id="plan-origin", classes="limits-line")
             with DataPanel(title="Live throughput", id="live-panel"):
                 yield Gauge("Requests/min", id="rate-gauge")
                 yield Static("", id="live-rate-note", classes="limits-line")
+                yield Static("", id="live-no-traffic", classes="limits-line")
                 yield SparklinePanel(id="rate-spark")
                 yield Static("", id="live-cursor", classes="limits-line")
                 yield Static("", id="live-throttled", classes="limits-line")
@@ -163,6 +167,16 @@ class LimitsScreen(DashScreen):
         line.update(escape(projection.sentence[0].upper() + projection.sentence[1:]))
         line.set_class(projection.runs_out_at is not None, "-over")
         line.set_class(projection.spent, "-spent")
+        origin = self.app.feeds.origin_of(self.app.feeds.state(SUBSCRIPTION))
+        where = self.query_one("#plan-origin", Static)
+        where.display = origin is not None and origin.kind != "api"
+        if origin is not None and origin.kind != "api":
+            set_text(
+                where,
+                f"[dim]{escape(origin.label[0].upper() + origin.label[1:])}"
+                + (f"; {escape(origin.note)}" if origin.note else "")
+                + " · P changes the plan[/]",
+            )
 
     def _render_live(self, live: LiveUsage) -> None:
         gauge = self.query_one("#rate-gauge", Gauge)
@@ -216,8 +230,26 @@ class LimitsScreen(DashScreen):
             f"Throttled (429) in the last {window} min: "
             + (f"[b $error]{throttled:,}[/]" if throttled else "[b]0[/]"),
         )
+        origin = self.app.feeds.origin_of(self.app.feeds.state(LIVE))
+        local = origin is not None and origin.kind == "meter"
+        quiet = self.query_one("#live-no-traffic", Static)
+        quiet.display = local and not any(b.requests for b in live.series)
+        if quiet.display:
+            set_text(
+                quiet,
+                "No traffic through the local meter in this window. Route your bot through it: "
+                f"[b]{escape(RUN_COMMAND)}[/] (or `ht-dash meter` and point the bot at "
+                "http://127.0.0.1:8787/api/external)",
+            )
         streams = self.query_one("#live-streams", Static)
-        streams.display = live.streams is not None
+        stream_plan = isinstance(sub, Subscription) and sub.plan.streams_included
+        streams.display = live.streams is not None or (local and stream_plan)
+        if live.streams is None and local and stream_plan:
+            set_text(
+                streams,
+                "Live streams: [dim]not seen locally — the meter does not carry the bot's "
+                "WebSocket streams yet[/]",
+            )
         if live.streams is not None:
             set_text(streams, stream_line(live.streams))
         self._render_status()
@@ -292,6 +324,28 @@ class LimitsScreen(DashScreen):
         self._render_status()
 
     # ---- actions -----------------------------------------------------------------------------
+
+    def action_pick_plan(self) -> None:
+        """Declare the plan (where the API does not say which): the public price table."""
+        from ht_dash.tui.screens.plan_picker import PlanPicker
+
+        self.app.push_screen(PlanPicker(), self._plan_picked)
+
+    def _plan_picked(self, plan: Plan | None) -> None:
+        if plan is None:
+            return
+        from ht_dash.api.errors import ConfigError
+        from ht_dash.sources.plan import declare_plan
+
+        try:
+            declare_plan(plan.id)
+        except (ConfigError, OSError) as exc:
+            self.notify(f"Could not save the plan: {exc}", severity="error")
+            return
+        if (use_plan := getattr(self.app.feeds.source, "use_plan", None)) is not None:
+            use_plan(plan)
+        self.notify(f"Plan set to {plan.name} (saved in config.toml).", title="Plan")
+        self.app.feeds.refresh([SUBSCRIPTION, LIVE])
 
     def action_faster(self) -> None:
         self.app.action_faster()

@@ -31,7 +31,7 @@ from ht_dash.auth.errors import (
     KeyringUnavailable,
     TokenStoreError,
 )
-from ht_dash.auth.flows import validate_and_store
+from ht_dash.auth.flows import check_or_not, validate_and_store
 from ht_dash.auth.storage import DemoTokenStore, TokenLocation, TokenStore, display_path
 from ht_dash.tui.app import HtDashApp
 
@@ -42,7 +42,8 @@ KEYRING, PLAIN_FILE, SESSION_ONLY = "keyring", "file", "session"
 class LoginResult:
     token: Secret
     location: TokenLocation | None  # None: stored nowhere, used for this session only
-    profile: Profile
+    profile: Profile | None  # None: the API does not offer the account's profile
+    checked: bool = True  # False: stored without asking the API ("not checked")
 
 
 def parse_token(text: str) -> Secret:
@@ -120,7 +121,8 @@ class LoginScreen(Screen[LoginResult | None]):
             self.reason = f"Could not read a stored token: {problem.message}."
         self.keyring_problem: TokenStoreError | None = None
         self.checking = False
-        self._validated: tuple[Secret, Profile] | None = None  # accepted by the API, not stored
+        # accepted by the API, not stored yet
+        self._validated: tuple[Secret, Profile | None] | None = None
 
     @property
     def store(self) -> TokenStore | DemoTokenStore:
@@ -289,11 +291,14 @@ class LoginScreen(Screen[LoginResult | None]):
                 profile = self._validated[1]  # already accepted: only storing is left
                 return await self._store(secret, profile, mode)
             if mode == SESSION_ONLY:
-                client.set_token(secret)
-                profile = await client.profile()
-                return self._done(secret, None, profile)
+                profile, checked = await check_or_not(client, secret, self._confirm_check)
+                return self._done(secret, None, profile, checked=checked)
             outcome = await validate_and_store(
-                client, self.store, secret, insecure=mode == PLAIN_FILE
+                client,
+                self.store,
+                secret,
+                insecure=mode == PLAIN_FILE,
+                confirm_check=self._confirm_check,
             )
         except AuthError as exc:
             code = f" ({exc.status})" if exc.status else ""
@@ -324,15 +329,46 @@ class LoginScreen(Screen[LoginResult | None]):
             self._validated = (secret, outcome.profile)
             self._offer_choices(outcome.store_error)
             self._status(
-                f"The token works ({escape(outcome.profile.email)}), but it could not be stored. "
+                (
+                    f"The token works ({escape(outcome.profile.email)})"
+                    if outcome.profile is not None
+                    else f"The token is {escape(outcome.who())}"
+                )
+                + ", but it could not be stored. "
                 "Choose above how to keep it, then press Enter.",
                 "-error",
             )
             return None
         assert outcome.saved is not None
-        return self._done(secret, outcome.saved.location, outcome.profile, outcome.saved.warnings)
+        return self._done(
+            secret,
+            outcome.saved.location,
+            outcome.profile,
+            outcome.saved.warnings,
+            checked=outcome.checked,
+        )
 
-    async def _store(self, secret: Secret, profile: Profile, mode: str) -> LoginResult | None:
+    async def _confirm_check(self) -> bool:
+        """The API offers no account details: ask before spending a request on a check."""
+        from ht_dash.api.service import TOKEN_CHECK
+        from ht_dash.tui.screens.confirm import ConfirmScreen
+
+        self._status("The API does not offer account details to tokens.")
+        return bool(
+            await self.app.push_screen_wait(
+                ConfirmScreen(
+                    "Check the token?",
+                    f"Checking the token sends one request to GET {TOKEN_CHECK}, which may "
+                    "spend one usage token.\nCancel stores it as «not checked».",
+                    confirm_label="Check",
+                    danger=False,
+                )
+            )
+        )
+
+    async def _store(
+        self, secret: Secret, profile: Profile | None, mode: str
+    ) -> LoginResult | None:
         if mode == SESSION_ONLY:
             return self._done(secret, None, profile)
         try:
@@ -349,15 +385,20 @@ class LoginScreen(Screen[LoginResult | None]):
         self,
         secret: Secret,
         location: TokenLocation | None,
-        profile: Profile,
+        profile: Profile | None,
         warnings: tuple[str, ...] = (),
+        *,
+        checked: bool = True,
     ) -> LoginResult:
         where = f"stored in the {location.label}" if location else "not stored (this session only)"
-        self.app.notify(
-            f"Logged in as {profile.name} <{profile.email}>; token {where}.",
-            title="Logged in",
-            timeout=8,
+        who = (
+            f"as {profile.name} <{profile.email}>"
+            if profile is not None
+            else "(token checked)"
+            if checked
+            else "(token not checked)"
         )
+        self.app.notify(f"Logged in {who}; token {where}.", title="Logged in", timeout=8)
         notes = list(warnings)
         if location is not None and location.insecure:
             notes.append("the token is kept in plain text; the Token screen keeps saying so")
@@ -368,4 +409,4 @@ class LoginScreen(Screen[LoginResult | None]):
             notes.append(f"{env[1].label} is set and is used instead of the stored token next time")
         for note in notes:
             self.app.notify(note, title="Token", severity="warning", timeout=12)
-        return LoginResult(secret, location, profile)
+        return LoginResult(secret, location, profile, checked)

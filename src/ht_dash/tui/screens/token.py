@@ -13,12 +13,20 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from ht_dash.api.errors import AuthError, HtError, NetworkError, ServerError
+from ht_dash.api.errors import (
+    AuthError,
+    HtError,
+    NetworkError,
+    NotOffered,
+    QuotaExhausted,
+    RateLimited,
+    ServerError,
+)
 from ht_dash.api.models import Profile, TokenInfo
 from ht_dash.api.secret import Secret
-from ht_dash.api.service import WEB_DASHBOARD
+from ht_dash.api.service import TOKEN_CHECK_COST, WEB_DASHBOARD
 from ht_dash.auth.flows import regenerate
-from ht_dash.auth.jwt import token_times
+from ht_dash.api.jwt import token_claims, token_times
 from ht_dash.auth.storage import Where
 from ht_dash.feeds.registry import PROFILE, TOKEN
 from ht_dash.insights.format import when
@@ -46,6 +54,7 @@ class TokenScreen(DashScreen):
         Binding("v", "toggle_reveal", "Reveal/hide", id="token.reveal"),
         Binding("c", "copy", "Copy", id="token.copy"),
         Binding("g", "regenerate", "Regenerate", id="token.regenerate"),
+        Binding("k", "check", "Check token", id="token.check"),
         Binding("L", "logout", "Log out", id="token.logout"),
     ]
 
@@ -160,6 +169,27 @@ class TokenScreen(DashScreen):
 
     def _render_activity(self, info: TokenInfo) -> None:
         now = self.app.clock.now()
+        origin = self.app.feeds.origin_of(self.app.feeds.state(TOKEN))
+        if origin is not None and origin.kind == "token":  # real mode: the token's own claims
+            last_used = (
+                f"{when(info.last_used_at, now)} [dim](the local meter's last request with it)[/]"
+                if info.last_used_at
+                else "[dim]not seen by the local meter in the last hour[/]"
+            )
+            claims = (
+                "".join(
+                    f"\n[dim]{label.capitalize():<13}[/] {escape(value)}"
+                    for label, value in token_claims(self.app.token_state.token)
+                )
+                if self.app.token_state.token is not None
+                else ""
+            )
+            self._show(
+                "token-text",
+                f"[dim]Last used[/]     {last_used}{claims}\n"
+                "[dim]k checks the token with one request (may cost one usage token)[/]",
+            )
+            return
         last_used = when(info.last_used_at, now) if info.last_used_at else "never"
         self._show(
             "token-text",
@@ -181,6 +211,11 @@ class TokenScreen(DashScreen):
             "Issue a new token; the current one stops working at once (g)",
             self.action_regenerate,
         )
+        yield SystemCommand(
+            "Token: check",
+            "One request to the API; may cost one usage token (k)",
+            self.action_check,
+        )
         yield SystemCommand("Token: log out", "Remove the stored token (L)", self.action_logout)
 
     def action_toggle_reveal(self) -> None:
@@ -199,12 +234,23 @@ class TokenScreen(DashScreen):
 
     # -- regenerate
 
+    def _account_api_offered(self) -> bool:
+        """False once the API has said it offers no account endpoints (the real service)."""
+        feeds = self.app.feeds
+        origin = feeds.origin_of(feeds.state(TOKEN))
+        return not (
+            feeds.state(PROFILE).not_offered or (origin is not None and origin.kind != "api")
+        )
+
     def action_regenerate(self) -> None:
         from ht_dash.tui.screens.confirm import ConfirmScreen
 
         app = self.app
         if app.token_state.token is None:
             self.notify("There is no token to regenerate: log in first", severity="warning")
+            return
+        if not self._account_api_offered():
+            self.regenerate_on_the_web()
             return
         host = "the demo backend" if app.runtime.demo else app.token_state.store.host
         where = app.token_state.where
@@ -229,6 +275,9 @@ class TokenScreen(DashScreen):
         try:
             with tokens.replacing():  # through the gate; the old token's 401 is expected
                 outcome = await regenerate(app.feeds.gated, tokens.store, tokens.current)
+        except NotOffered:
+            self.regenerate_on_the_web()
+            return
         except HtError as exc:
             self._regenerate_failed(exc)
             return
@@ -254,6 +303,86 @@ class TokenScreen(DashScreen):
                 severity="warning",
                 timeout=10,
             )
+
+    def regenerate_on_the_web(self) -> None:
+        """The API does not offer regeneration: the web dashboard does, then the new token is
+        pasted on the login screen."""
+        from ht_dash.tui.screens.confirm import ConfirmScreen
+
+        def go(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._open_web_then_login(), group="token-web", exit_on_error=False)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Regenerate in the web dashboard?",
+                "The API does not offer token regeneration to tokens. Regenerate it in the web "
+                f"dashboard ({WEB_DASHBOARD}), then paste the new token here.\n\n"
+                "[b]The current token stops working once you regenerate it there.[/]",
+                confirm_label="Open dashboard",
+                danger=False,
+            ),
+            go,
+        )
+
+    async def _open_web_then_login(self) -> None:
+        from ht_dash.tui.web import open_web_dashboard
+
+        await open_web_dashboard(self.app, "Regenerate the token there")
+        self.app.open_login(
+            "Paste the new token from the web dashboard (Esc keeps the current one)."
+        )
+
+    # -- check
+
+    def action_check(self) -> None:
+        from ht_dash.tui.screens.confirm import ConfirmScreen
+
+        if self.app.token_state.token is None:
+            self.notify("There is no token to check: log in first", severity="warning")
+            return
+        self.app.push_screen(
+            ConfirmScreen(
+                "Check the token?",
+                f"This sends {TOKEN_CHECK_COST}.",
+                confirm_label="Check",
+                danger=False,
+            ),
+            lambda yes: self.check_token() if yes else None,
+        )
+
+    @work(exclusive=True, group="token-check", exit_on_error=False)
+    async def check_token(self) -> None:
+        app = self.app
+        try:
+            if hasattr(app.feeds.source, "check_token"):
+                await app.feeds.request(lambda source: source.check_token())
+            else:  # the local meter alone: ask the API with a client of its own
+                client = app.runtime.make_client(app.token_state.token)
+                try:
+                    await client.check_token()
+                finally:
+                    await client.aclose()
+        except AuthError as exc:
+            code = f" ({exc.status})" if exc.status else ""
+            self.notify(
+                f"The API rejected the token{code}: copy the current one from {WEB_DASHBOARD}.",
+                title="Token rejected",
+                severity="error",
+                timeout=12,
+            )
+            return
+        except (RateLimited, QuotaExhausted) as exc:
+            self.notify(
+                f"Rate-limited: {exc.message} ({exc.hint}).",
+                title="Token check",
+                severity="warning",
+            )
+            return
+        except HtError as exc:
+            self.notify(f"{exc.message}", title="Token check failed", severity="error")
+            return
+        self.notify("The API accepted the token.", title="Token valid")
 
     def _regenerate_failed(self, exc: HtError) -> None:
         app = self.app

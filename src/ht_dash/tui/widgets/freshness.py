@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ht_dash.api.errors import QuotaExhausted, RateLimited
+from ht_dash.api.errors import NotAvailable, QuotaExhausted, RateLimited
 from ht_dash.feeds.scheduler import FeedState
 from ht_dash.insights.format import ago
 
@@ -36,9 +36,13 @@ def freshness(state: FeedState, now: datetime) -> tuple[str, str]:
         age = state.age_s(now)
         text = NOT_OFFERED_TEXT if age is None else f"updated {ago(age)} · {NOT_OFFERED_TEXT}"
         return text, "paused"
+    age = state.age_s(now)
+    if isinstance(state.error, NotAvailable) and age is None:  # nothing here can answer: a state
+        retry = state.retry_in_s(now)
+        again = f"looking again in {retry:.0f} s, r now" if retry is not None else "r looks again"
+        return f"not available here · {again}", "paused"
     problem = describe_problem(state, now)
     held = state.held_s(now)
-    age = state.age_s(now)
     if age is None:
         if problem:
             return f"⚠ {problem}", "error"

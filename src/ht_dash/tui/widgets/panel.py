@@ -8,7 +8,9 @@ from rich.markup import escape
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from ht_dash.api.errors import NotAvailable
 from ht_dash.feeds.scheduler import FeedState
+from ht_dash.sources.chain import Origin
 from ht_dash.tui.widgets.freshness import freshness
 
 STATE_CLASSES = frozenset({"-stale", "-error", "-paused", "-loading", "-nodata"})
@@ -50,8 +52,10 @@ class DataPanel(Vertical):
         widget.add_class("panel-content")
         super().compose_add_child(widget)
 
-    def show_state(self, state: FeedState, now: datetime) -> None:
+    def show_state(self, state: FeedState, now: datetime, origin: Origin | None = None) -> None:
         text, level = freshness(state, now)
+        if origin is not None and state.data is not None:
+            text = f"{origin.label} · {text}"
         if text != self._subtitle:  # setting it repaints the panel, even to the same text
             self._subtitle = text
             self.border_subtitle = escape(text)  # it holds server text (error messages)
@@ -63,10 +67,14 @@ class DataPanel(Vertical):
         if state.data is None:
             if state.not_offered:
                 assert state.error is not None
+                hint = f"{escape(state.error.hint)}\n" if state.error.hint else ""
                 self._message.update(
                     f"[b]{escape(state.error.title)}[/]: {escape(state.error.message)}\n"
-                    "[dim]ht-dash asks again hourly; r asks now.[/]"
+                    f"[dim]{hint}ht-dash asks again hourly; r asks now.[/]"
                 )
+            elif isinstance(state.error, NotAvailable):  # what would answer, not a fault
+                hint = f"\n{escape(state.error.hint)}" if state.error.hint else ""
+                self._message.update(f"{escape(state.error.message)}{hint}")
             elif state.error is not None:
                 hint = f"\n[dim]{escape(state.error.hint)}[/]" if state.error.hint else ""
                 self._message.update(

@@ -1,4 +1,5 @@
-"""Read a JWT's `iat` / `exp` claims without verifying it (ht-dash has no key; display only)."""
+"""Read a JWT's claims (`iat`, `exp`, `sub`, `mid`) without verifying it: ht-dash has no key,
+these are for display only."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ht_dash.api.secret import Secret
+from ht_dash.sanitize import terminal_safe
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +53,14 @@ def token_times(token: Secret | str) -> TokenTimes:
     """Issued-at and expiry from the token itself; None for claims that are absent or unreadable."""
     claims = decode_claims(token) or {}
     return TokenTimes(issued_at=_instant(claims.get("iat")), expires_at=_instant(claims.get("exp")))
+
+
+def token_claims(secret: Secret) -> list[tuple[str, str]]:
+    """What the token itself says besides its dates: subject and member id (JWT claims)."""
+    claims = decode_claims(secret) or {}
+    out = []
+    for key, label in (("sub", "subject"), ("mid", "member id")):
+        value = claims.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            out.append((label, terminal_safe(str(value))[:60]))  # data, never control
+    return out
