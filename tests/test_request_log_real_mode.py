@@ -3,13 +3,12 @@ the local meter, this token's records only."""
 
 from __future__ import annotations
 
-from realserver import REAL_TOKEN, RealServer
-from test_real_mode import record_traffic
-
 from ht_dash.api.secret import Secret
 from ht_dash.config import Settings
 from ht_dash.insights.pacing import pacing_summary
 from ht_dash.runtime import Runtime
+from realserver import REAL_TOKEN, RealServer
+from test_real_mode import record_traffic
 
 
 async def test_the_chain_reads_the_log_and_the_seconds_from_the_meter():
