@@ -156,3 +156,22 @@ async def test_screen_4_shows_the_advice():
             if str(advice.content):
                 break
         assert "429s; a token bucket of 90/min with burst 10" in str(advice.content)
+
+
+def test_ht_dash_runs_summary_carries_the_advice():
+    from ht_dash.api.plans import plan_by_id
+    from ht_dash.insights.run_summary import summarise
+
+    started = AT.timestamp()
+    records = [  # 130 requests in one second on a 100/min plan: 30 refused
+        Record(started + 10 + i / 1000, "GET", "/fills", 429 if i >= 100 else 200, 5.0, 10,
+               None, None)  # fmt: skip
+        for i in range(130)
+    ]
+    summary = summarise(records, seconds=120, plan=plan_by_id("surge"), started=started)
+    assert summary.pacing is not None
+    assert summary.pacing.startswith("1 burst over 100/min in 2 min caused 30 429s")
+    assert any(line.startswith("  pacing: 1 burst") for line in summary.lines())
+    assert summary.as_json()["pacing"] == summary.pacing
+    calm = summarise(records[:50], seconds=120, plan=plan_by_id("surge"), started=started)
+    assert calm.pacing is None and calm.as_json()["pacing"] is None
