@@ -84,10 +84,6 @@ KNOWN_CIRCLES: dict[str, frozenset[str]] = {
             "widgets.nav",
         )
     ),
-    # The WebSocket stream relay (issue 16) borrows the proxy's answer helpers (`_describe`,
-    # `_answer_bytes`, ...) while the proxy builds the relay. Broken when those helpers move to a
-    # module both import; meter/proxy.py is being rewritten (issue 14), so it was left alone here.
-    "meter proxy <-> streams": frozenset({"ht_dash.meter.proxy", "ht_dash.meter.streams"}),
 }
 
 
