@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from ht_dash.tui.keymap import key_display
 from ht_dash.tui.screens import SCREENS
 
 INTRO = """\
@@ -30,13 +33,13 @@ and on `r`.
 """
 
 
-def _keys_table(bindings: list[Binding]) -> str:
-    rows = ["| key | action |", "|---|---|"]
+def _keys_table(bindings: list[Binding], keymap: Mapping[str, str]) -> str:
+    rows = ["| key | action | id for `[keys]` |", "|---|---|---|"]
     for binding in bindings:
         if not binding.description:
             continue
-        key = binding.key_display or binding.key.replace("question_mark", "?")
-        rows.append(f"| `{key}` | {binding.description} |")
+        key = key_display(keymap, binding)
+        rows.append(f"| `{key}` | {binding.description} | `{binding.id or ''}` |")
     return "\n".join(rows)
 
 
@@ -50,11 +53,11 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         app = self.app
-        parts = [INTRO, "## Everywhere", _keys_table(list(app.BINDINGS))]
+        parts = [INTRO, "## Everywhere", _keys_table(list(app.BINDINGS), app._keymap)]
         for mode, key, label, _, _ in SCREENS:
             parts.append(f"## {key} · {label}")
             bindings = _screen_bindings(mode)
-            parts.append(_keys_table(bindings) if bindings else "No keys of its own.")
+            parts.append(_keys_table(bindings, app._keymap) if bindings else "No keys of its own.")
             doc = _screen_doc(mode)
             if doc:
                 parts.append(doc)
