@@ -68,22 +68,6 @@ def import_circles(graph: grimp.ImportGraph) -> list[list[str]]:
 
 # Circles known and owned elsewhere; each entry says who breaks it. Nothing else may join them.
 KNOWN_CIRCLES: dict[str, frozenset[str]] = {
-    # Typed app access (issue 12 item 6): the screens import HtDashApp for `getters.app(...)` while
-    # the app imports its screens lazily. Broken when they reach the app through
-    # `cast("HtDashApp", self.app)` with a TYPE_CHECKING import, as elia does.
-    "tui app <-> screens": frozenset(
-        "ht_dash.tui." + m
-        for m in (
-            "app",
-            "notices",
-            "palette",
-            "screens.base",
-            "screens.login",
-            "screens.new_token",
-            "screens.token",
-            "widgets.nav",
-        )
-    ),
     # The WebSocket stream relay (issue 16) borrows the proxy's answer helpers (`_describe`,
     # `_answer_bytes`, ...) while the proxy builds the relay. Broken when those helpers move to a
     # module both import; meter/proxy.py is being rewritten (issue 14), so it was left alone here.
