@@ -33,7 +33,7 @@ class CentrifugoServer:
         self.push_size = push_size
         self.received: list[bytes] = []
         self.sent: list[bytes] = []
-        self.closes: list[int] = []  # close codes the server got
+        self.closes: list[int] = []  # codes of the close frames the server got
         self.handshakes: list[dict[str, str]] = []
         self.port = 0
         self._loop = asyncio.new_event_loop()
@@ -104,16 +104,21 @@ class CentrifugoServer:
         elif isinstance(event, ws.Ping):
             writer.write(conn.send(event.response()))
         elif isinstance(event, ws.CloseConnection):
-            self.closes.append(event.code)
+            if event.code != 1006:  # 1006 is wsproto's word for "no close frame, just EOF"
+                self.closes.append(event.code)
             with contextlib.suppress(wsproto.utilities.LocalProtocolError):
                 writer.write(conn.send(event.response()))
+            await writer.drain()
+            writer.close()  # RFC 6455 §7.1.1: the server closes the TCP connection first
         await writer.drain()
 
     async def _command(self, conn, command: dict, writer: asyncio.StreamWriter) -> None:
         if not command:
             self._send(conn, writer, {})  # pong
         elif "connect" in command:
-            self._send(conn, writer, {"id": command["id"], "connect": {"client": "c-1", "ping": 25}})
+            self._send(
+                conn, writer, {"id": command["id"], "connect": {"client": "c-1", "ping": 25}}
+            )
         elif "subscribe" in command:
             channel = command["subscribe"]["channel"]
             if channel.startswith("forbidden"):

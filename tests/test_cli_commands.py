@@ -77,7 +77,13 @@ STATUS_SCHEMA = obj(
         )
     ),
     streams=nullable(
-        obj(connections_open=COUNT, connection_limit=COUNT, messages_per_minute=COUNT)
+        obj(
+            connections_open=COUNT,
+            connection_limit=COUNT,
+            messages_per_minute=COUNT,
+            subscriptions=nullable(COUNT),
+            not_seen_at=nullable(STRING),
+        )
     ),
     instances={
         "type": "array",
@@ -267,6 +273,8 @@ def test_status_json_includes_streams_when_the_plan_has_them(scripted: ScriptedB
         "connections_open": 3,
         "connection_limit": 10,
         "messages_per_minute": 1234,
+        "subscriptions": None,
+        "not_seen_at": None,
     }
     assert data["rate"]["limit_per_minute"] is None and data["rate"]["used_fraction"] is None
 

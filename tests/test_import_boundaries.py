@@ -66,26 +66,12 @@ def import_circles(graph: grimp.ImportGraph) -> list[list[str]]:
     return circles
 
 
-# Circles known and owned elsewhere; each entry says who breaks it. Nothing else may join them.
-KNOWN_CIRCLES: dict[str, frozenset[str]] = {
-    # The WebSocket stream relay (issue 16) borrows the proxy's answer helpers (`_describe`,
-    # `_answer_bytes`, ...) while the proxy builds the relay. Broken when those helpers move to a
-    # module both import; meter/proxy.py is being rewritten (issue 14), so it was left alone here.
-    "meter proxy <-> streams": frozenset({"ht_dash.meter.proxy", "ht_dash.meter.streams"}),
-}
-
-
 def test_no_import_circles_anywhere_in_src():
     # Imports inside functions count (a lazy import still ties two modules together); imports
-    # under TYPE_CHECKING do not, they never run.
+    # under TYPE_CHECKING do not, they never run. No exceptions.
     graph = grimp.build_graph("ht_dash", cache_dir=None, exclude_type_checking_imports=True)
     assert len(graph.modules) > 80
-    unexplained = [
-        circle
-        for circle in import_circles(graph)
-        if not any(set(circle) <= known for known in KNOWN_CIRCLES.values())
-    ]
-    assert unexplained == []
+    assert import_circles(graph) == []
 
 
 def test_the_circle_check_sees_a_circle():

@@ -677,3 +677,152 @@ async def test_secrets_in_paths_and_user_info_are_never_stored(db_path):
     for file in db_path.parent.iterdir():
         data = file.read_bytes()
         assert b"SECRETsecret" not in data and b"pAsSwOrD" not in data, file
+
+
+# ---- 7. WebSocket streams (see also test_meter_streams.py) --------------------------------------
+
+WS_UPGRADE = (
+    b"GET /connection/websocket HTTP/1.1\r\nHost: bot\r\nConnection: Upgrade\r\n"
+    b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZQ==\r\n\r\n"
+)
+
+
+def _stream_meter(up: ScriptedUpstream, centrifugo, db_path: Path, **options):
+    from ht_dash.meter.streams import parse_stream_upstream
+
+    return running_meter(
+        up.upstream, db_path, stream_upstream=parse_stream_upstream(centrifugo.url), **options
+    )
+
+
+async def test_a_stream_host_stalling_the_handshake_gets_the_bot_a_504_within_the_header_timeout(
+    db_path,
+):
+    from stream_harness import CentrifugoServer
+
+    with ScriptedUpstream() as up, CentrifugoServer(stall_handshake=True) as centrifugo:
+        async with _stream_meter(up, centrifugo, db_path, header_timeout=1.0) as proxy:
+            started = time.monotonic()
+            raw = await exchange(proxy.port, WS_UPGRADE)
+            elapsed = time.monotonic() - started
+            await still_serving(proxy)
+            assert proxy.streams.counts.open == 0
+    reply = parse_reply(raw)
+    assert (reply.status, reply.json()["error"]) == (504, "upstream_timeout")
+    assert elapsed < 1.0 + MARGIN_S
+
+
+@pytest.mark.parametrize("direction", ["from_bot", "from_stream"])
+async def test_an_oversized_stream_message_closes_both_sides_with_1009(db_path, direction):
+    from stream_harness import Bot, CentrifugoServer
+
+    push_size = 100_000 if direction == "from_stream" else 0
+    with ScriptedUpstream() as up, CentrifugoServer(push_size=push_size) as centrifugo:
+        async with _stream_meter(up, centrifugo, db_path, max_stream_message=64 * 1024) as proxy:
+            async with Bot(proxy.port) as bot:
+                if direction == "from_bot":
+                    bot.send(json.dumps({"id": 1, "connect": {"token": "x" * 100_000}}))
+                else:
+                    bot.send(json.dumps({"id": 1, "subscribe": {"channel": "trades:BTC"}}))
+                code = await bot.closed()
+            await asyncio.sleep(0.3)
+            await still_serving(proxy)
+            ended = dict(proxy.streams.counts.ended)
+    assert code == 1009
+    assert centrifugo.closes == [1009]
+    assert centrifugo.received == ([] if direction == "from_bot" else centrifugo.received[:1])
+    assert ended == {"too_large": 1}
+
+
+@pytest.mark.parametrize("who", ["stream_host", "bot"])
+async def test_a_peer_vanishing_mid_stream_ends_the_relay_and_its_count(db_path, who):
+    from stream_harness import Bot, CentrifugoServer
+
+    with (
+        ScriptedUpstream() as up,
+        CentrifugoServer(publications=3, vanish_after_pushes=who == "stream_host") as centrifugo,
+    ):
+        async with _stream_meter(up, centrifugo, db_path) as proxy:
+            async with Bot(proxy.port) as bot:
+                bot.send(json.dumps({"id": 1, "subscribe": {"channel": "trades:BTC"}}))
+                for _ in range(4):
+                    await bot.recv()
+                if who == "bot":
+                    bot.writer.transport.abort()
+                    code = None
+                else:
+                    code = await bot.closed()
+            for _ in range(50):
+                if not proxy.streams.counts.open:
+                    break
+                await asyncio.sleep(0.1)
+            counts = proxy.streams.counts
+            open_after, subscribed, ended = (
+                counts.open,
+                sum(counts.subscriptions.values()),
+                dict(counts.ended),
+            )
+            await still_serving(proxy)
+    assert (open_after, subscribed) == (0, 0)
+    if who == "stream_host":
+        assert code == 1001 and ended == {"upstream_gone": 1}
+    else:
+        assert centrifugo.closes == [1001] and ended == {"bot_gone": 1}
+
+
+async def test_a_bot_that_stops_reading_its_stream_is_cut_off_after_the_timeout(db_path):
+    from stream_harness import Bot, CentrifugoServer
+
+    with (
+        ScriptedUpstream() as up,
+        CentrifugoServer(publications=400, push_size=100_000) as centrifugo,
+    ):
+        async with _stream_meter(up, centrifugo, db_path, timeout=1.0) as proxy:
+            async with Bot(proxy.port) as bot:
+                bot._reading.cancel()  # the bot reads nothing more
+                bot.send(json.dumps({"id": 1, "subscribe": {"channel": "trades:BTC"}}))
+                started = time.monotonic()
+                while proxy.streams.counts.open and time.monotonic() - started < 20:
+                    await asyncio.sleep(0.1)
+                elapsed = time.monotonic() - started
+            await still_serving(proxy)
+            ended = dict(proxy.streams.counts.ended)
+    assert ended == {"bot_stalled": 1}
+    assert elapsed < 1.0 + 2 * MARGIN_S
+
+
+def test_a_signal_stops_the_meter_within_2s_with_a_stream_open(isolated_home):
+    from stream_harness import Bot, CentrifugoServer
+
+    with ScriptedUpstream() as up, CentrifugoServer(publications=1) as centrifugo:
+        proc = _meter_process(up.port, "--stream-upstream", centrifugo.url)
+        out = _lines_of(proc.stdout)
+        try:
+            port = _meter_port(out)
+
+            async def scenario() -> tuple[int | None, float]:
+                async with Bot(port) as bot:
+                    bot.send(json.dumps({"id": 1, "subscribe": {"channel": "trades:BTC"}}))
+                    for _ in range(2):
+                        await bot.recv()
+                    started = time.monotonic()
+                    proc.send_signal(signal.SIGTERM)
+                    code = await bot.closed()
+                    await asyncio.to_thread(proc.wait, 15)
+                    return code, time.monotonic() - started
+
+            code, stop_s = asyncio.run(scenario())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            proc.stdout.close()
+            proc.stderr.close()
+    assert proc.returncode == 0
+    assert code == 1001 and centrifugo.closes == [1001]
+    assert stop_s < 2.0 + MARGIN_S
+    summary = ""
+    while "stopped" not in summary:
+        summary = out.get(timeout=5)
+    assert summary.strip().endswith("; 1 stream relayed"), summary

@@ -17,17 +17,22 @@ import httpx
 import psycopg
 import pytest
 
+from auth_harness import screen_text
 from ht_dash import cli
 from ht_dash.clock import FixedClock
+from ht_dash.config import Settings
 from ht_dash.meter.proxy import MeterProxy, Upstream
 from ht_dash.meter.recorder import Record, Recorder
 from ht_dash.meter.source import MeterSource, set_plan
 from ht_dash.meter.store import SCHEMA_VERSION, StoreTooNew, open_store
 from ht_dash.meter.store.postgres import PostgresStore, redact_url
+from ht_dash.runtime import Runtime
+from ht_dash.tui.app import make_app
 from pg_server import PASSWORD, PASSWORD_ROLE
 from test_cli_commands import STATUS_SCHEMA
 from test_cli_support import validate
 from test_meter_proxy import SENTINEL, FakeApi, _raw_get
+from ui_harness import wait_until
 
 NOW = datetime(2025, 3, 12, 12, 0, 30, tzinfo=UTC)
 T = NOW.timestamp()
@@ -219,6 +224,21 @@ def test_two_meters_on_one_store_are_read_as_one_team(fake_api, pg_url, capsys):
         ("bot-b", 500),
     }
 
+    # The app's screen 4 shows both hosts under the team's gauge; the header names the store.
+    async def screen_4() -> tuple[str, str]:
+        runtime = Runtime(settings=Settings(source="meter", meter_store=pg_url))
+        app = make_app(runtime, live=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("4")
+            await wait_until(pilot, lambda: "bot-b" in screen_text(app), step=0.05, what="hosts")
+            return screen_text(app), app.screen.query_one("#nav-context").content
+
+    text, header = asyncio.run(screen_4())
+    assert "2 hosts on this token" in text
+    for host in ("bot-a", "bot-b"):
+        assert any(host in line and "500/min" in line for line in text.splitlines()), host
+    assert header.startswith(f"meter {redact_url(pg_url)}") and "local meter" not in header
+
 
 async def test_postgresql_stopped_mid_load_loses_nothing_and_the_bot_sees_no_error(
     fake_api, pg_server, pg_url
@@ -331,6 +351,16 @@ def test_a_password_in_the_url_is_never_shown(pg_server, fake_api, capsys, monke
     assert PASSWORD not in output and "***" in output
     monkeypatch.setenv("HT_DASH_METER_STORE", url)
     assert cli.main(["--source", "meter", "usage", "--json"]) == 0
+
+    async def app_text() -> str:  # the header names the store, password masked
+        app = make_app(Runtime(settings=Settings(source="meter", meter_store=url)), live=False)
+        async with app.run_test(size=(160, 30)) as pilot:
+            await pilot.press("4")
+            await wait_until(pilot, lambda: ":***@" in screen_text(app), step=0.05, what="header")
+            return screen_text(app)
+
+    text = asyncio.run(app_text())
+    assert f"meter postgresql://{PASSWORD_ROLE}:***@" in text and PASSWORD not in text
     monkeypatch.setenv("HT_DASH_METER_STORE", wrong)
     assert cli.main(["--source", "meter", "--debug", "status", "--json"]) != 0
     captured = capsys.readouterr()

@@ -200,3 +200,22 @@ async def test_limits_with_an_idle_meter_shows_how_to_route_a_bot(real):
         assert "No traffic through the local meter" in text
         assert "ht-dash run --" in text
         assert "Live streams: not seen locally" in text
+
+
+async def test_a_declared_plan_without_meter_traffic_shows_no_made_up_usage(real):
+    app = app_for(real, plan="pulse")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        text = "\n".join(screen_lines(app))
+        assert "not seen locally" in text and "0 / 50,000" not in text
+        assert "Pace unknown" in text
+
+
+async def test_metrics_say_how_many_of_the_asked_days_the_meter_recorded(real):
+    record_traffic(requests=20)
+    app = app_for(real, plan="pulse")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        assert "recorded 1 of the 90 days asked" in "\n".join(screen_lines(app))

@@ -146,3 +146,45 @@ def test_ctrl_c_reaches_the_bot_first_and_the_summary_is_still_printed(real, tmp
 
     report = asyncio.run(MeterSource.open_default(clock=SystemClock()).endpoint_usage("today"))
     assert sum(e.requests for e in report.endpoints) == 6  # no record lost
+
+
+STREAM_BOT = textwrap.dedent(
+    """
+    import asyncio, json, os, sys
+    sys.path.insert(0, sys.argv[1])
+    from stream_harness import Bot
+    from urllib.parse import urlsplit
+
+    async def main():
+        url = urlsplit(os.environ["HYPERTRACKER_WS_URL"])
+        assert os.environ["MY_WS"] == os.environ["HYPERTRACKER_WS_URL"]
+        async with Bot(url.port, url.path) as bot:
+            bot.send(json.dumps({"id": 1, "subscribe": {"channel": "trades:BTC"}}))
+            for _ in range(4):
+                await bot.recv()
+        print("bot: streamed", url.geturl(), flush=True)
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_run_points_the_bots_stream_at_the_meter_and_counts_it(real, capfd, tmp_path):
+    from pathlib import Path
+
+    from stream_harness import CentrifugoServer
+
+    (tmp_path / "stream_bot.py").write_text(STREAM_BOT)
+    tests_dir = str(Path(__file__).parent)
+    with CentrifugoServer(publications=3) as centrifugo:
+        code, out, _ = run_cli(
+            capfd, "run", "--stream-upstream", centrifugo.url, "--stream-env", "MY_WS", "--json",
+            "--", sys.executable, str(tmp_path / "stream_bot.py"), tests_dir,
+        )  # fmt: skip
+    assert code == 0
+    streamed = out.split("bot: streamed ", 1)[1].split()[0]
+    summary = json.loads(out[out.index("{") :])
+    assert streamed == summary["stream_url"]
+    assert streamed.startswith("ws://127.0.0.1:") and streamed.endswith("/connection/websocket")
+    assert summary["streams"] == {"relayed": 1, "publications": 3}
+    assert len(centrifugo.sent) == 4

@@ -224,6 +224,7 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
     try:
         if metrics is not None and metrics_address is not None:
             metrics.attach(recorder)
+            metrics.streams = proxy.streams.counts
             metrics_url = _serve_metrics(metrics, *metrics_address)
         out = sys.stdout
         tty = out.isatty()
@@ -379,6 +380,8 @@ async def _serve(
         summary += f", {recorder.dropped:,} dropped ({recorder.last_error})"
     if not flushed:
         summary += f", {recorder.pending:,} still unwritten"
+    if streams := proxy.streams.counts.total:
+        summary += f"; {streams:,} stream{'' if streams == 1 else 's'} relayed"
     print(summary, file=out, flush=True)
     return 0
 
@@ -396,7 +399,8 @@ def live_line(proxy: MeterProxy, recorder: Recorder, now: float | None = None) -
     ]
     counts = proxy.streams.counts
     if counts.total:
-        parts.append(f"{counts.open:,} streams, {counts.messages_per_minute():,} msg/min")
+        streams = "stream" if counts.open == 1 else "streams"
+        parts.append(f"{counts.open:,} {streams} open, {counts.messages_per_minute():,} msg/min")
     if recorder.waiting_for_store:
         parts.append(f"store unreachable, {recorder.pending:,} waiting")
     if recorder.dropped:

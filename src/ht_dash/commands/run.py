@@ -2,7 +2,8 @@
 
 A meter starts on a free loopback port (in this process, on a thread), forwarding to the origin
 of the configured base URL and recording to the meter database the dashboard reads. CMD runs with
-`HYPERTRACKER_BASE_URL` pointing at it; its terminal, stdin/stdout and exit code are its own.
+`HYPERTRACKER_BASE_URL` pointing at it (and `HYPERTRACKER_WS_URL` at the meter's stream relay);
+its terminal, stdin/stdout and exit code are its own.
 At the end a summary of its API traffic goes to stderr (`--json`: stdout), like `time` does.
 """
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from ht_dash.runtime import Runtime
 
 DEFAULT_ENV = "HYPERTRACKER_BASE_URL"
+STREAM_ENV = "HYPERTRACKER_WS_URL"  # the bot's WebSocket stream URL (Stream plan)
 DEFAULT_BASE_PATH = "/api/external"
 
 DESCRIPTION = """\
@@ -37,18 +39,22 @@ them: requests, errors, 429s, peak and mean req/min against your plan's limit, u
 and their share of the quota, the busiest endpoints with p95 latency, and optimisation hints.
 
 CMD gets HYPERTRACKER_BASE_URL=http://127.0.0.1:PORT/api/external (a bot that reads the bare
-origin or .../api also works: paths are forwarded as sent). The records go to the meter database,
-so the dashboard (screens 3 and 4) shows the traffic right after. Ctrl-C reaches CMD first; the
+origin or .../api also works: paths are forwarded as sent) and, for its WebSocket streams,
+HYPERTRACKER_WS_URL=ws://127.0.0.1:PORT/connection/websocket (relayed and counted). The records
+go to the meter database, so the dashboard (screens 3 and 4) shows the traffic right after. Ctrl-C reaches CMD first; the
 summary is still printed. Exit status: CMD's own (127 when it cannot be found)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from ht_dash.meter import DEFAULT_STREAM_UPSTREAM
+
     parser = subparsers.add_parser(
         "run",
         help="run your bot through the local meter and summarise its API traffic",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="ht-dash run [--plan ID] [--base-path PATH] [--env NAME] [--json] -- CMD [ARGS…]",
+        usage="ht-dash run [--plan ID] [--base-path PATH] [--env NAME] [--stream-env NAME] "
+        "[--json] -- CMD [ARGS…]",
     )
     parser.add_argument(
         "--plan",
@@ -67,6 +73,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         metavar="NAME",
         help=f"also set this variable to the meter's URL (besides {DEFAULT_ENV}; repeatable)",
+    )
+    parser.add_argument(
+        "--stream-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"also set this variable to the meter's stream URL (besides {STREAM_ENV}; repeatable)",
+    )
+    parser.add_argument(
+        "--stream-upstream",
+        metavar="URL",
+        default=DEFAULT_STREAM_UPSTREAM,
+        help=f"where the bot's WebSocket streams go (default: {DEFAULT_STREAM_UPSTREAM})",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the summary as JSON on stdout (docs/cli.md)"
@@ -120,6 +139,7 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
     from ht_dash.meter.proxy import MeterProxy, parse_upstream
     from ht_dash.meter.recorder import Recorder
     from ht_dash.meter.store import open_store
+    from ht_dash.meter.streams import parse_stream_upstream
     from ht_dash.sources.plan import declared_plan, validate_plan
 
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
@@ -128,6 +148,7 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
     plan = validate_plan(args.plan) if args.plan else declared_plan(runtime.settings)
     base = urlsplit(runtime.base_url)
     upstream = parse_upstream(f"{base.scheme}://{base.netloc}")
+    stream_upstream = parse_stream_upstream(args.stream_upstream)
 
     records: list[Record] = []  # this run's, for the summary; the store gets them all too
     recorder = Recorder(open_store(runtime.settings.meter_store or None), observer=records.append)
@@ -137,7 +158,9 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
             f"ht-dash run: warning: {recorder.last_error}; requests are forwarded, not recorded",
             file=sys.stderr,
         )
-    proxy = MeterProxy(upstream, recorder, host="127.0.0.1", port=0)
+    proxy = MeterProxy(
+        upstream, recorder, host="127.0.0.1", port=0, stream_upstream=stream_upstream
+    )
     meter = _MeterThread(proxy)
     try:
         meter.start()
@@ -145,6 +168,8 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
         env = dict(os.environ)
         for name in (DEFAULT_ENV, *args.env):
             env[name] = url
+        for name in (STREAM_ENV, *args.stream_env):
+            env[name] = proxy.stream_url
         started = time.time()
         code, ran = _run_child(argv, env)
     finally:
@@ -153,14 +178,24 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
     if not ran:  # like a shell: one line, the code, nothing else
         return code
     summary = summarise(records, seconds=time.time() - started, plan=plan, started=started)
+    counts = proxy.streams.counts
+    streams = {"relayed": counts.total, "publications": sum(counts.published_total.values())}
     if args.json:
         doc = summary.as_json()
         doc["exit_code"] = code
         doc["meter"] = url
+        doc["stream_url"] = proxy.stream_url
+        doc["streams"] = streams
         common.write_json(doc)
     else:
         for line in summary.lines():
             print(line, file=sys.stderr)
+        if streams["relayed"]:
+            print(
+                f"  streams: {streams['relayed']:,} relayed, "
+                f"{streams['publications']:,} publications delivered",
+                file=sys.stderr,
+            )
         if recorder.dropped:
             print(
                 f"  {recorder.dropped:,} records NOT saved ({recorder.last_error})",

@@ -148,7 +148,7 @@ def _streams_text(s: StreamUsage) -> str:
     limit = f" / {s.connection_limit}" if s.connection_limit else ""
     text = f"{s.connections_open}{limit} connections · {s.messages_per_minute:,} messages/min"
     if s.subscriptions is not None:
-        text += f" · {s.subscriptions:,} subscriptions"
+        text += f" · {s.subscriptions:,} subscription{'' if s.subscriptions == 1 else 's'}"
     return text
 
 

@@ -5,6 +5,7 @@
 - `store`: the stores behind one interface: SQLite (default), PostgreSQL (shared by a team);
 - `metrics`: Prometheus exposition (`--metrics-listen`);
 - `streams`: relays bots' WebSocket streams (Centrifugo) and counts them;
+- `answers`: the meter's own JSON answers and error wording, shared by `proxy` and `streams`;
 - `templates`: path and channel normalisation into templates;
 - `source`: `MeterSource`, the `AccountSource` that reads the meter (`--source meter`);
 - `bench`: measures the meter against its latency and throughput budgets.
@@ -18,6 +19,7 @@ DEFAULT_UPSTREAM = "https://ht-api.coinmarketman.com"
 DEFAULT_STREAM_UPSTREAM = "wss://ws.hypertracker.io"  # Centrifugo, `--stream-upstream`
 STREAM_PATH = "/connection/websocket"
 DEFAULT_LISTEN = "127.0.0.1:8787"
+DEFAULT_STREAM_URL = f"ws://{DEFAULT_LISTEN}{STREAM_PATH}"  # a bot's stream through the meter
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_TIMEOUT_S = 30.0  # upstream answer, and each gap in a body either way
 DEFAULT_HEADER_TIMEOUT_S = 10.0  # a connection's request head must be complete within this

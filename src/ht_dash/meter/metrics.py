@@ -17,6 +17,7 @@ from ht_dash.meter.store.base import Record
 
 if TYPE_CHECKING:
     from ht_dash.meter.recorder import Recorder
+    from ht_dash.meter.streams import StreamCounts
 
 # OpenTelemetry's advice for http.server.request.duration, in seconds.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
@@ -63,7 +64,9 @@ class MeterMetrics:
             registry=self.registry,
         )
         self._recorder: Recorder | None = None
+        self.streams: StreamCounts | None = None  # the stream relay's counts, when attached
         self.registry.register(_RecorderCollector(self))
+        self.registry.register(_StreamCollector(self))
         self._server: Any = None
 
     def attach(self, recorder: Recorder) -> None:
@@ -107,6 +110,51 @@ class MeterMetrics:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class _StreamCollector:
+    """The WebSocket streams the meter relays, by channel template (never a raw channel)."""
+
+    def __init__(self, metrics: MeterMetrics) -> None:
+        self.metrics = metrics
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        counts = self.metrics.streams
+        if counts is None:
+            return
+        instance = self.metrics.instance
+        open_now = GaugeMetricFamily(
+            "htdash_stream_connections",
+            "WebSocket streams being relayed.",
+            labels=["instance"],
+        )
+        open_now.add_metric([instance], counts.open)
+        opened = CounterMetricFamily(
+            "htdash_stream_connections_opened",
+            "WebSocket streams relayed since the meter started.",
+            labels=["instance"],
+        )
+        opened.add_metric([instance], counts.total)
+        labels = ["channel", "instance"]
+        subscriptions = GaugeMetricFamily(
+            "htdash_stream_subscriptions", "Channel subscriptions open.", labels=labels
+        )
+        for channel, n in list(counts.subscriptions.items()):
+            if n > 0:
+                subscriptions.add_metric([channel, instance], n)
+        publications = CounterMetricFamily(
+            "htdash_stream_publications",
+            "Publications delivered to bots (binary frames: channel _binary).",
+            labels=labels,
+        )
+        for channel, n in list(counts.published_total.items()):
+            publications.add_metric([channel or "_binary", instance], n)
+        yield from (open_now, opened, subscriptions, publications)
 
 
 class _RecorderCollector:

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import math
-import re
 import socket
 import ssl
 import sys
@@ -30,8 +29,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http import HTTPStatus
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import h11
@@ -49,8 +46,14 @@ from ht_dash.meter import (
     DEFAULT_UPSTREAM,
     STREAM_PATH,
 )
+from ht_dash.meter.answers import Refusal, answer_bytes, describe, os_reason
 from ht_dash.meter.recorder import Record, Recorder, is_error
-from ht_dash.meter.streams import StreamRelay, StreamUpstream, parse_stream_upstream, wants_websocket
+from ht_dash.meter.streams import (
+    StreamRelay,
+    StreamUpstream,
+    parse_stream_upstream,
+    wants_websocket,
+)
 from ht_dash.meter.templates import path_template
 
 READ_CHUNK = 65536
@@ -174,16 +177,6 @@ class _ClientStalled(Exception):
 
 class _IdleTimeout(Exception):
     """A keep-alive connection brought no new request within the idle timeout."""
-
-
-class _Refusal(NamedTuple):
-    """The meter's own answer instead of forwarding, and the `failure` it is recorded with."""
-
-    status: int
-    error: str
-    message: str
-    failure: str
-    headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 class _Stream:
@@ -474,7 +467,7 @@ class MeterProxy:
         more = f" ({self._unreported} more since the last report)" if self._unreported else ""
         self._last_report, self._unreported = now, 0
         self.report(
-            f"cannot accept new connections: {_os_reason(exc)}{more}; "
+            f"cannot accept new connections: {os_reason(exc)}{more}; "
             "lower --max-clients or raise the open-file limit (ulimit -n)"
         )
 
@@ -490,14 +483,14 @@ class MeterProxy:
     async def _say_too_many(self, sock: socket.socket) -> None:
         """503, then read what the bot sends until it hangs up: closing first would reset it."""
         loop = asyncio.get_running_loop()
-        refusal = _Refusal(
+        refusal = Refusal(
             503,
             "too_many_connections",
             f"{self.max_clients} connections are open already; try again shortly",
             "",
             ((b"retry-after", b"1"),),
         )
-        data, _ = _answer_bytes(h11.Connection(h11.SERVER), refusal, head=False, close=True)
+        data, _ = answer_bytes(h11.Connection(h11.SERVER), refusal, head=False, close=True)
         try:
             async with asyncio.timeout(LINGER_S):
                 await loop.sock_sendall(sock, data)
@@ -538,14 +531,14 @@ class MeterProxy:
                 try:
                     event = await self._next_request(conn, reader, fresh)
                 except TimeoutError:
-                    refusal = _Refusal(
+                    refusal = Refusal(
                         408,
                         "request_timeout",
                         f"no complete request head within {self.header_timeout:g} s",
                         "",
                     )
                     with contextlib.suppress(Exception):
-                        await self._send(writer, _answer_bytes(conn, refusal, close=True)[0])
+                        await self._send(writer, answer_bytes(conn, refusal, close=True)[0])
                     return
                 except h11.RemoteProtocolError as exc:
                     await self._reject(conn, writer, exc)
@@ -600,9 +593,9 @@ class MeterProxy:
         if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         status = exc.error_status_hint or 400
-        refusal = _Refusal(status, "bad_request", _describe(exc), "")
+        refusal = Refusal(status, "bad_request", describe(exc), "")
         with contextlib.suppress(Exception):
-            await self._send(writer, _answer_bytes(conn, refusal, close=True)[0])
+            await self._send(writer, answer_bytes(conn, refusal, close=True)[0])
 
     async def _handle(
         self,
@@ -635,9 +628,7 @@ class MeterProxy:
         latency_ms = 0.0
         upload = _Upload()
         try:
-            refusal = switch or await self._read_body(
-                conn, reader, writer, request, upload
-            )
+            refusal = switch or await self._read_body(conn, reader, writer, request, upload)
             if refusal is not None:
                 latency_ms = (time.perf_counter() - started) * 1000
                 status, failure = refusal.status, refusal.failure
@@ -649,7 +640,7 @@ class MeterProxy:
                 latency_ms = (time.perf_counter() - started) * 1000
                 status = 504 if exc.kind == "timeout" else 502
                 failure = exc.kind
-                refusal = _Refusal(status, f"upstream_{exc.kind}", exc.message, exc.kind)
+                refusal = Refusal(status, f"upstream_{exc.kind}", exc.message, exc.kind)
                 sent = await self._answer_self(conn, writer, refusal, head=head)
                 return True
             latency_ms = (time.perf_counter() - started) * 1000
@@ -694,11 +685,11 @@ class MeterProxy:
             )
             self.stats.add(latency_ms, status)
 
-    def _protocol_switch(self, request: h11.Request) -> _Refusal | _Stream | None:
+    def _protocol_switch(self, request: h11.Request) -> Refusal | _Stream | None:
         """The one place that decides about CONNECT and `Upgrade`: a WebSocket upgrade is a bot's
         stream (relayed by `streams`), CONNECT and other protocols are refused cleanly."""
         if request.method == b"CONNECT":
-            return _Refusal(
+            return Refusal(
                 405,
                 "connect_not_supported",
                 "this is a reverse proxy, not a forward proxy: do not set HTTPS_PROXY or "
@@ -715,7 +706,7 @@ class MeterProxy:
         if wants_websocket(request):
             return _STREAM
         if offers - {b"h2c"}:  # h2c is an optional offer: ignored, the answer is plain HTTP/1.1
-            return _Refusal(
+            return Refusal(
                 501,
                 "upgrade_not_supported",
                 "the meter relays only WebSocket upgrades (GET with Upgrade: websocket); "
@@ -731,7 +722,7 @@ class MeterProxy:
         writer: asyncio.StreamWriter,
         request: h11.Request,
         upload: _Upload,
-    ) -> _Refusal | None:
+    ) -> Refusal | None:
         """Read the request body into `upload`, within the size limit and the shared budget."""
         declared = _content_length(request.headers)
         if declared is not None and (refusal := self._reserve(upload, declared)):
@@ -743,7 +734,7 @@ class MeterProxy:
                 async with asyncio.timeout(self.timeout):
                     event = await _next_event(conn, reader)
             except TimeoutError:
-                return _Refusal(
+                return Refusal(
                     408,
                     "request_timeout",
                     f"the request body stalled for {self.timeout:g} s",
@@ -759,10 +750,10 @@ class MeterProxy:
             else:
                 raise ConnectionError("the bot hung up mid-request")
 
-    def _reserve(self, upload: _Upload, size: int) -> _Refusal | None:
+    def _reserve(self, upload: _Upload, size: int) -> Refusal | None:
         """Hold `size` bytes of the body budget for `upload`, or say why not."""
         if size > self.max_request_body:
-            return _Refusal(
+            return Refusal(
                 413,
                 "request_too_large",
                 f"request body over {_mib(self.max_request_body)}",
@@ -770,7 +761,7 @@ class MeterProxy:
             )
         extra = size - upload.reserved
         if self.buffered + extra > self.max_buffered:
-            return _Refusal(
+            return Refusal(
                 503,
                 "meter_busy",
                 f"request bodies in progress already hold {_mib(self.max_buffered)}; "
@@ -786,12 +777,12 @@ class MeterProxy:
         self,
         conn: h11.Connection,
         writer: asyncio.StreamWriter,
-        refusal: _Refusal,
+        refusal: Refusal,
         *,
         head: bool,
         close: bool = False,
     ) -> int:
-        data, body_bytes = _answer_bytes(conn, refusal, head=head, close=close)
+        data, body_bytes = answer_bytes(conn, refusal, head=head, close=close)
         await self._send(writer, data)
         return body_bytes
 
@@ -856,12 +847,12 @@ class MeterProxy:
                     except (OSError, ssl.SSLError) as exc:
                         self.pool.release(conn, reusable=False)
                         raise UpstreamError(
-                            "unreachable", f"connection to {label} failed: {_os_reason(exc)}"
+                            "unreachable", f"connection to {label} failed: {os_reason(exc)}"
                         ) from None
                     except h11.ProtocolError as exc:
                         self.pool.release(conn, reusable=False)
                         raise UpstreamError(
-                            "bad_response", f"{label} sent an invalid response: {_describe(exc)}"
+                            "bad_response", f"{label} sent an invalid response: {describe(exc)}"
                         ) from None
                     except BaseException:
                         self.pool.release(conn, reusable=False)
@@ -881,7 +872,7 @@ class MeterProxy:
             ) from None
         except (OSError, ssl.SSLError) as exc:
             raise UpstreamError(
-                "unreachable", f"cannot reach {self.upstream.label}: {_os_reason(exc)}"
+                "unreachable", f"cannot reach {self.upstream.label}: {os_reason(exc)}"
             ) from None
 
     async def _exchange(
@@ -942,7 +933,7 @@ class MeterProxy:
             try:
                 event = up.next_event()
             except h11.RemoteProtocolError as exc:  # e.g. closed before the declared length
-                raise UpstreamError("bad_response", _describe(exc)) from None
+                raise UpstreamError("bad_response", describe(exc)) from None
             if event is h11.NEED_DATA:
                 if out:
                     await self._send(writer, b"".join(out))
@@ -952,11 +943,11 @@ class MeterProxy:
                 except TimeoutError:
                     raise UpstreamError("timeout", "body stalled") from None
                 except OSError as exc:
-                    raise UpstreamError("unreachable", _os_reason(exc)) from None
+                    raise UpstreamError("unreachable", os_reason(exc)) from None
                 try:
                     up.receive_data(chunk)
                 except h11.RemoteProtocolError as exc:
-                    raise UpstreamError("bad_response", _describe(exc)) from None
+                    raise UpstreamError("bad_response", describe(exc)) from None
             elif isinstance(event, h11.Data):
                 progress[0] += len(event.data)
                 if keep_for_429 is not None and len(keep_for_429) < 65536:
@@ -987,32 +978,6 @@ async def _discard_input(reader: asyncio.StreamReader, writer: asyncio.StreamWri
         async with asyncio.timeout(LINGER_S):
             while await reader.read(READ_CHUNK):
                 pass
-
-
-def _answer_bytes(
-    conn: h11.Connection, refusal: _Refusal, *, head: bool = False, close: bool = False
-) -> tuple[bytes, int]:
-    """The meter's own JSON answer on `conn`, and its body size (a HEAD gets the headers only)."""
-    body = json.dumps({"error": refusal.error, "message": f"ht-dash meter: {refusal.message}"})
-    encoded = body.encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(encoded))]
-    if close:
-        headers.append((b"connection", b"close"))
-    headers += refusal.headers
-    data = conn.send(
-        h11.Response(status_code=refusal.status, headers=headers, reason=_reason(refusal.status))
-    )
-    if not head:
-        data += conn.send(h11.Data(data=encoded))
-    data += conn.send(h11.EndOfMessage())
-    return data, 0 if head else len(encoded)
-
-
-def _reason(status: int) -> bytes:
-    try:
-        return HTTPStatus(status).phrase.encode("ascii")
-    except ValueError:
-        return b""
 
 
 def _connection_scoped(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
@@ -1064,25 +1029,8 @@ def _retry_after_in_body(body: bytes) -> float | None:
     return None
 
 
-# h11 quotes the offending bytes (`bytearray(b'…')`): they may hold a token, and read badly.
-_QUOTED_BYTES = re.compile(r":?\s*(?:bytearray\()?\bb['\"].*", re.S)
-
-
-def _describe(exc: Exception) -> str:
-    return _QUOTED_BYTES.sub("", str(exc)) or type(exc).__name__
-
-
 def _mib(size: int) -> str:
     return f"{size / 2**20:g} MiB"
-
-
-def _os_reason(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS error ({exc.reason or exc})"
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return text.lower()
 
 
 def _report_on_stderr(message: str) -> None:

@@ -559,7 +559,8 @@ def stream_usage(store: Store, plan: Plan, now: float) -> StreamUsage | None:
     when that is over a minute old: the meter stopped), publications in the last 60 s, estimated
     from per-minute counts. Before any stream: the URL to point the bot at, on a plan with streams.
     """
-    from ht_dash.meter import DEFAULT_LISTEN, STREAM_PATH
+    from ht_dash.meter import DEFAULT_STREAM_URL
+    from ht_dash.sanitize import terminal_safe
 
     minute = int(now // 60)
     latest = store.query("SELECT MAX(minute) FROM stream_minutes")[0][0]
@@ -567,15 +568,19 @@ def stream_usage(store: Store, plan: Plan, now: float) -> StreamUsage | None:
     if latest is None:
         if not plan.streams_included:
             return None
-        url = store.get_meta(STREAM_URL_META_KEY) or f"ws://{DEFAULT_LISTEN}{STREAM_PATH}"
+        saved = store.get_meta(
+            STREAM_URL_META_KEY
+        )  # the store's text: data, never terminal control
+        url = terminal_safe(saved) if saved else DEFAULT_STREAM_URL
         return StreamUsage(0, limit, 0, subscriptions=0, not_seen_at=url)
-    connections = subscriptions = 0
-    if latest >= minute - 1:
-        connections, subscriptions = store.query(
-            "SELECT COALESCE(SUM(connections), 0), COALESCE(SUM(subscriptions), 0)"
-            " FROM stream_minutes WHERE minute = ?",
-            (latest,),
-        )[0]
+    # each meter's (instance's) own last write, if it is recent: meters write once a minute while
+    # a stream is open, so an older one has stopped
+    connections, subscriptions = store.query(
+        "SELECT COALESCE(SUM(s.connections), 0), COALESCE(SUM(s.subscriptions), 0)"
+        " FROM stream_minutes s JOIN (SELECT instance, MAX(minute) AS last FROM stream_minutes"
+        " WHERE minute >= ? GROUP BY instance) l ON s.instance = l.instance AND s.minute = l.last",
+        (minute - 1,),
+    )[0]
     current, previous = store.query(
         "SELECT COALESCE(SUM(CASE WHEN minute = ? THEN messages END), 0),"
         " COALESCE(SUM(CASE WHEN minute = ? THEN messages END), 0)"
@@ -584,9 +589,7 @@ def stream_usage(store: Store, plan: Plan, now: float) -> StreamUsage | None:
     )[0]
     # the last 60 s: this minute so far, and the part of the previous one still inside the window
     per_minute = int(current) + int(previous) * (1 - (now - minute * 60) / 60)
-    return StreamUsage(
-        int(connections), limit, round(per_minute), subscriptions=int(subscriptions)
-    )
+    return StreamUsage(int(connections), limit, round(per_minute), subscriptions=int(subscriptions))
 
 
 def _summary(rows: list[tuple[int, int, int, float]], days: int) -> MetricsSummary:

@@ -20,7 +20,7 @@ import contextlib
 import json
 import ssl
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +31,7 @@ import h11
 from ht_dash.api.client import is_loopback_host
 from ht_dash.api.errors import ConfigError
 from ht_dash.meter import DEFAULT_STREAM_UPSTREAM, STREAM_PATH
+from ht_dash.meter.answers import Refusal, answer_bytes, describe, os_reason, reason_phrase
 from ht_dash.meter.recorder import Recorder, StreamMinute
 from ht_dash.meter.templates import channel_template
 
@@ -134,8 +135,9 @@ class StreamCounts:
         self.ended: Counter[str] = Counter()  # why connections ended: bot_closed, too_large, ...
         self.subscriptions: Counter[str] = Counter()  # channel template -> subscriptions open
         self._messages: Counter[str] = Counter()  # since the last flush
+        self.published_total: Counter[str] = Counter()  # since start, for /metrics
         self._bytes: Counter[str] = Counter()
-        self._recent: list[float] = []  # when publications arrived, for the live line
+        self._recent: deque[list[int]] = deque()  # [second, publications], the last minute
         self._written_minute = -1
         self._dirty = False
 
@@ -165,8 +167,17 @@ class StreamCounts:
 
     def published(self, channel: str, size: int) -> None:
         self._messages[channel] += 1
+        total = self.published_total
+        total[channel if channel in total or len(total) < MAX_CHANNELS else "{other}"] += 1
         self._bytes[channel] += size
-        self._recent.append(time.monotonic())
+        second = int(time.monotonic())
+        recent = self._recent
+        if recent and recent[-1][0] == second:
+            recent[-1][1] += 1
+        else:
+            recent.append([second, 1])
+            while recent[0][0] <= second - 60:
+                recent.popleft()
         self._dirty = True
 
     def relayed(self, size: int) -> None:
@@ -174,9 +185,8 @@ class StreamCounts:
         self._dirty = True
 
     def messages_per_minute(self) -> int:
-        cutoff = time.monotonic() - 60
-        self._recent = [t for t in self._recent if t >= cutoff]
-        return len(self._recent)
+        cutoff = int(time.monotonic()) - 60
+        return sum(n for second, n in self._recent if second > cutoff)
 
     def flush(self) -> None:
         """Hand this minute's rows to the recorder: on any change, and each minute while open."""
@@ -184,9 +194,7 @@ class StreamCounts:
         if not self._dirty and (minute == self._written_minute or not self.open):
             return
         channels = set(self._messages) | set(self.subscriptions) | {c for c in self._bytes if c}
-        rows = [
-            StreamMinute(minute, "", self.open, 0, self._messages.pop("", 0), self._bytes[""])
-        ]
+        rows = [StreamMinute(minute, "", self.open, 0, self._messages.pop("", 0), self._bytes[""])]
         rows += [
             StreamMinute(
                 minute,
@@ -358,13 +366,11 @@ class StreamRelay:
         """Answer the bot's upgrade like the stream host does, then relay until either side ends."""
         import wsproto.utilities
 
-        from ht_dash.meter.proxy import _answer_bytes, _describe, _os_reason, _Refusal
-
         proxy = self.proxy
         headers = {name: value for name, value in request.headers}
         refusal = None
         if headers.get(b"sec-websocket-version") != b"13":
-            refusal = _Refusal(
+            refusal = Refusal(
                 426,
                 "websocket_version",
                 "only WebSocket version 13 is relayed",
@@ -374,34 +380,37 @@ class StreamRelay:
         elif b"sec-websocket-key" not in headers or (
             b"content-length" in headers or b"transfer-encoding" in headers
         ):
-            refusal = _Refusal(400, "bad_request", "not a valid WebSocket upgrade", "")
+            refusal = Refusal(400, "bad_request", "not a valid WebSocket upgrade", "")
         if refusal is not None:
-            await proxy._send(writer, _answer_bytes(conn, refusal, close=True)[0])
+            await proxy._send(writer, answer_bytes(conn, refusal, close=True)[0])
             return
         label = self.upstream.label
         try:
             async with asyncio.timeout(proxy.header_timeout):
                 upstream, accepted = await self._open_upstream(request)
         except TimeoutError:
-            refusal = _Refusal(
+            refusal = Refusal(
                 504,
                 "upstream_timeout",
                 f"{label} did not accept the stream within {proxy.header_timeout:g} s",
                 "timeout",
             )
         except (OSError, ssl.SSLError) as exc:
-            refusal = _Refusal(
-                502, "upstream_unreachable", f"cannot reach {label}: {_os_reason(exc)}", ""
+            refusal = Refusal(
+                502, "upstream_unreachable", f"cannot reach {label}: {os_reason(exc)}", ""
             )
         except wsproto.utilities.RemoteProtocolError as exc:
-            refusal = _Refusal(
-                502, "upstream_bad_response", f"{label} sent an invalid answer: {_describe(exc)}", ""
+            refusal = Refusal(
+                502,
+                "upstream_bad_response",
+                f"{label} sent an invalid answer: {describe(exc)}",
+                "",
             )
         except _Rejected as rejected:
             await proxy._send(writer, rejected.answer(conn))
             return
         if refusal is not None:
-            await proxy._send(writer, _answer_bytes(conn, refusal, close=True)[0])
+            await proxy._send(writer, answer_bytes(conn, refusal, close=True)[0])
             return
 
         import wsproto.connection
@@ -529,6 +538,8 @@ class StreamRelay:
             error = next(iter(done)).exception()
             code = error.code if isinstance(error, StreamClosed) else 1011
             reason = error.reason if isinstance(error, StreamClosed) else "error"
+            if not isinstance(error, StreamClosed):  # the type only: a message may quote data
+                self.proxy.report(f"a stream ended on {type(error).__name__}")
             for side in (bot, upstream):
                 side.send_now(ws.CloseConnection(code=code))
         except asyncio.CancelledError:  # the meter is stopping: tell both ends why
@@ -539,12 +550,16 @@ class StreamRelay:
             for task in pumps:
                 task.cancel()
             await asyncio.wait(pumps, timeout=CLOSE_GRACE_S)
-            for side in (bot, upstream):
-                with contextlib.suppress(Exception):
-                    side.writer.close()
+            for task in pumps:  # retrieved, so that asyncio does not log them at exit
+                if task.done() and not task.cancelled():
+                    task.exception()
             protocol.close()
             counts.closed(reason)
             counts.flush()
+            # Closing with unread bytes pending would reset the connection, and the peer could
+            # lose the close frame: read on briefly, then close.
+            grace = CLOSE_GRACE_S / 4 if reason == "meter_stopped" else CLOSE_GRACE_S
+            await asyncio.wait([asyncio.ensure_future(_linger(s, grace)) for s in (bot, upstream)])
 
     async def _pump(
         self,
@@ -640,6 +655,15 @@ class StreamRelay:
         self.counts.flush()
 
 
+async def _linger(side: _Side, grace: float) -> None:
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(grace):
+            while await side.reader.read(READ_CHUNK):
+                pass
+    with contextlib.suppress(Exception):
+        side.writer.close()
+
+
 class _Rejected(Exception):
     """The stream host refused the upgrade: its status and (bounded) body go to the bot."""
 
@@ -655,14 +679,14 @@ class _Rejected(Exception):
         self.body += data[: MAX_REJECT_BODY - len(self.body)]
 
     def answer(self, conn: h11.Connection) -> bytes:
-        from ht_dash.meter.proxy import _reason
-
         headers = [
             *self.headers,
             (b"content-length", b"%d" % len(self.body)),
             (b"connection", b"close"),
         ]
         status = self.status if 400 <= self.status < 600 else 502
-        data = conn.send(h11.Response(status_code=status, headers=headers, reason=_reason(status)))
+        data = conn.send(
+            h11.Response(status_code=status, headers=headers, reason=reason_phrase(status))
+        )
         data += conn.send(h11.Data(data=bytes(self.body)))
         return data + conn.send(h11.EndOfMessage())

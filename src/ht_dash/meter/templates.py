@@ -107,8 +107,6 @@ def _channel_part(part: str) -> str:
     secret: a token, a hash, a uuid or a long opaque string becomes a placeholder."""
     if not part or _ADDRESS.fullmatch(part) or _INT.fullmatch(part):
         return part
-    if _JWT.fullmatch(part):
-        return "{token}"
     if _UUID.fullmatch(part):
         return "{uuid}"
     if _HEX.fullmatch(part):
@@ -127,6 +125,7 @@ def channel_template(channel: str) -> str:
     >>> channel_template("orders#9f2c4e1d7a0b3c5d6e7f8091a2b3c4d5")
     'orders#{hash}'
     """
-    parts = _CHANNEL_SPLIT.split(_PRINTABLE.sub("?", channel))
+    channel = _JWT.sub("{token}", _PRINTABLE.sub("?", channel))  # before `.` splits it
+    parts = _CHANNEL_SPLIT.split(channel)
     template = "".join(_channel_part(p) if i % 2 == 0 else p for i, p in enumerate(parts))
     return template if len(template) <= _CHANNEL_MAX else template[: _CHANNEL_MAX - 1] + "…"

@@ -14,9 +14,11 @@ from ht_dash.api.models import LiveUsage, Plan, StreamUsage, Subscription
 from ht_dash.feeds.registry import LIVE, SUBSCRIPTION
 from ht_dash.insights.format import duration, plan_price
 from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction
+from ht_dash.meter import DEFAULT_STREAM_URL
 from ht_dash.sources.chain import RUN_COMMAND
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
+from ht_dash.tui.widgets.instances import InstanceList
 from ht_dash.tui.widgets.panel import DataPanel
 from ht_dash.tui.widgets.sparkline_panel import SparklinePanel
 
@@ -27,6 +29,7 @@ STATUS_STYLE = {
     "canceled": "$error",
 }
 SPARK_SHORT, SPARK_TALL, TALL_SCREEN_ROWS = 2, 6, 40
+HOSTS_SHORT, HOSTS_TALL = 3, 8  # rows for the per-host list (several meters on one store)
 LEVEL_WORDS = {"ok": "", "warn": " · near the limit", "bad": " · at the limit"}
 
 
@@ -65,7 +68,7 @@ def stream_line(s: StreamUsage) -> str:
         f"[b]{s.messages_per_minute:,}[/] messages/min"
     )
     if s.subscriptions is not None:
-        line += f" · [b]{s.subscriptions:,}[/] subscriptions"
+        line += f" · [b]{s.subscriptions:,}[/] subscription{'' if s.subscriptions == 1 else 's'}"
     return line
 
 
@@ -99,6 +102,7 @@ class LimitsScreen(DashScreen):
                 yield Static("", id="plan-origin", classes="limits-line")
             with DataPanel(title="Live throughput", id="live-panel"):
                 yield Gauge("Requests/min", id="rate-gauge")
+                yield InstanceList(id="live-instances")
                 yield Static("", id="live-rate-note", classes="limits-line")
                 yield Static("", id="live-no-traffic", classes="limits-line")
                 yield SparklinePanel(id="rate-spark")
@@ -128,21 +132,29 @@ class LimitsScreen(DashScreen):
         self.query_one("#plan-terms", Static).update(escape(plan_terms(plan)))
         projection = project_quota(sub, now)
         level = gauge_level(projection.fraction)
-        self.query_one("#quota-gauge", Gauge).show(
-            projection.fraction,
-            f"{sub.tokens_used:,} / {plan.quota:,} · {projection.fraction * 100:.0f} %",
-            level,
-            label="Tokens today" if plan.quota_period == "day" else "Tokens used",
-        )
+        origin = self.app.feeds.origin_of(self.app.feeds.state(SUBSCRIPTION))
+        if origin is not None and origin.kind == "plan":  # the plan is known, its usage is not
+            self.query_one("#quota-gauge", Gauge).show(
+                0.0, "not seen locally", "none", label="Tokens used"
+            )
+        else:
+            self.query_one("#quota-gauge", Gauge).show(
+                projection.fraction,
+                f"{sub.tokens_used:,} / {plan.quota:,} · {projection.fraction * 100:.0f} %",
+                level,
+                label="Tokens today" if plan.quota_period == "day" else "Tokens used",
+            )
         self.query_one("#quota-reset", Static).update(
             f"Resets in [b]{duration(projection.resets_in)}[/] "
             f"[dim]({sub.resets_at:%b} {sub.resets_at.day}, {sub.resets_at:%H:%M} UTC)[/]"
         )
         line = self.query_one("#quota-projection", Static)
-        line.update(escape(projection.sentence[0].upper() + projection.sentence[1:]))
+        if origin is not None and origin.kind == "plan":
+            line.update("Pace unknown: this period's usage is not seen locally")
+        else:
+            line.update(escape(projection.sentence[0].upper() + projection.sentence[1:]))
         line.set_class(projection.runs_out_at is not None, "-over")
         line.set_class(projection.spent, "-spent")
-        origin = self.app.feeds.origin_of(self.app.feeds.state(SUBSCRIPTION))
         where = self.query_one("#plan-origin", Static)
         where.display = origin is not None and origin.kind != "api"
         if origin is not None and origin.kind != "api":
@@ -197,6 +209,7 @@ class LimitsScreen(DashScreen):
         self.query_one("#rate-spark", SparklinePanel).show(
             rates, live.limit_per_minute, f"-{window} min", peak_text
         )
+        self.query_one(InstanceList).show(live.instances, live.limit_per_minute, window)
         throttled = live.throttled_in_window
         set_text(
             self.query_one("#live-throttled", Static),
@@ -217,12 +230,8 @@ class LimitsScreen(DashScreen):
         streams = self.query_one("#live-streams", Static)
         stream_plan = isinstance(sub, Subscription) and sub.plan.streams_included
         streams.display = live.streams is not None or (local and stream_plan)
-        if live.streams is None and local and stream_plan:
-            set_text(
-                streams,
-                "Live streams: [dim]not seen locally — the meter does not carry the bot's "
-                "WebSocket streams yet[/]",
-            )
+        if live.streams is None and local and stream_plan:  # the meter reads another plan
+            set_text(streams, stream_line(StreamUsage(0, 0, 0, not_seen_at=DEFAULT_STREAM_URL)))
         if live.streams is not None:
             set_text(streams, stream_line(live.streams))
         self._render_status()
@@ -244,7 +253,9 @@ class LimitsScreen(DashScreen):
     def on_resize(self, event: events.Resize) -> None:
         # a tall terminal gets a taller sparkline: finer steps, same 15 minutes
         spark = self.query_one("#rate-spark", SparklinePanel).spark
-        spark.styles.height = SPARK_TALL if event.size.height >= TALL_SCREEN_ROWS else SPARK_SHORT
+        tall = event.size.height >= TALL_SCREEN_ROWS
+        spark.styles.height = SPARK_TALL if tall else SPARK_SHORT
+        self.query_one(InstanceList).set_max_rows(HOSTS_TALL if tall else HOSTS_SHORT)
 
     def tick(self) -> None:
         super().tick()

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, OptionList
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ht_dash.api.models import Plan
@@ -37,11 +37,11 @@ class PlanPicker(ModalScreen[Plan | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Which plan is your token on?"
-            yield Label("The API does not say; ht-dash uses it for the quota, limit and invoice.")
+            yield Static("The API does not say; ht-dash uses it for the quota, limit and invoice.")
             yield OptionList(
                 *(Option(f"{p.name:<11} {plan_price(p):>14} · {_terms(p)}", id=p.id) for p in PLANS)
             )
-            yield Label(
+            yield Static(
                 "Enter: save as `plan` in config.toml · Esc: cancel · billing day: "
                 "`ht-dash plan set ID --billing-day N`",
                 classes="dialog-help",

@@ -11,6 +11,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static, Tab, Tabs
 
 from ht_dash.feeds.registry import PROFILE, SUBSCRIPTION
+from ht_dash.sanitize import terminal_safe
 from ht_dash.tui.screens import SCREENS
 from ht_dash.tui.typed_app import typed_app
 
@@ -30,7 +31,10 @@ def context_line(app: HtDashApp) -> str:
     if app.runtime.demo:
         parts.append("[b $warning]DEMO[/]")
     if app.runtime.settings.source == "meter":
-        parts.append("local meter")
+        store = getattr(app.feeds.source, "store", None)
+        # a shared store (PostgreSQL) says which one, password masked; a local file needs no name
+        remote = store is not None and store.remote
+        parts.append(f"meter {escape(terminal_safe(store.label))}" if remote else "local meter")
     if (profile := app.feeds.state(PROFILE).data) is not None:
         parts.append(escape(profile.email))
     if (sub := app.feeds.state(SUBSCRIPTION).data) is not None:
@@ -71,7 +75,8 @@ class NavBar(Horizontal):
         room = self.size.width - TABS_WIDTH - 2 if self.size.width else 200
         # Drop the least telling parts (the email first) until the tabs keep their room.
         while len(parts) > 1 and _width(parts) > room:
-            parts.pop(next((i for i, p in enumerate(parts) if "@" in p), len(parts) - 1))
+            email = (i for i, p in enumerate(parts) if "@" in p and "://" not in p)
+            parts.pop(next(email, len(parts) - 1))
         text = " · ".join(parts) if _width(parts) <= room else ""
         context.update(text)
         context.styles.width = _width([text]) + 2 if text else 0

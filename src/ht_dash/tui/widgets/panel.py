@@ -13,6 +13,7 @@ from ht_dash.feeds.scheduler import FeedState
 from ht_dash.sources.chain import Origin
 from ht_dash.tui.widgets.freshness import freshness
 
+NOTE_IN_BORDER_MAX = 40  # a longer note belongs in the panel (screen 4 shows it there)
 STATE_CLASSES = frozenset({"-stale", "-error", "-paused", "-loading", "-nodata"})
 
 
@@ -55,7 +56,8 @@ class DataPanel(Vertical):
     def show_state(self, state: FeedState, now: datetime, origin: Origin | None = None) -> None:
         text, level = freshness(state, now)
         if origin is not None and state.data is not None:
-            text = f"{origin.label} · {text}"
+            short_note = origin.note if 0 < len(origin.note) <= NOTE_IN_BORDER_MAX else ""
+            text = " · ".join(part for part in (origin.label, short_note, text) if part)
         if text != self._subtitle:  # setting it repaints the panel, even to the same text
             self._subtitle = text
             self.border_subtitle = escape(text)  # it holds server text (error messages)
