@@ -21,14 +21,14 @@ from auth_harness import (
     api_runtime,
     jwt_like,
     screen_text,
-    settle,
     unwrapped,
 )
-from ht_dash.tui.app import make_app
 from ht_dash.auth import clipboard
 from ht_dash.auth.clipboard import NativeCopy
 from ht_dash.tui.screens.login import LoginScreen
+from ht_dash.tui.app import make_app
 from ht_dash.tui.screens.token import TokenScreen
+from ui_harness import wait_until
 
 MARK = "SNTNLq7Xw"  # only in the token's signature: never in its masked form
 SENTINEL = jwt_like(MARK, AT - timedelta(days=30))
@@ -62,12 +62,33 @@ class Witness:
         assert not leaked, leaked
 
 
+def quiet(app) -> bool:
+    """No worker running, and every active feed answered (data or error) with no poll in flight
+    or asked for; after a 401 stop none is asked for."""
+    if any(not worker.is_finished for worker in app.workers):
+        return False
+    scheduler = app.feeds.scheduler
+    if scheduler.auth_failed is not None:
+        return True
+    return all(
+        not feed.in_flight
+        and not feed.forced
+        and (feed.state.updated_at is not None or feed.state.error is not None)
+        for feed in scheduler.feeds.values()
+        if feed.active
+    )
+
+
+async def settled(pilot) -> None:
+    await wait_until(pilot, lambda: quiet(pilot.app), what="polls and workers to finish")
+
+
 async def visit_every_screen(pilot, witness: Witness, refresh: bool = False) -> None:
     for key in "123456":
         await pilot.press(key)
         if refresh:
             await pilot.press("r")
-        await settle(pilot)
+        await settled(pilot)
         witness.look()
 
 
@@ -84,14 +105,14 @@ async def test_a_sentinel_token_leaks_nowhere(memory_keyring, isolated_home, cap
     app = make_app(runtime, live=False)
     witness = Witness(app)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         assert app.token_state.token.reveal() == SENTINEL  # read from the keyring
         await visit_every_screen(pilot, witness)
         assert app.feeds.state("history").data is not None  # the screens really had data
 
         # the token screen: copy never shows it; reveal does (and proves the screen check works)
         await pilot.press("1", "c")
-        await settle(pilot)
+        await settled(pilot)
         assert app.clipboard == SENTINEL
         witness.look()
         await pilot.press("v")
@@ -111,18 +132,18 @@ async def test_a_sentinel_token_leaks_nowhere(memory_keyring, isolated_home, cap
         # 401: the login screen; the sentinel pasted (masked) is rejected, then accepted
         backend.set_fault("/account/", 401)
         await pilot.press("1", "r")
-        await settle(pilot)
-        assert isinstance(app.screen, LoginScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen))
+        await settled(pilot)
         witness.look()
         field = app.screen.query_one("#token-input", Input)
         field.post_message(events.Paste(SENTINEL))
         await pilot.press("enter")
-        await settle(pilot)
+        await settled(pilot)
         assert "rejected" in str(app.screen.query_one("#login-status").render())
         witness.look()
         backend.clear_faults()
         await pilot.press("enter")
-        await settle(pilot)
+        await settled(pilot)
         assert isinstance(app.screen, TokenScreen)
         assert memory_keyring.entries[KEYRING_KEY] == SENTINEL
         await visit_every_screen(pilot, witness, refresh=True)
