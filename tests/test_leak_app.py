@@ -28,7 +28,7 @@ from ht_dash.auth.clipboard import NativeCopy
 from ht_dash.tui.screens.login import LoginScreen
 from ht_dash.tui.app import make_app
 from ht_dash.tui.screens.token import TokenScreen
-from ui_harness import wait_until
+from ui_harness import settled, wait_until
 
 MARK = "SNTNLq7Xw"  # only in the token's signature: never in its masked form
 SENTINEL = jwt_like(MARK, AT - timedelta(days=30))
@@ -60,27 +60,6 @@ class Witness:
     def assert_clean(self) -> None:
         leaked = [text for text in self.texts if MARK in text]
         assert not leaked, leaked
-
-
-def quiet(app) -> bool:
-    """No worker running, and every active feed answered (data or error) with no poll in flight
-    or asked for; after a 401 stop none is asked for."""
-    if any(not worker.is_finished for worker in app.workers):
-        return False
-    scheduler = app.feeds.scheduler
-    if scheduler.auth_failed is not None:
-        return True
-    return all(
-        not feed.in_flight
-        and not feed.forced
-        and (feed.state.updated_at is not None or feed.state.error is not None)
-        for feed in scheduler.feeds.values()
-        if feed.active
-    )
-
-
-async def settled(pilot) -> None:
-    await wait_until(pilot, lambda: quiet(pilot.app), what="polls and workers to finish")
 
 
 async def visit_every_screen(pilot, witness: Witness, refresh: bool = False) -> None:
