@@ -14,7 +14,7 @@ from ht_dash.auth.storage import Where
 from ht_dash.tui.app import make_app
 from ht_dash.tui.screens.login import LoginScreen, parse_token
 from ht_dash.tui.screens.token import TokenScreen
-from ui_harness import wait_until
+from ui_harness import quiet, wait_until
 
 
 def shown(app, widget_id: str) -> str:
@@ -30,11 +30,12 @@ async def paste(pilot, text: str) -> None:
 
 
 def idle(app) -> bool:
-    """No check or keyring probe in flight, and on the dashboard its profile and token are in."""
-    if any(not w.is_finished for w in app.workers):
+    """`quiet` (no check or keyring probe in flight, the dashboard's feeds answered) on the login
+    screen with its keyring checked, or on the dashboard."""
+    if not quiet(app):
         return False
     if isinstance(app.screen, TokenScreen):
-        return all(app.feeds.state(feed).updated_at is not None for feed in ("profile", "token"))
+        return True
     return isinstance(app.screen, LoginScreen) and "Checking" not in shown(app, "keyring-status")
 
 
