@@ -210,6 +210,15 @@ def cpu_window(out: str, seconds: float, key: str, feed: str, interval: float, *
     run_app(app, script)
 
 
+def history_rows(app) -> int:  # type: ignore[no-untyped-def]
+    """Rows in screen 6's table; 0 until screen 6 is current and its table is mounted (the screen
+    becomes current before it has composed, and `screen.table` would raise then)."""
+    if app.screen.MODE != "history":
+        return 0
+    tables = app.screen.query("#history-table")
+    return tables.first().row_count if tables else 0
+
+
 def history(out: str, entries: int) -> None:
     from ht_dash.tui.app import make_app
 
@@ -232,10 +241,7 @@ def history(out: str, entries: int) -> None:
         server0 = ServerMeter.cpu_s
         started = time.perf_counter()
         press(app, "6")
-        await until(
-            lambda: app.screen.MODE == "history" and app.screen.table.row_count > 0,
-            "history rows",
-        )
+        await until(lambda: history_rows(app) > 0, "history rows")
         open_s = await next_paint(app) - started
         open_server_s = ServerMeter.cpu_s - server0
         if profiler is not None:

@@ -149,6 +149,41 @@ def sample_payloads(now: datetime) -> dict[str, Any]:
             ],
             "next_cursor": None,
         },
+        contract.SECONDS: {
+            "from": _iso(now - timedelta(minutes=15)),
+            "requests": [1, 0, 2] * 300,
+            "throttled": [0, 0, 1] * 300,
+            "limit_per_minute": 60,
+        },
+        contract.REQUESTS: {
+            "log_id": "0123456789abcdef",
+            "newest_id": 42,
+            "truncated": False,
+            "requests": [
+                {
+                    "id": 42,
+                    "at": "2026-11-25T13:59:58.250Z",
+                    "method": "GET",
+                    "path": "/fills",
+                    "status": 429,
+                    "latency_ms": 3.5,
+                    "bytes": 92,
+                    "retry_after": 12.0,
+                    "instance": "bot-a",
+                },
+                {
+                    "id": 41,
+                    "at": "2026-11-25T13:59:57.010Z",
+                    "method": "POST",
+                    "path": "/info",
+                    "status": 200,
+                    "latency_ms": 38.2,
+                    "bytes": 2948,
+                    "retry_after": None,
+                    "instance": None,
+                },
+            ],
+        },
     }
 
 

@@ -72,8 +72,8 @@ def test_unknown_key_is_named_with_the_known_ones():
     exc = config_error("refresh = 5\n")
     assert exc.message == f"{config_file()}: unknown setting 'refresh'"
     assert exc.hint == (
-        "known settings: base_url, bell, billing_day, clipboard, live_interval, meter_store, plan, "
-        "request_deadline, source, theme"
+        "known settings: base_url, bell, billing_day, clipboard, keys, live_interval, meter_store,"
+        " plan, request_deadline, source, theme"
     )
 
 

@@ -66,38 +66,12 @@ def import_circles(graph: grimp.ImportGraph) -> list[list[str]]:
     return circles
 
 
-# Circles known and owned elsewhere; each entry says who breaks it. Nothing else may join them.
-KNOWN_CIRCLES: dict[str, frozenset[str]] = {
-    # Typed app access (issue 12 item 6): the screens import HtDashApp for `getters.app(...)` while
-    # the app imports its screens lazily. Broken when they reach the app through
-    # `cast("HtDashApp", self.app)` with a TYPE_CHECKING import, as elia does.
-    "tui app <-> screens": frozenset(
-        "ht_dash.tui." + m
-        for m in (
-            "app",
-            "notices",
-            "palette",
-            "screens.base",
-            "screens.login",
-            "screens.new_token",
-            "screens.token",
-            "widgets.nav",
-        )
-    ),
-}
-
-
 def test_no_import_circles_anywhere_in_src():
     # Imports inside functions count (a lazy import still ties two modules together); imports
-    # under TYPE_CHECKING do not, they never run.
+    # under TYPE_CHECKING do not, they never run. No exceptions.
     graph = grimp.build_graph("ht_dash", cache_dir=None, exclude_type_checking_imports=True)
     assert len(graph.modules) > 80
-    unexplained = [
-        circle
-        for circle in import_circles(graph)
-        if not any(set(circle) <= known for known in KNOWN_CIRCLES.values())
-    ]
-    assert unexplained == []
+    assert import_circles(graph) == []
 
 
 def test_the_circle_check_sees_a_circle():

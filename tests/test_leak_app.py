@@ -21,14 +21,14 @@ from auth_harness import (
     api_runtime,
     jwt_like,
     screen_text,
-    settle,
     unwrapped,
 )
-from ht_dash.tui.app import make_app
 from ht_dash.auth import clipboard
 from ht_dash.auth.clipboard import NativeCopy
 from ht_dash.tui.screens.login import LoginScreen
+from ht_dash.tui.app import make_app
 from ht_dash.tui.screens.token import TokenScreen
+from ui_harness import settled, wait_until
 
 MARK = "SNTNLq7Xw"  # only in the token's signature: never in its masked form
 SENTINEL = jwt_like(MARK, AT - timedelta(days=30))
@@ -67,7 +67,7 @@ async def visit_every_screen(pilot, witness: Witness, refresh: bool = False) -> 
         await pilot.press(key)
         if refresh:
             await pilot.press("r")
-        await settle(pilot)
+        await settled(pilot)
         witness.look()
 
 
@@ -84,14 +84,14 @@ async def test_a_sentinel_token_leaks_nowhere(memory_keyring, isolated_home, cap
     app = make_app(runtime, live=False)
     witness = Witness(app)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         assert app.token_state.token.reveal() == SENTINEL  # read from the keyring
         await visit_every_screen(pilot, witness)
         assert app.feeds.state("history").data is not None  # the screens really had data
 
         # the token screen: copy never shows it; reveal does (and proves the screen check works)
         await pilot.press("1", "c")
-        await settle(pilot)
+        await settled(pilot)
         assert app.clipboard == SENTINEL
         witness.look()
         await pilot.press("v")
@@ -111,18 +111,18 @@ async def test_a_sentinel_token_leaks_nowhere(memory_keyring, isolated_home, cap
         # 401: the login screen; the sentinel pasted (masked) is rejected, then accepted
         backend.set_fault("/account/", 401)
         await pilot.press("1", "r")
-        await settle(pilot)
-        assert isinstance(app.screen, LoginScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen))
+        await settled(pilot)
         witness.look()
         field = app.screen.query_one("#token-input", Input)
         field.post_message(events.Paste(SENTINEL))
         await pilot.press("enter")
-        await settle(pilot)
+        await settled(pilot)
         assert "rejected" in str(app.screen.query_one("#login-status").render())
         witness.look()
         backend.clear_faults()
         await pilot.press("enter")
-        await settle(pilot)
+        await settled(pilot)
         assert isinstance(app.screen, TokenScreen)
         assert memory_keyring.entries[KEYRING_KEY] == SENTINEL
         await visit_every_screen(pilot, witness, refresh=True)

@@ -115,6 +115,34 @@ def test_schema_is_versioned_and_a_newer_store_is_refused(pg_url):
         Recorder(PostgresStore(pg_url)).start()
 
 
+def test_meters_starting_at_once_on_an_empty_store_take_turns(pg_server):
+    """Found by hand: the second meter to get the schema lock still saw no tables (a name lookup
+    that takes no lock keeps the catalog cache of before the wait) and failed on migrations."""
+    failures: list[BaseException] = []
+
+    def start(store: PostgresStore) -> None:
+        try:
+            store.open_for_writing()
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            store.close()
+
+    for _ in range(3):
+        url = pg_server.url(db=pg_server.create_database())
+        stores = [PostgresStore(url) for _ in range(4)]
+
+        threads = [threading.Thread(target=start, args=(store,)) for store in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert failures == []
+        check = PostgresStore(url)
+        assert check.schema_version() == SCHEMA_VERSION
+        check.close()
+
+
 async def test_meters_on_one_store_share_the_fingerprint_key(pg_url):
     fps = []
     for instance in ("host-a", "host-b"):

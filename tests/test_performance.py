@@ -18,7 +18,7 @@ from ht_dash.config import Settings
 from ht_dash.runtime import Runtime
 from ht_dash.tui.widgets.freshness import freshness
 from ht_dash.tui.widgets.panel import DataPanel
-from ht_dash.tui.widgets.sparkline_panel import SparklinePanel
+from ht_dash.tui.widgets.sparkline_panel import LIMIT_LINE, SparklinePanel
 
 AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
 
@@ -37,7 +37,8 @@ async def test_the_sparkline_redraws_when_the_rates_change_and_not_otherwise():
         spark.show([10.0] * 30, 100)
         await pilot.pause()
         flat = drawn(spark)
-        assert flat[-1].strip() and not flat[0].strip()  # low traffic: bottom row only
+        # low traffic: bars in the bottom row only; the top row holds the limit line (100/min)
+        assert flat[-1].strip() and set(flat[0].strip()) == {LIMIT_LINE}
         spark.show([10.0] * 15 + [150.0] * 15, 100)
         await pilot.pause()
         burst = drawn(spark)

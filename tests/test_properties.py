@@ -43,6 +43,8 @@ VALID: dict[str, Any] = {
     "parse_endpoint_usage": _payloads[contract.ENDPOINT_USAGE],
     "parse_next_billing": _payloads[contract.NEXT_BILLING],
     "parse_history": {**_payloads[contract.HISTORY], "next_cursor": "c2"},
+    "parse_request_log": _payloads[contract.REQUESTS],
+    "parse_second_counts": _payloads[contract.SECONDS],
 }
 
 SETTINGS = settings(

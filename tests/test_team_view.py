@@ -4,6 +4,7 @@ PostgreSQL store with two meters: test_meter_postgres.py.)"""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from auth_harness import screen_lines, screen_text
@@ -12,7 +13,9 @@ from ht_dash.config import Settings
 from ht_dash.meter.recorder import Record, Recorder
 from ht_dash.runtime import Runtime
 from ht_dash.tui.app import make_app
+from ht_dash.tui.screens.limits import SPARK_SHORT, LimitsScreen
 from ht_dash.tui.widgets.instances import InstanceList
+from ht_dash.tui.widgets.sparkline_panel import SparklinePanel
 from ui_harness import wait_until
 
 NOW = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
@@ -114,3 +117,20 @@ def test_team_snapshot_80x24(snap_compare, tmp_path):
         await wait_until(pilot, lambda: _hosts_shown(app), what="the per-host list")
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_the_clock_ticking_while_screen_4_mounts_does_not_crash(demo_app):
+    """Seen by hand on a loaded machine: the 1 s tick (and a resize) reached screen 4 before its
+    panels' children were mounted and the app crashed on a missing widget."""
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.switch_mode("limits")
+        for _ in range(200):  # every step of the mount, as a tick might land on any of them
+            if isinstance(app.screen, LimitsScreen):
+                app._tick()
+            await asyncio.sleep(0)
+        await wait_until(pilot, lambda: "Requests/min" in screen_text(app), what="screen 4")
+        assert app.is_running and app.return_code is None
+        spark = app.screen.query_one(SparklinePanel).spark
+        assert spark.styles.height.value == SPARK_SHORT

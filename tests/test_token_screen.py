@@ -15,7 +15,6 @@ from auth_harness import (
     demo_app,
     notifications,
     screen_text,
-    settle,
     unwrapped,
 )
 from ht_dash.api.client import AccountClient
@@ -32,6 +31,7 @@ from ht_dash.tui.screens.confirm import ConfirmScreen
 from ht_dash.tui.screens.login import LoginScreen
 from ht_dash.tui.screens.new_token import NewTokenScreen
 from ht_dash.tui.screens.token import TokenScreen
+from ui_harness import settled
 
 NO_TOOL = NativeCopy(None, False, False, "no clipboard tool found")
 
@@ -57,7 +57,7 @@ def shown(app, widget_id: str) -> str:
 async def test_token_is_masked_until_revealed_and_hidden_again():
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         token = app.runtime.demo_backend.token
         assert isinstance(app.screen, TokenScreen)
         assert token.masked in shown(app, "token-value")
@@ -80,16 +80,16 @@ async def test_token_is_masked_until_revealed_and_hidden_again():
 async def test_leaving_the_screen_hides_a_revealed_token():
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         await pilot.press("v", "2", "1")
-        await settle(pilot)
+        await settled(pilot)
         assert app.runtime.demo_backend.token.reveal() not in unwrapped(app)
 
 
 async def test_issued_at_comes_from_the_jwt_and_storage_is_named():
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         issued = token_times(app.token_state.token).issued_at
         details = shown(app, "token-details")
         assert f"Issued        {issued:%Y-%m-%d %H:%M} UTC (" in details
@@ -103,9 +103,9 @@ async def test_copy_sends_osc52_and_says_honestly_it_is_unverified(native):
     calls, _ = native
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         await pilot.press("c")
-        await settle(pilot)
+        await settled(pilot)
         token = app.runtime.demo_backend.token.reveal()
         assert app.clipboard == token  # what App.copy_to_clipboard received (OSC 52)
         assert calls == [token]  # the system tool was tried too (setting: auto)
@@ -121,9 +121,9 @@ async def test_copy_verified_by_the_system_tool_says_so(native):
     result["value"] = NativeCopy("xclip", True, True, "")
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         await pilot.press("c")
-        await settle(pilot)
+        await settled(pilot)
         assert notifications(app)[-1] == "Token copied: Copied to system clipboard (xclip)."
         assert list(app._notifications)[-1].severity == "information"
 
@@ -132,9 +132,9 @@ async def test_copy_setting_osc52_does_not_run_the_system_tool(native):
     calls, _ = native
     app = demo_app(settings=Settings(clipboard="osc52"))
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         await pilot.press("c")
-        await settle(pilot)
+        await settled(pilot)
         assert calls == []
         assert app.clipboard == app.runtime.demo_backend.token.reveal()
 
@@ -142,7 +142,7 @@ async def test_copy_setting_osc52_does_not_run_the_system_tool(native):
 async def test_regenerate_asks_first_and_cancel_changes_nothing():
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         before = app.token_state.token
         await pilot.press("g")
         await pilot.pause()
@@ -151,7 +151,7 @@ async def test_regenerate_asks_first_and_cancel_changes_nothing():
         assert "The current token stops working at once" in message
         assert "will get 401" in message
         await pilot.press("enter")  # the focused button is Cancel
-        await settle(pilot)
+        await settled(pilot)
         assert isinstance(app.screen, TokenScreen)
         assert app.token_state.token == before == app.runtime.demo_backend.token
 
@@ -159,11 +159,11 @@ async def test_regenerate_asks_first_and_cancel_changes_nothing():
 async def test_regenerate_in_demo_switches_the_app_to_the_new_token():
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         backend = app.runtime.demo_backend
         old, old_id = app.token_state.token, app.feeds.state("token").data.token_id
         await pilot.press("g", "y")
-        await settle(pilot)
+        await settled(pilot)
 
         assert app.token_state.token == backend.token != old
         # the old token is dead at the demo backend
@@ -176,7 +176,7 @@ async def test_regenerate_in_demo_switches_the_app_to_the_new_token():
         info = app.feeds.state("token").data
         assert info.token_id != old_id and info.masked == backend.token.masked
         app.feeds.refresh([PROFILE, TOKEN])
-        await settle(pilot)
+        await settled(pilot)
         assert app.feeds.scheduler.auth_failed is None
         assert app.feeds.state("profile").error is None
         assert backend.token.masked in shown(app, "token-value")
@@ -192,10 +192,10 @@ async def test_regenerate_with_a_keyring_that_refuses_writes_shows_the_new_token
     refusing_keyring.entries[KEYRING_KEY] = backend.token.reveal()
     app = make_app(runtime, live=False)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         assert app.token_state.location.where is Where.KEYRING
         await pilot.press("g", "y")
-        await settle(pilot)
+        await settled(pilot)
 
         assert isinstance(app.screen, NewTokenScreen)
         new = backend.token.reveal()
@@ -205,18 +205,18 @@ async def test_regenerate_with_a_keyring_that_refuses_writes_shows_the_new_token
         assert refusing_keyring.entries[KEYRING_KEY] != new  # the refused write did not land
 
         await pilot.press("c")
-        await settle(pilot)
+        await settled(pilot)
         assert app.clipboard == new
 
         await pilot.press("f")  # the user's explicit choice: the plain-text file
-        await settle(pilot)
+        await settled(pilot)
         path = app.token_state.store.file_path
         assert path.read_text().strip() == new
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert app.token_state.location.insecure
 
         await pilot.press("escape")
-        await settle(pilot)
+        await settled(pilot)
         assert isinstance(app.screen, TokenScreen)
         assert "Stored in plain text" in shown(app, "token-warning")
 
@@ -234,12 +234,12 @@ async def test_a_failing_copy_in_the_new_token_dialog_keeps_the_app_and_the_toke
     monkeypatch.setattr(clipboard, "copy_native_async", broken)
     app = make_app(runtime, live=False)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         await pilot.press("g", "y")
-        await settle(pilot)
+        await settled(pilot)
         assert isinstance(app.screen, NewTokenScreen)
         await pilot.press("c")
-        await settle(pilot)
+        await settled(pilot)
         assert app.is_running and isinstance(app.screen, NewTokenScreen)
         assert app.return_code is None and not app._exit_renderables
 
@@ -249,13 +249,13 @@ async def test_logout_removes_the_stored_token_and_asks_for_a_new_one(memory_key
     memory_keyring.entries[KEYRING_KEY] = runtime.demo_backend.token.reveal()
     app = make_app(runtime, live=False)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         assert "OS keyring" in shown(app, "token-details")
         await pilot.press("L")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await settle(pilot)
+        await settled(pilot)
         assert KEYRING_KEY not in memory_keyring.entries
         assert app.token_state.token is None
         assert isinstance(app.screen, LoginScreen)
@@ -265,7 +265,7 @@ async def test_logout_removes_the_stored_token_and_asks_for_a_new_one(memory_key
 async def test_palette_lists_the_token_actions():
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for title in ("Token: reveal / hide", "Token: copy", "Token: regenerate", "Token: log out"):
             assert title in titles
@@ -273,7 +273,7 @@ async def test_palette_lists_the_token_actions():
 
 def test_token_screen_snapshot(snap_compare):
     async def run_before(pilot) -> None:
-        await settle(pilot)
+        await settled(pilot)
 
     assert snap_compare(demo_app(), terminal_size=SIZE, run_before=run_before)
 
@@ -283,12 +283,12 @@ async def test_regenerate_waits_out_a_429_hold_instead_of_sending():
 
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await settled(pilot)
         backend = app.runtime.demo_backend
         before = backend.token
         app.feeds.scheduler.observe(RateLimited("Too many requests", retry_after=60))
         await pilot.press("g", "y")
-        await settle(pilot)
+        await settled(pilot)
         assert backend.token == before == app.token_state.token  # nothing was regenerated
         failed = [n for n in notifications(app) if n.startswith("Regenerate failed: Rate-limited")]
         assert failed and "retry in 60 s" in failed[0]

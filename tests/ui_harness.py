@@ -49,3 +49,25 @@ async def wait_until(
             raise AssertionError(f"gave up after {timeout:g} s waiting for {what or predicate}")
         await pilot.pause(step)
     await pilot.pause()
+
+
+def quiet(app) -> bool:
+    """No worker running, and every active feed answered (data or error) with no poll in flight
+    or asked for; after a 401 stop none is asked for."""
+    if any(not worker.is_finished for worker in app.workers):
+        return False
+    scheduler = app.feeds.scheduler
+    if scheduler.auth_failed is not None:
+        return True
+    return all(
+        not feed.in_flight
+        and not feed.forced
+        and (feed.state.updated_at is not None or feed.state.error is not None)
+        for feed in scheduler.feeds.values()
+        if feed.active
+    )
+
+
+async def settled(pilot) -> None:
+    """After a key press or a fault: until the app is `quiet`."""
+    await wait_until(pilot, lambda: quiet(pilot.app), what="polls and workers to finish")

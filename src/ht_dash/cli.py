@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ht_dash import __version__
@@ -34,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "meter",
     "plan",
     "run",
+    "completion",
 )
 # Subcommands not named after their module. A command line imports only the module its command
 # needs (the dashboard: none); --help, and anything unclear, imports them all.
@@ -171,6 +173,10 @@ def make_runtime(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "_ARGCOMPLETE" in os.environ:  # a shell asking for TAB candidates: answer and exit
+        from ht_dash.commands.completion import complete
+
+        complete(build_parser())
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:

@@ -24,6 +24,48 @@ _RANGES = {"live_interval": LIVE_INTERVAL_RANGE, "request_deadline": REQUEST_DEA
 
 
 @dataclass(frozen=True, slots=True)
+class KeySetting:
+    """One remap from config.toml's [keys] table: `binding_id = "keys"` (comma-separated)."""
+
+    binding_id: str
+    keys: object  # as written: a string, or anything else (reported, ignored)
+    line: int  # 1-based line in the file; 0 when it cannot be found
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """`history.kind = "k"` is a nested table in TOML: give its entries their dotted ids back."""
+    items: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            items += _flatten(value, f"{name}.")
+        else:
+            items.append((name, value))
+    return items
+
+
+def _key_line(lines: list[str], binding_id: str) -> int:
+    """The line in [keys] that sets `binding_id` (quoted, dotted or plain), 1-based; 0 if none."""
+    start = next((i for i, line in enumerate(lines) if line.strip().startswith("[keys")), 0)
+    for number, line in enumerate(lines[start:], start + 1):
+        left = line.split("=", 1)[0] if "=" in line else ""
+        name = left.replace('"', "").replace("'", "").replace(" ", "").strip()
+        if name and (name == binding_id or binding_id.endswith("." + name)):
+            return number
+    return 0
+
+
+def _key_settings(table: Any, text: str, path: Path) -> tuple[KeySetting, ...]:
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{path}: 'keys' must be a table of binding id = \"keys\"",
+            hint='for example:  [keys]  "requests.follow" = "F"',
+        )
+    lines = text.splitlines()
+    return tuple(KeySetting(bid, keys, _key_line(lines, bid)) for bid, keys in _flatten(table))
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     base_url: str = DEFAULT_BASE_URL
     clipboard: str = "auto"
@@ -37,6 +79,9 @@ class Settings:
     # Where the meter writes and `--source meter` reads: "" is meter.sqlite3 in the data
     # directory; a postgresql:// URL is a store shared by several meters (docs/meter.md).
     meter_store: str = ""
+    # [keys] table: (binding id, keys, line in config.toml or 0), checked when the app starts
+    keys: tuple[KeySetting, ...] = ()
+    config_path: Path | None = None  # where the [keys] came from, for messages
 
     def __repr__(self) -> str:  # explicit: a store URL's password is never shown
         inner = ", ".join(f"{f.name}={self._shown(f.name)!r}" for f in fields(self))
@@ -150,8 +195,12 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
             raise ConfigError(
                 f"{path} is not valid TOML: {exc}", hint="fix or delete the file"
             ) from None
-        known = {f.name for f in fields(Settings)}
+        known = {f.name for f in fields(Settings)} - {"config_path"}
         for key, value in data.items():
+            if key == "keys":
+                values["keys"] = _key_settings(value, text, path)
+                values["config_path"] = path
+                continue
             if key not in known:
                 raise ConfigError(
                     f"{path}: unknown setting '{key}'",

@@ -12,7 +12,7 @@ import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -42,6 +42,8 @@ from ht_dash.api.models import (
     NextBilling,
     Profile,
     RegeneratedToken,
+    RequestLogPage,
+    SecondCounts,
     Subscription,
     TokenInfo,
 )
@@ -321,13 +323,30 @@ class AccountClient:
     async def metrics(self, days: int = 90) -> Metrics:
         return await self._get(contract.METRICS, contract.parse_metrics, days=days)
 
-    async def endpoint_usage(self, timeframe: str = "30d") -> EndpointUsageReport:
+    async def endpoint_usage(
+        self, timeframe: str = "30d", date: date | None = None
+    ) -> EndpointUsageReport:
         return await self._get(
-            contract.ENDPOINT_USAGE, contract.parse_endpoint_usage, timeframe=timeframe
+            contract.ENDPOINT_USAGE,
+            contract.parse_endpoint_usage,
+            timeframe=None if date is not None else timeframe,
+            date=None if date is None else date.isoformat(),
         )
 
     async def next_billing(self) -> NextBilling:
         return await self._get(contract.NEXT_BILLING, contract.parse_next_billing)
+
+    async def second_counts(self, window_minutes: int = 15) -> SecondCounts:
+        return await self._get(
+            contract.SECONDS, contract.parse_second_counts, window_minutes=window_minutes
+        )
+
+    async def recent_requests(
+        self, after_id: int | None = None, limit: int = 1000
+    ) -> RequestLogPage:
+        return await self._get(
+            contract.REQUESTS, contract.parse_request_log, after_id=after_id, limit=limit
+        )
 
     async def history(
         self, *, kind: str | None = None, cursor: str | None = None, limit: int = 50

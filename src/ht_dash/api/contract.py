@@ -29,6 +29,9 @@ from ht_dash.api.models import (
     Plan,
     Profile,
     RegeneratedToken,
+    RequestLogPage,
+    RequestRecord,
+    SecondCounts,
     StreamUsage,
     Subscription,
     TokenInfo,
@@ -48,6 +51,10 @@ METRICS = "/account/metrics"
 ENDPOINT_USAGE = "/account/usage/endpoints"
 NEXT_BILLING = "/account/billing/next"
 HISTORY = "/account/history"
+REQUESTS = "/account/requests"
+SECONDS = "/account/usage/seconds"
+SECONDS_MAX = 3600  # one hour of seconds
+REQUEST_LOG_MAX_LIMIT = 10_000
 
 
 def is_account_path(path: str) -> bool:
@@ -56,6 +63,7 @@ def is_account_path(path: str) -> bool:
 
 
 QUOTA_PERIODS = ("day", "month")
+DAY_TIMEFRAME = "day"  # the timeframe a report for one `date` echoes
 # Instants and dates outside these years (in UTC) are a bad payload: no account has them, and
 # near year 1 or 9999 a change of zone overflows.
 INSTANT_YEARS = (1970, 9000)
@@ -202,6 +210,19 @@ class Reader:
             return None
         return Reader(value, self._path(key))
 
+    def counts(self, key: str, *, max_length: int) -> tuple[int, ...]:
+        """A list of non-negative integers (a series of counts)."""
+        value = self._get(key, False)
+        if not isinstance(value, list):
+            raise self._bad(key, "a list", value)
+        if len(value) > max_length:
+            raise BadPayload(f"field '{self._path(key)}' is too long", field=self._path(key))
+        for i, item in enumerate(value):
+            if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 10**9:
+                where = f"{self._path(key)}[{i}]"
+                raise BadPayload(f"field '{where}' should be a count", field=where)
+        return tuple(value)
+
     def list(self, key: str, item: Callable[[Reader], T]) -> tuple[T, ...]:
         value = self._get(key, False)
         if not isinstance(value, list):
@@ -230,6 +251,10 @@ def _kind(value: Any) -> str:
         if value is None
         else type(value).__name__.replace("dict", "object").replace("str", "string")
     )
+
+
+def _iso_ms(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _iso_opt(at: datetime | None) -> str | None:
@@ -375,6 +400,7 @@ def parse_endpoint_usage(data: Any) -> EndpointUsageReport:
         start=r.instant("from"),
         end=r.instant("to"),
         endpoints=r.list("endpoints", _endpoint),
+        date=r.date("date", optional=True),
     )
 
 
@@ -407,6 +433,44 @@ def parse_history(data: Any) -> HistoryPage:
     r = Reader(data, "")
     return HistoryPage(
         items=r.list("items", _history_entry), next_cursor=r.str("next_cursor", optional=True)
+    )
+
+
+def _request(r: Reader) -> RequestRecord:
+    return RequestRecord(
+        id=r.int("id"),
+        at=r.instant("at"),
+        method=r.str("method"),
+        path=r.str("path"),
+        status=r.int("status"),
+        latency_ms=r.float("latency_ms"),
+        bytes=r.int("bytes"),
+        retry_after=r.float("retry_after", optional=True),
+        instance=r.str("instance", optional=True),
+    )
+
+
+def parse_second_counts(data: Any) -> SecondCounts:
+    r = Reader(data, "")
+    requests = r.counts("requests", max_length=SECONDS_MAX)
+    throttled = r.counts("throttled", max_length=SECONDS_MAX)
+    if len(requests) != len(throttled):
+        raise BadPayload("fields 'requests' and 'throttled' differ in length", field="throttled")
+    return SecondCounts(
+        start=r.instant("from"),
+        requests=requests,
+        throttled=throttled,
+        limit_per_minute=r.int("limit_per_minute", optional=True),
+    )
+
+
+def parse_request_log(data: Any) -> RequestLogPage:
+    r = Reader(data, "")
+    return RequestLogPage(
+        log_id=r.str("log_id"),
+        requests=r.list("requests", _request),
+        newest_id=r.int("newest_id", optional=True),
+        truncated=r.bool("truncated"),
     )
 
 
@@ -514,6 +578,7 @@ def dump_metrics(m: Metrics) -> dict[str, Any]:
 def dump_endpoint_usage(r: EndpointUsageReport) -> dict[str, Any]:
     return {
         "timeframe": r.timeframe,
+        "date": None if r.date is None else r.date.isoformat(),
         "from": iso(r.start),
         "to": iso(r.end),
         "endpoints": [
@@ -560,3 +625,35 @@ def dump_history_entry(e: HistoryEntry) -> dict[str, Any]:
 
 def dump_history(p: HistoryPage) -> dict[str, Any]:
     return {"items": [dump_history_entry(e) for e in p.items], "next_cursor": p.next_cursor}
+
+
+def dump_request(q: RequestRecord) -> dict[str, Any]:
+    return {
+        "id": q.id,
+        "at": _iso_ms(q.at),
+        "method": q.method,
+        "path": q.path,
+        "status": q.status,
+        "latency_ms": round(q.latency_ms, 1),
+        "bytes": q.bytes,
+        "retry_after": q.retry_after,
+        "instance": q.instance,
+    }
+
+
+def dump_request_log(p: RequestLogPage) -> dict[str, Any]:
+    return {
+        "log_id": p.log_id,
+        "requests": [dump_request(q) for q in p.requests],
+        "newest_id": p.newest_id,
+        "truncated": p.truncated,
+    }
+
+
+def dump_second_counts(c: SecondCounts) -> dict[str, Any]:
+    return {
+        "from": iso(c.start),
+        "requests": list(c.requests),
+        "throttled": list(c.throttled),
+        "limit_per_minute": c.limit_per_minute,
+    }

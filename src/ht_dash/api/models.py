@@ -163,6 +163,7 @@ class EndpointUsageReport:
     start: datetime
     end: datetime
     endpoints: tuple[EndpointUsage, ...]
+    date: date | None = None  # one UTC day asked for instead of a timeframe (drill-down)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +192,45 @@ class HistoryEntry:
 class HistoryPage:
     items: tuple[HistoryEntry, ...]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One data-API request the bot made, as the meter (or the demo) saw it."""
+
+    id: int  # increasing within one log; a new log (rotated database) starts again
+    at: datetime  # when it arrived, millisecond precision
+    method: str
+    path: str  # route template, e.g. /segments/{id}/summary
+    status: int
+    latency_ms: float
+    bytes: int
+    retry_after: float | None  # seconds, on 429
+    instance: str | None  # which meter saw it, when there are several
+
+    @property
+    def status_class(self) -> str:
+        """'2xx', '3xx', '4xx', '429' or '5xx' (429 is its own class: the limit, not a bug)."""
+        if self.status == 429:
+            return "429"
+        return f"{min(max(self.status // 100, 1), 5)}xx"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLogPage:
+    """Requests newer than the id asked for, newest first."""
+
+    log_id: str  # identifies the log; it changes when the meter database is rotated or replaced
+    requests: tuple[RequestRecord, ...]
+    newest_id: int | None  # the newest id in the log (None: empty), even when nothing is new
+    truncated: bool  # more new requests than the limit: the oldest of them were left out
+
+
+@dataclass(frozen=True, slots=True)
+class SecondCounts:
+    """Requests (and 429s among them) second by second, oldest first: what pacing advice reads."""
+
+    start: datetime  # the first second
+    requests: tuple[int, ...]
+    throttled: tuple[int, ...]
+    limit_per_minute: int | None

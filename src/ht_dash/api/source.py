@@ -6,6 +6,7 @@ feed engine (`ht_dash.feeds.engine`)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Protocol
 
 from ht_dash.api.models import (
@@ -17,6 +18,8 @@ from ht_dash.api.models import (
     NextBilling,
     Profile,
     RegeneratedToken,
+    RequestLogPage,
+    SecondCounts,
     Subscription,
     TokenInfo,
 )
@@ -38,8 +41,14 @@ class AccountSource(Protocol):
     async def subscription(self) -> Subscription: ...
     async def live(self, window_minutes: int = 15) -> LiveUsage: ...
     async def metrics(self, days: int = 90) -> Metrics: ...
-    async def endpoint_usage(self, timeframe: str = "30d") -> EndpointUsageReport: ...
+    async def endpoint_usage(
+        self, timeframe: str = "30d", date: date | None = None
+    ) -> EndpointUsageReport: ...
     async def next_billing(self) -> NextBilling: ...
+    async def second_counts(self, window_minutes: int = 15) -> SecondCounts: ...
+    async def recent_requests(
+        self, after_id: int | None = None, limit: int = 1000
+    ) -> RequestLogPage: ...
     async def history(
         self, *, kind: str | None = None, cursor: str | None = None, limit: int = 50
     ) -> HistoryPage: ...

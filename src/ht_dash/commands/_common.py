@@ -58,6 +58,8 @@ def get_token(runtime: Runtime) -> Secret | None:
     `ht_dash.auth.resolve_token` decides (demo token under --demo, else env > keyring > file).
     A storage problem (locked keyring, unreadable file) with no token found is an AuthError.
     """
+    if runtime.demo:  # what DemoTokenStore.load gives, without loading the token storage
+        return runtime.demo_backend.token
     from ht_dash.auth import resolve_token
 
     resolved = resolve_token(runtime)

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ from ht_dash.demo.usage import Traffic
 
 if TYPE_CHECKING:
     from ht_dash.demo.history import History
+    from ht_dash.demo.requests import DemoRequestLog
 
 _JSON = "application/json; charset=utf-8"
 _INTEGER = re.compile(r"^[+-]?\d{1,9}$")
@@ -124,7 +125,10 @@ class DemoBackend:
             contract.ENDPOINT_USAGE: ("GET", self._endpoint_usage),
             contract.NEXT_BILLING: ("GET", self._next_billing),
             contract.HISTORY: ("GET", self._history_page),
+            contract.REQUESTS: ("GET", self._request_log),
+            contract.SECONDS: ("GET", self._second_counts),
         }
+        self._request_log: DemoRequestLog | None = None
 
     def __repr__(self) -> str:
         return f"DemoBackend(seed={self.seed}, plan={self.account.plan.id!r})"
@@ -312,6 +316,19 @@ class DemoBackend:
         return int(raw)
 
     @staticmethod
+    def _date(query: Mapping[str, str], name: str, now: datetime) -> date | None:
+        raw = query.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            day = date.fromisoformat(raw) if len(raw) == 10 else None
+        except ValueError:
+            day = None
+        if day is None or day > now.date():
+            raise _BadParam(f"{name} must be a past or present UTC date, YYYY-MM-DD")
+        return day
+
+    @staticmethod
     def _choice(
         query: Mapping[str, str], name: str, choices: tuple[str, ...], default: str | None
     ) -> str | None:
@@ -362,8 +379,9 @@ class DemoBackend:
     def _endpoint_usage(self, query: Mapping[str, str], now: datetime) -> _Reply:
         timeframe = self._choice(query, "timeframe", TIMEFRAMES, "30d")
         assert timeframe is not None
+        day = self._date(query, "date", now)
         return _json_reply(
-            200, contract.dump_endpoint_usage(self.traffic.endpoint_usage(timeframe, now))
+            200, contract.dump_endpoint_usage(self.traffic.endpoint_usage(timeframe, now, day))
         )
 
     def next_billing(self, now: datetime) -> NextBilling:
@@ -382,6 +400,29 @@ class DemoBackend:
 
     def _next_billing(self, query: Mapping[str, str], now: datetime) -> _Reply:
         return _json_reply(200, contract.dump_next_billing(self.next_billing(now)))
+
+    @property
+    def request_log(self) -> DemoRequestLog:
+        """The bot's requests one by one (screen 7), built when first asked for."""
+        if self._request_log is None:
+            from ht_dash.demo.requests import DemoRequestLog
+
+            self._request_log = DemoRequestLog(self.traffic)
+        return self._request_log
+
+    def _second_counts(self, query: Mapping[str, str], now: datetime) -> _Reply:
+        window = self._int(query, "window_minutes", 15, 1, 60)
+        counts = self.request_log.second_counts(window, now)
+        return _json_reply(200, contract.dump_second_counts(counts))
+
+    def _request_log(self, query: Mapping[str, str], now: datetime) -> _Reply:
+        limit = self._int(query, "limit", 1000, 1, contract.REQUEST_LOG_MAX_LIMIT)
+        raw_after = query.get("after_id") or ""
+        if raw_after and not (raw_after.isascii() and raw_after.isdigit() and len(raw_after) <= 15):
+            raise _BadParam("after_id must be a request id (a non-negative integer)")
+        after_id = int(raw_after) if raw_after else None
+        page = self.request_log.page(after_id, limit, now)
+        return _json_reply(200, contract.dump_request_log(page))
 
     @property
     def history(self) -> History:

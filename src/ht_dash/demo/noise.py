@@ -7,10 +7,19 @@ of any day or 15-second bucket on demand without storing or replaying a random s
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
+
+try:
+    # What statistics.NormalDist.inv_cdf runs, without statistics' imports of decimal and
+    # fractions (a tenth of `status --json`'s start-up beyond a bare CLI).
+    from _statistics import _normal_dist_inv_cdf
+except ImportError:  # an interpreter without the C accelerator
+    from statistics import NormalDist
+
+    def _normal_dist_inv_cdf(p: float, mu: float, sigma: float) -> float:
+        return NormalDist(mu, sigma).inv_cdf(p)
+
 
 _MASK = (1 << 64) - 1
-_STANDARD = NormalDist()
 
 
 def _mix(x: int) -> int:
@@ -32,7 +41,7 @@ def unit(*keys: int) -> float:
 def normal(*keys: int) -> float:
     """Standard normal, clipped to +-3 so no single draw makes an accidental second incident."""
     u = min(max(unit(*keys), 1e-9), 1 - 1e-9)
-    return max(-3.0, min(3.0, _STANDARD.inv_cdf(u)))
+    return max(-3.0, min(3.0, _normal_dist_inv_cdf(u, 0.0, 1.0)))
 
 
 def smooth(position: float, *keys: int) -> float:

@@ -26,6 +26,7 @@ from ht_dash.api.models import (
     Plan,
     StreamUsage,
 )
+from ht_dash.api.contract import DAY_TIMEFRAME
 from ht_dash.demo.account import DemoAccount, midnight
 from ht_dash.demo.noise import normal, smooth, unit
 
@@ -322,11 +323,18 @@ class Traffic:
         limit = self.account.plan.rate_limit_per_minute
         return (limit if limit is not None else NO_LIMIT_NOMINAL_PER_MIN) / 100
 
-    def endpoint_usage(self, timeframe: str, now: datetime) -> EndpointUsageReport:
-        start = window_start(timeframe, now)
-        totals = self.totals(start, now)
+    def endpoint_usage(
+        self, timeframe: str, now: datetime, day: date | None = None
+    ) -> EndpointUsageReport:
+        """Per-endpoint usage in a timeframe up to now, or on one UTC `day` (up to now, if today)."""
+        if day is not None:
+            start, end = midnight(day), min(now, midnight(day + timedelta(days=1)))
+            timeframe, tf = DAY_TIMEFRAME, len(TIMEFRAMES) + day.toordinal()
+        else:
+            start, end = window_start(timeframe, now), now
+            tf = TIMEFRAMES.index(timeframe)
+        totals = self.totals(start, end)
         specs = self.endpoints
-        tf = TIMEFRAMES.index(timeframe)
         today = now.astimezone(UTC).date().toordinal()
         scale = self._session_scale()
 
@@ -383,7 +391,9 @@ class Traffic:
                 )
             )
         rows.sort(key=lambda e: (-e.requests, e.path, e.method))
-        return EndpointUsageReport(timeframe=timeframe, start=start, end=now, endpoints=tuple(rows))
+        return EndpointUsageReport(
+            timeframe=timeframe, start=start, end=end, endpoints=tuple(rows), date=day
+        )
 
     # ---- live ---------------------------------------------------------------------------------
 
@@ -401,11 +411,34 @@ class Traffic:
         total = self._bucket_requests(bucket, capacity)
         if seconds >= LIVE_INTERVAL_S:
             return total
+        weights = self._second_weights(bucket)
+        return round(total * sum(weights[:seconds]) / sum(weights))
+
+    def _second_weights(self, bucket: int) -> list[float]:
         start = bucket * LIVE_INTERVAL_S
-        weights = [
+        return [
             unit(self.seed, _LIVE_SECOND, start + i) ** 3 + 0.02 for i in range(LIVE_INTERVAL_S)
         ]
-        return round(total * sum(weights[:seconds]) / sum(weights))
+
+    def capacity(self) -> float:
+        limit = self.account.plan.rate_limit_per_minute
+        return limit if limit is not None else NO_LIMIT_NOMINAL_PER_MIN
+
+    def bucket_requests(self, bucket: int) -> int:
+        """Requests received in one 15 s bucket (bucket = unix seconds // 15)."""
+        return self._bucket_requests(bucket, self.capacity())
+
+    def second_counts(self, bucket: int) -> list[int]:
+        """The bucket's requests second by second, as `live` counts them arriving."""
+        total = self.bucket_requests(bucket)
+        weights = self._second_weights(bucket)
+        weight_sum = sum(weights)
+        arrived, running = [0], 0.0
+        for weight in weights[:-1]:  # the same rounding as `_arrived_by`
+            running += weight
+            arrived.append(round(total * running / weight_sum))
+        arrived.append(total)
+        return [arrived[s + 1] - arrived[s] for s in range(LIVE_INTERVAL_S)]
 
     def _sliding_rate(
         self, received: dict[int, int], last: int, now_s: int, capacity: float

@@ -91,15 +91,17 @@ class FeedEngine:
     def param(self, spec: FeedSpec, name: str) -> Any:
         return self.params[spec.name][name]
 
-    def set_param(self, spec: FeedSpec, **values: Any) -> None:
-        """Change a feed's parameters; a change fetches it again at once."""
+    def set_param(self, spec: FeedSpec, *, fetch_now: bool = True, **values: Any) -> None:
+        """Change a feed's parameters; a change fetches it again at once, unless `fetch_now` is
+        False (a cursor that moves on with the data: the next poll comes at its interval)."""
         params = self.params[spec.name]
         if unknown := values.keys() - params.keys():
             raise KeyError(f"{spec.name} has no parameter {', '.join(sorted(unknown))}")
         if all(params[key] == value for key, value in values.items()):
             return
         params.update(values)
-        self.refresh([spec])
+        if fetch_now:
+            self.refresh([spec])
 
     # ---- what is polled ----------------------------------------------------------------------
 

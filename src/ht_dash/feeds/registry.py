@@ -81,12 +81,16 @@ METRICS = FeedSpec(
     codec=Codec(contract.dump_metrics, contract.parse_metrics),
     variant=lambda p: f"{p['days']}d",
 )
-USAGE = FeedSpec(
+USAGE = FeedSpec(  # `date` (one UTC day, from the metrics screen's drill-down) wins over timeframe
     "usage",
-    lambda source, p: source.endpoint_usage(p["timeframe"]),
-    params={"timeframe": "30d"},
+    lambda source, p: (
+        source.endpoint_usage(p["timeframe"], p["date"])
+        if p["date"] is not None
+        else source.endpoint_usage(p["timeframe"])
+    ),
+    params={"timeframe": "30d", "date": None},
     codec=Codec(contract.dump_endpoint_usage, contract.parse_endpoint_usage),
-    variant=lambda p: p["timeframe"],
+    variant=lambda p: p["date"].isoformat() if p["date"] is not None else p["timeframe"],
 )
 BILLING = FeedSpec(
     "billing",
@@ -100,6 +104,39 @@ HISTORY = FeedSpec(  # the newest page; the history screen asks for the next one
     codec=Codec(contract.dump_history, contract.parse_history),
     variant=lambda p: p["kind"] or "all",
 )
+# Screen 7's log: only requests newer than `after_id` (the newest the screen holds), each second.
+# The screen moves `after_id` on as pages arrive (without an extra fetch); no offline copy.
+REQUEST_LOG_FIRST_PAGE, REQUEST_LOG_PAGE = 10_000, 1_000
+REQUESTS = FeedSpec(
+    "requests",
+    lambda source, p: source.recent_requests(
+        p["after_id"], REQUEST_LOG_FIRST_PAGE if p["after_id"] is None else REQUEST_LOG_PAGE
+    ),
+    1.0,
+    params={"after_id": None},
+    pausable=True,
+)
 
-FEEDS: tuple[FeedSpec, ...] = (PROFILE, TOKEN, SUBSCRIPTION, LIVE, METRICS, USAGE, BILLING, HISTORY)
+# Screen 4's pacing advice: the meter's per-second counts of the last 15 minutes.
+PACING_WINDOW_MINUTES = 15
+PACING = FeedSpec(
+    "pacing",
+    lambda source, p: source.second_counts(p["window_minutes"]),
+    60.0,  # advice over 15 minutes moves slowly: one request a minute
+    params={"window_minutes": PACING_WINDOW_MINUTES},
+    pausable=True,
+)
+
+FEEDS: tuple[FeedSpec, ...] = (
+    PROFILE,
+    TOKEN,
+    SUBSCRIPTION,
+    LIVE,
+    METRICS,
+    USAGE,
+    BILLING,
+    HISTORY,
+    REQUESTS,
+    PACING,
+)
 BY_NAME: dict[str, FeedSpec] = {spec.name: spec for spec in FEEDS}

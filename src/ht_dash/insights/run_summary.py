@@ -5,6 +5,7 @@ Pure arithmetic over the records the run's meter made (one per request); no Text
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 
 from ht_dash.api.models import EndpointUsage, Plan
 from ht_dash.insights.hints import Hint, compute_hints
+from ht_dash.insights.pacing import pacing_advice, pacing_text
 from ht_dash.meter.recorder import Record, is_error
 from ht_dash.meter.source import nearest_rank
 
@@ -40,6 +42,7 @@ class RunSummary:
     plan: Plan | None
     endpoints: tuple[EndpointLine, ...]
     hints: tuple[Hint, ...]
+    pacing: str | None = None  # bursts over the limit and the setting that avoids them
 
     @property
     def quota_share(self) -> float | None:
@@ -68,6 +71,7 @@ class RunSummary:
                 {"severity": h.severity, "endpoint": h.key, "title": h.title, "advice": h.advice}
                 for h in self.hints
             ],
+            "pacing": self.pacing,
         }
 
     def lines(self) -> list[str]:
@@ -104,6 +108,8 @@ class RunSummary:
                 out.append(f"    {key:<{width}}  {e.requests:>7,}  p95 {p95} ms")
         for hint in self.hints:
             out.append(f"  hint: {hint.key}: {hint.title} — {hint.advice}")
+        if self.pacing:
+            out.append(f"  pacing: {self.pacing}")
         return out
 
 
@@ -151,7 +157,25 @@ def summarise(
         plan=plan,
         endpoints=tuple(lines[:TOP_ENDPOINTS]),
         hints=tuple(compute_hints(usages, seconds / 3600)),
+        pacing=_pacing(records, seconds, started, plan),
     )
+
+
+def _pacing(
+    records: Sequence[Record], seconds: float, started: float, plan: Plan | None
+) -> str | None:
+    """The pacing advice for this run's per-second counts, when a minute went over the limit."""
+    limit = plan.rate_limit_per_minute if plan else None
+    if not limit or not records:
+        return None
+    length = max(1, math.ceil(seconds), *(int(r.ts - started) + 1 for r in records))
+    counts, refused = [0] * length, [0] * length
+    for r in records:
+        second = min(length - 1, max(0, int(r.ts - started)))
+        counts[second] += 1
+        refused[second] += r.status == 429
+    advice = pacing_advice(counts, limit, refused)
+    return None if advice is None else pacing_text(advice)
 
 
 def _duration(seconds: float) -> str:

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from ht_dash.api.contract import DAY_TIMEFRAME
 from ht_dash.api.errors import BadRequest, ConfigError, HtError, NetworkError, NotAvailable
 from ht_dash.api.models import (
     TIMEFRAMES,
@@ -36,6 +37,9 @@ from ht_dash.api.models import (
     Plan,
     Profile,
     RegeneratedToken,
+    RequestLogPage,
+    RequestRecord,
+    SecondCounts,
     StreamUsage,
     Subscription,
     TokenInfo,
@@ -202,6 +206,7 @@ class MeterSource:
         self._plan_id = plan_id
         self.token_fp = token_fp
         self._checked = False
+        self._file_identity: tuple[int, int] | None = None  # the SQLite file last read
 
     @property
     def path(self) -> Path | None:
@@ -269,6 +274,23 @@ class MeterSource:
                 f"cannot read {store.label}: {exc.message}",
                 hint="is it a meter store, and is it reachable?",
             ) from None
+
+    def _follow_rotation(self) -> None:
+        """A SQLite file deleted or replaced (rotated) while open: drop the connection to the old
+        one, so the next query opens whatever is at the path now."""
+        path = self.path
+        if path is None:
+            return
+        try:
+            stat = path.stat()
+            identity: tuple[int, int] | None = (stat.st_dev, stat.st_ino)
+        except OSError:
+            identity = None
+        if identity != self._file_identity:
+            with self.store._lock:  # not while another feed's query uses the connection
+                self.store.close()
+            self._checked = False
+            self._file_identity = identity
 
     def _token_filter(self) -> tuple[str, tuple]:
         return (" AND token_fp = ?", (self.token_fp,)) if self.token_fp else ("", ())
@@ -341,10 +363,18 @@ class MeterSource:
         return await self._query(work)
 
     async def endpoint_usage(
-        self, timeframe: str = "30d", *, by_instance: bool = False
+        self, timeframe: str = "30d", date: date | None = None, *, by_instance: bool = False
     ) -> EndpointUsageReport:
-        """Per method + path template; `by_instance`: split further by meter instance."""
-        start, end = timeframe_window(timeframe, self._clock.now())
+        """Per method + path template; `by_instance`: split further by meter instance. `date`:
+        one UTC day instead of the timeframe (the metrics screen's drill-down)."""
+        now = self._clock.now()
+        day = date
+        if day is not None:
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            end = min(now, start + timedelta(days=1))
+            timeframe = DAY_TIMEFRAME
+        else:
+            start, end = timeframe_window(timeframe, now)
         token_sql, token_params = self._token_filter()
         split = "instance, " if by_instance else ""
 
@@ -411,7 +441,79 @@ class MeterSource:
                     )
                 )
             return EndpointUsageReport(
-                timeframe=timeframe, start=start, end=end, endpoints=tuple(endpoints)
+                timeframe=timeframe, start=start, end=end, endpoints=tuple(endpoints), date=day
+            )
+
+        return await self._query(work)
+
+    async def second_counts(self, window_minutes: int = 15) -> SecondCounts:
+        """The window's complete seconds: requests and 429s per second (for pacing advice)."""
+        if not 1 <= window_minutes <= 60:
+            raise BadRequest("window_minutes must be between 1 and 60", status=400)
+        end = int(self._clock.now().timestamp())
+        start = end - 60 * window_minutes
+        token_sql, token_params = self._token_filter()
+
+        def work(store: Store) -> SecondCounts:
+            requests = [0] * (end - start)
+            throttled = [0] * (end - start)
+            for second, count, refused in store.query(
+                f"SELECT {store.bucket('ts - ?', 1)}, COUNT(*), {_THROTTLED}"
+                f" FROM requests WHERE ts >= ? AND ts < ?{token_sql} GROUP BY 1",
+                (start, start, end, *token_params),
+            ):
+                requests[int(second)], throttled[int(second)] = int(count), int(refused)
+            return SecondCounts(
+                start=datetime.fromtimestamp(start, UTC),
+                requests=tuple(requests),
+                throttled=tuple(throttled),
+                limit_per_minute=self.plan(store).rate_limit_per_minute,
+            )
+
+        return await self._query(work)
+
+    async def recent_requests(
+        self, after_id: int | None = None, limit: int = 1000
+    ) -> RequestLogPage:
+        """Requests with id > after_id, newest first, by primary key (never the whole table).
+        No store yet: an empty log (""), so a screen following the log picks the store up as
+        soon as the meter creates it."""
+        if not 1 <= limit <= 100_000:
+            raise BadRequest("limit must be between 1 and 100000", status=400)
+        await asyncio.to_thread(self._follow_rotation)
+        if not self.store.exists():
+            return RequestLogPage(log_id="", requests=(), newest_id=None, truncated=False)
+        token_sql, token_params = self._token_filter()
+
+        def work(store: Store) -> RequestLogPage:
+            ((newest_id,),) = store.query(f"SELECT MAX(id) FROM requests WHERE 1 = 1{token_sql}",
+                                          token_params)  # fmt: skip
+            rows = store.query(
+                "SELECT id, ts, method, path, status, latency_ms, bytes, retry_after, instance"
+                f" FROM requests WHERE id > ?{token_sql} ORDER BY id DESC LIMIT ?",
+                (-1 if after_id is None else after_id, *token_params, limit + 1),
+            )
+            records = tuple(
+                RequestRecord(
+                    id=int(rid),
+                    at=datetime.fromtimestamp(round(ts, 3), UTC),
+                    method=method,
+                    path=path,
+                    status=int(status),
+                    latency_ms=float(latency),
+                    bytes=int(size),
+                    retry_after=retry_after,
+                    instance=_shown(instance) or None,
+                )
+                for rid, ts, method, path, status, latency, size, retry_after, instance in rows[
+                    :limit
+                ]
+            )
+            return RequestLogPage(
+                log_id=request_log_id(store),
+                requests=records,
+                newest_id=None if newest_id is None else int(newest_id),
+                truncated=len(rows) > limit and after_id is not None,
             )
 
         return await self._query(work)
@@ -552,6 +654,14 @@ class MeterSource:
     ) -> AsyncIterator[HistoryEntry]:
         raise self._not_available("billing and support history")
         yield  # pragma: no cover - makes this an async generator like the client's
+
+
+def request_log_id(store: Store) -> str:
+    """Names this store's log without revealing its salt: a new database, a new id."""
+    import hashlib
+
+    salt = store.get_meta("salt") or ""
+    return hashlib.sha256(f"ht-dash request log {salt}".encode()).hexdigest()[:16]
 
 
 def stream_usage(store: Store, plan: Plan, now: float) -> StreamUsage | None:

@@ -30,6 +30,8 @@ from ht_dash.api.models import (
     Plan,
     Profile,
     RegeneratedToken,
+    RequestLogPage,
+    SecondCounts,
     Subscription,
     TokenInfo,
 )
@@ -282,19 +284,56 @@ class ChainSource:
         origin = await self._meter_origin(f"recorded {recorded} of the {days} days asked")
         return self._answered("metrics", metrics, origin)
 
-    async def endpoint_usage(self, timeframe: str = "30d") -> EndpointUsageReport:
+    async def endpoint_usage(
+        self, timeframe: str = "30d", date: date | None = None
+    ) -> EndpointUsageReport:
         answer = await self._api(
-            "endpoint_usage", lambda: self.api.endpoint_usage(timeframe=timeframe)
+            "endpoint_usage", lambda: self.api.endpoint_usage(timeframe=timeframe, date=date)
         )
         if answer is not None:
             return answer
-        report, why = await self._from_meter(lambda m: m.endpoint_usage(timeframe=timeframe))
+        report, why = await self._from_meter(
+            lambda m: m.endpoint_usage(timeframe=timeframe, date=date)
+        )
         if report is None:
             raise self._unavailable(
                 "endpoint_usage",
                 NotAvailable(f"endpoint usage is not seen here: {why}", hint=METER_HINT),
             )
         return self._answered("endpoint_usage", report, await self._meter_origin())
+
+    async def second_counts(self, window_minutes: int = 15) -> SecondCounts:
+        """Per-second counts for pacing advice: the API's if it offers them, else the meter's
+        (with the declared plan's limit)."""
+        answer = await self._api("second_counts", lambda: self.api.second_counts(window_minutes))
+        if answer is not None:
+            return answer
+        counts, why = await self._from_meter(lambda m: m.second_counts(window_minutes))
+        if counts is None:
+            raise self._unavailable(
+                "second_counts",
+                NotAvailable(f"per-second counts are not seen here: {why}", hint=METER_HINT),
+            )
+        limit = self.plan.rate_limit_per_minute if self.plan is not None else None
+        counts = replace(counts, limit_per_minute=limit)
+        return self._answered("second_counts", counts, await self._meter_origin())
+
+    async def recent_requests(
+        self, after_id: int | None = None, limit: int = 1000
+    ) -> RequestLogPage:
+        """The request log: the API's if it offers one, else the meter's (this token's)."""
+        answer = await self._api(
+            "recent_requests", lambda: self.api.recent_requests(after_id, limit)
+        )
+        if answer is not None:
+            return answer
+        page, why = await self._from_meter(lambda m: m.recent_requests(after_id, limit))
+        if page is None:
+            raise self._unavailable(
+                "recent_requests",
+                NotAvailable(f"the request log is not seen here: {why}", hint=METER_HINT),
+            )
+        return self._answered("recent_requests", page, await self._meter_origin())
 
     async def next_billing(self) -> NextBilling:
         if (answer := await self._api("next_billing", self.api.next_billing)) is not None:

@@ -1,4 +1,4 @@
-"""The Textual app: six screens as modes, global keys, and the glue between feeds and screens.
+"""The Textual app: seven screens as modes, global keys, and the glue between feeds and screens.
 
 The feeds (what is polled, with which parameters, the gate every request passes) live in
 `ht_dash.feeds.engine`; the token in `ht_dash.auth.state`; UI glue in `tui/` (`palette`,
@@ -82,6 +82,14 @@ class HtDashApp(notices.PlainNotifications, App[int]):
         self._freshness_timer: Timer | None = None  # the 1 s tick that moves age texts on
         self.theme = themes.initial_theme(runtime.settings, self.available_themes)
         self.alerts = AlertMonitor()
+        self.key_problems: list[str] = []  # from config.toml's [keys], reported once at start
+        if runtime.settings.keys:
+            from ht_dash.tui.keymap import resolve
+
+            keymap, self.key_problems = resolve(
+                runtime.settings.keys, self.BINDINGS, runtime.settings.config_path
+            )
+            self.set_keymap(keymap)
         self.feeds = FeedEngine(
             runtime,
             source,
@@ -108,6 +116,8 @@ class HtDashApp(notices.PlainNotifications, App[int]):
     def _start(self) -> None:
         """Say what resolving the token found; without a token, the login screen comes first."""
         resolved = self.token_state.resolved
+        for text in self.key_problems:
+            self.notify(text, title="Keys", severity="warning", timeout=15)
         for text in resolved.warnings if resolved else ():
             self.notify(text, title="Token", severity="warning", timeout=12)
         problem = resolved.problem if resolved else None

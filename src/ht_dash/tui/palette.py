@@ -7,8 +7,10 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.app import SystemCommand
+from textual.binding import Binding
 from textual.screen import Screen
 
+from ht_dash.tui.keymap import key_display
 from ht_dash.tui.screens import SCREENS
 
 if TYPE_CHECKING:
@@ -19,16 +21,27 @@ def system_commands(app: HtDashApp, screen: Screen) -> Iterable[SystemCommand]:
     if getattr(screen, "BLOCKS_NAVIGATION", False):  # the login screen: no way around it
         yield from screen.palette_commands()  # type: ignore[attr-defined]
         return
+    keys_of_screens = {
+        b.id.removeprefix("screen."): key_display(app._keymap, b)
+        for b in app.BINDINGS
+        if isinstance(b, Binding) and b.id and b.id.startswith("screen.")
+    }
     for mode, key, label, _, _ in SCREENS:
         yield SystemCommand(
-            f"Go to {label}", f"Screen {key}", partial(app.action_show_screen, mode)
+            f"Go to {label}", f"Screen {keys_of_screens.get(mode, key)}",
+            partial(app.action_show_screen, mode),
         )
-    yield SystemCommand("Refresh", "Fetch this screen's data now (r)", app.action_refresh)
+    keys = {b.id: key_display(app._keymap, b) for b in app.BINDINGS if isinstance(b, Binding)}
     yield SystemCommand(
-        "Pause / resume live polling", "Stop or restart live requests (p)", app.action_toggle_pause
+        "Refresh", f"Fetch this screen's data now ({keys['refresh']})", app.action_refresh
+    )
+    yield SystemCommand(
+        "Pause / resume live polling",
+        f"Stop or restart live requests ({keys['pause']})",
+        app.action_toggle_pause,
     )
     faster, slower = (partial(app.feeds.step_live_interval, step) for step in (-1, +1))
     yield SystemCommand("Live refresh faster", "Shorter live interval (+)", faster)
     yield SystemCommand("Live refresh slower", "Longer live interval (-)", slower)
-    yield SystemCommand("Help", "Keys and screens (?)", app.action_help)
+    yield SystemCommand("Help", f"Keys and screens ({keys['help']})", app.action_help)
     yield from getattr(screen, "palette_commands", lambda: ())()

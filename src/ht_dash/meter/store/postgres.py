@@ -113,7 +113,14 @@ class PostgresStore(Store):
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
 
     def _has_table(self, cur: Any, name: str) -> bool:
-        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
+        # A scan of pg_class, not to_regclass: after waiting for the schema lock, to_regclass
+        # answers from the catalog cache of before the wait and misses another meter's tables.
+        cur.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+            " ON n.oid = c.relnamespace WHERE c.relname = %s"
+            " AND n.nspname = ANY (current_schemas(false)))",
+            (name,),
+        )
         return bool(cur.fetchone()[0])
 
     def translate(self, exc: BaseException) -> BaseException | None:

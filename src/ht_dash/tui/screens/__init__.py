@@ -1,4 +1,4 @@
-"""One module per screen. `SCREENS` lists the six dashboard screens in the web dashboard's order."""
+"""One module per screen. `SCREENS` lists the dashboard screens: the web dashboard's six in its order, then the request log."""
 
 from __future__ import annotations
 
@@ -10,4 +10,5 @@ SCREENS: tuple[tuple[str, str, str, str, str], ...] = (
     ("limits", "4", "Limits", "ht_dash.tui.screens.limits", "LimitsScreen"),
     ("billing", "5", "Billing", "ht_dash.tui.screens.billing", "BillingScreen"),
     ("history", "6", "History", "ht_dash.tui.screens.history", "HistoryScreen"),
+    ("requests", "7", "Log", "ht_dash.tui.screens.requests", "RequestsScreen"),
 )

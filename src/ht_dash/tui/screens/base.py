@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import getters
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.screen import Screen
@@ -12,8 +11,8 @@ from textual.screen import Screen
 from ht_dash.feeds.registry import FeedSpec
 from ht_dash.feeds.scheduler import FeedState
 from ht_dash.tui import notices
-from ht_dash.tui.app import HtDashApp
 from ht_dash.tui.screens import SCREENS
+from ht_dash.tui.typed_app import typed_app
 from ht_dash.tui.widgets.footer import DashFooter
 from ht_dash.tui.widgets.nav import NavBar
 from ht_dash.tui.widgets.panel import DataPanel
@@ -34,7 +33,7 @@ class DashScreen(Screen):
     PANELS: ClassVar[dict[str, str]] = {}
     FEED_NAMES: ClassVar[frozenset[str]] = frozenset()  # set from FEEDS
 
-    app = getters.app(HtDashApp)
+    app = typed_app()
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

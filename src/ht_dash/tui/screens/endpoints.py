@@ -440,7 +440,8 @@ class EndpointsScreen(DashScreen):
     def set_timeframe(self, timeframe: str) -> None:
         if timeframe not in TIMEFRAMES:
             return
-        self.app.feeds.set_param(USAGE, timeframe=timeframe)  # a change fetches it again
+        # a change fetches it again; a timeframe ends a one-day drill-down
+        self.app.feeds.set_param(USAGE, timeframe=timeframe, date=None)
         self._render_timeframes()
 
     def action_set_timeframe(self, timeframe: str) -> None:
@@ -448,13 +449,23 @@ class EndpointsScreen(DashScreen):
 
     def action_cycle_timeframe(self, step: int) -> None:
         index = TIMEFRAMES.index(self.app.feeds.param(USAGE, "timeframe"))
+        if self.app.feeds.param(USAGE, "date") is not None:  # back from a day: the same timeframe
+            step = 0
         self.set_timeframe(TIMEFRAMES[(index + step) % len(TIMEFRAMES)])
 
     # ---- text --------------------------------------------------------------------------------
 
     def _render_timeframes(self) -> None:
         wanted = self.app.feeds.param(USAGE, "timeframe")
+        day = self.app.feeds.param(USAGE, "date")
         shown = self.report.timeframe if self.report else None
+        if day is not None:  # drilled down from a day on the metrics screen
+            loading = "" if self.report and self.report.date == day else "  [$warning]loading…[/]"
+            self.query_one("#timeframes", Static).update(
+                f"Day: [b reverse] {day:%a %b %d} [/] (from the metrics screen)"
+                f"   [dim]t: back to timeframes[/]{loading}"
+            )
+            return
         parts = []
         for tf in TIMEFRAMES:
             label = TIMEFRAME_LABELS[tf]
@@ -463,7 +474,7 @@ class EndpointsScreen(DashScreen):
             else:
                 parts.append(f"[@click=screen.set_timeframe('{tf}')] {label} [/]")
         note = ""
-        if shown is not None and shown != wanted:
+        if shown is not None and (shown != wanted or self.report.date is not None):
             note = f"  [$warning]loading {TIMEFRAME_LABELS[wanted].lower()}…[/]"
         self.query_one("#timeframes", Static).update(
             "Timeframe: " + " ".join(parts) + "   [dim]t / T[/]" + note

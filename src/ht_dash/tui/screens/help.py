@@ -5,17 +5,21 @@ It opens at the section of the screen it was asked from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ht_dash.tui.keymap import key_display
 from ht_dash.tui.screens import SCREENS
 
 INTRO = (
     "A terminal dashboard for your HyperTracker API account. Number keys switch screens; "
-    "ctrl+p opens the command palette, which lists every action."
+    "ctrl+p opens the command palette, which lists every action. The last column is each key's "
+    "id: remap it under [keys] in config.toml."
 )
 
 # Keys that come from Textual's widgets rather than from a binding of ours.
@@ -41,18 +45,19 @@ ABOUT = (
 )
 
 
-def key_name(binding: Binding) -> str:
-    return binding.key_display or binding.key.replace("question_mark", "?")
+def key_lines(keys: list[tuple[str, str, str]]) -> str:
+    """One line per key: the key and what it does padded to columns, then its id for `[keys]`."""
+    key_width = max((len(key) for key, _, _ in keys), default=0)
+    what_width = max((len(what) for _, what, key_id in keys if key_id), default=0)
+    return "\n".join(
+        f"  {key:<{key_width}}  {what:<{what_width}}  {key_id}".rstrip()
+        for key, what, key_id in keys
+    )
 
 
-def key_lines(keys: list[tuple[str, str]]) -> str:
-    """One line per key: the key padded to a column, then what it does."""
-    width = max((len(key) for key, _ in keys), default=0)
-    return "\n".join(f"  {key:<{width}}  {what}" for key, what in keys)
-
-
-def binding_keys(bindings: list[Binding]) -> list[tuple[str, str]]:
-    return [(key_name(b), b.description) for b in bindings if b.description]
+def binding_keys(bindings: list[Binding], keymap: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(key as the user set it, description, binding id) of every described binding."""
+    return [(key_display(keymap, b), b.description, b.id or "") for b in bindings if b.description]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -71,15 +76,22 @@ class HelpScreen(ModalScreen[None]):
 
     def sections(self) -> list[tuple[str, str, str]]:
         """(id, heading, body) of every section, in order."""
+        keymap = self.app._keymap
         app_bindings = [b for b in self.app.BINDINGS if isinstance(b, Binding)]
-        app_keys = binding_keys([b for b in app_bindings if not (b.id or "").startswith("screen.")])
+        app_keys = binding_keys(
+            [b for b in app_bindings if not (b.id or "").startswith("screen.")], keymap
+        )
+        screen_keys = [b for b in app_bindings if (b.id or "").startswith("screen.")]
+        switch = [(f"{SCREENS[0][1]} … {SCREENS[-1][1]}", "switch screens", "screen.<name>")]
+        if any(b.id in keymap for b in screen_keys):  # remapped: each screen's key as set
+            switch = binding_keys(screen_keys, keymap)
         found = [
             ("help-intro", "ht-dash", INTRO),
-            ("help-everywhere", "Everywhere", key_lines([("1 … 6", "switch screens"), *app_keys])),
-            ("help-moving", "Moving around", key_lines(list(MOVING))),
+            ("help-everywhere", "Everywhere", key_lines([*switch, *app_keys])),
+            ("help-moving", "Moving around", key_lines([(key, what, "") for key, what in MOVING])),
         ]
         for mode, key, label, _, _ in SCREENS:
-            keys = binding_keys(_screen_bindings(mode))
+            keys = binding_keys(_screen_bindings(mode), keymap)
             body = key_lines(keys) if keys else "  No keys of its own."
             doc = " ".join(_screen_doc(mode).split())
             found.append((f"help-{mode}", f"{key} · {label}", f"{body}\n{doc}" if doc else body))

@@ -3,6 +3,8 @@ req/min against the limit — the screen to keep open beside a bot while debuggi
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from rich.markup import escape
 from textual import events
 from textual.app import ComposeResult
@@ -10,17 +12,18 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ht_dash.api.models import LiveUsage, Plan, StreamUsage, Subscription
-from ht_dash.feeds.registry import LIVE, SUBSCRIPTION
+from ht_dash.api.models import LiveUsage, Plan, SecondCounts, StreamUsage, Subscription
+from ht_dash.feeds.registry import LIVE, PACING, SUBSCRIPTION
 from ht_dash.insights.format import duration, plan_price
 from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction
+from ht_dash.insights.pacing import pacing_summary
 from ht_dash.meter import DEFAULT_STREAM_URL
 from ht_dash.sources.chain import RUN_COMMAND
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
 from ht_dash.tui.widgets.instances import InstanceList
 from ht_dash.tui.widgets.panel import DataPanel
-from ht_dash.tui.widgets.sparkline_panel import SparklinePanel
+from ht_dash.tui.widgets.sparkline_panel import RateSparkline, SparklinePanel
 
 STATUS_STYLE = {
     "active": "$success",
@@ -76,9 +79,22 @@ class LimitsScreen(DashScreen):
     """Quota and its projection refresh every 30 s; live req/min every 2 s (+/- to change, p to
     pause). Crossing 80 % or 100 % of the limit or the quota rings once."""
 
-    FEEDS = (SUBSCRIPTION, LIVE)
-    PANELS = {SUBSCRIPTION.name: "plan-panel", LIVE.name: "live-panel"}
+    FEEDS = (SUBSCRIPTION, LIVE, PACING)
+    PANELS = {
+        SUBSCRIPTION.name: "plan-panel",
+        LIVE.name: "live-panel",
+        PACING.name: "pacing-panel",
+    }
     BINDINGS = [
+        # priority: before the focused tab bar, whose ←/→ would switch screens
+        *(
+            Binding(key, f"move_cursor({step})", text, key_display=shown, show=False,
+                    priority=True, id=f"limits.cursor_{name}")  # fmt: skip
+            for key, step, text, shown, name in (
+                ("left", -1, "Cursor: earlier moment", "←", "prev"),
+                ("right", 1, "Cursor: later moment", "→", "next"),
+            )
+        ),
         Binding("plus,equals_sign", "faster", "Faster", key_display="+", id="limits.faster"),
         Binding("minus,underscore", "slower", "Slower", key_display="-", id="limits.slower"),
         Binding("P", "pick_plan", "Declare plan", show=False, id="limits.plan"),
@@ -90,6 +106,10 @@ class LimitsScreen(DashScreen):
     LimitsScreen #quota-projection.-over { color: $warning; }
     LimitsScreen #quota-projection.-spent { color: $error; text-style: bold; }
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cursor_at: datetime | None = None  # the sparkline bucket under the cursor
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll():
@@ -106,9 +126,12 @@ class LimitsScreen(DashScreen):
                 yield Static("", id="live-rate-note", classes="limits-line")
                 yield Static("", id="live-no-traffic", classes="limits-line")
                 yield SparklinePanel(id="rate-spark")
+                yield Static("", id="live-cursor", classes="limits-line")
                 yield Static("", id="live-throttled", classes="limits-line")
                 yield Static("", id="live-streams", classes="limits-line")
                 yield Static("", id="live-status", classes="limits-line")
+            with DataPanel(title="Pacing (last 15 min, per second)", id="pacing-panel"):
+                yield Static("", id="pacing-advice", classes="limits-line")
 
     # ---- rendering ---------------------------------------------------------------------------
 
@@ -118,6 +141,8 @@ class LimitsScreen(DashScreen):
             live = self.app.feeds.state(LIVE).data
             if isinstance(live, LiveUsage):
                 self._render_live(live)  # the Free plan's gauge shows the daily quota
+        elif kind == PACING.name and isinstance(data, SecondCounts):
+            set_text(self.query_one("#pacing-advice", Static), escape(pacing_summary(data)))
         elif kind == LIVE.name and isinstance(data, LiveUsage):
             self._render_live(data)
 
@@ -206,9 +231,11 @@ class LimitsScreen(DashScreen):
             peak_text += f" at {peak.at:%H:%M}"
         if live.limit_per_minute:
             peak_text += f" · limit {live.limit_per_minute:,}"
+        cursor = self._cursor_index(live)
         self.query_one("#rate-spark", SparklinePanel).show(
-            rates, live.limit_per_minute, f"-{window} min", peak_text
+            rates, live.limit_per_minute, f"-{window} min", peak_text, cursor
         )
+        self._render_cursor(live, cursor)
         self.query_one(InstanceList).show(live.instances, live.limit_per_minute, window)
         throttled = live.throttled_in_window
         set_text(
@@ -237,6 +264,52 @@ class LimitsScreen(DashScreen):
         self._render_status()
         self.call_after_refresh(self._fit_spark)  # lines come and go with the data
 
+    # ---- cursor over the sparkline -------------------------------------------------------------
+
+    def _cursor_index(self, live: LiveUsage) -> int | None:
+        """The bucket under the cursor; it stays on its instant while the series moves on."""
+        if self.cursor_at is None:
+            return None
+        found = next((i for i, b in enumerate(live.series) if b.at == self.cursor_at), None)
+        if found is None:  # scrolled out of the window
+            self.cursor_at = None
+        return found
+
+    def _render_cursor(self, live: LiveUsage, index: int | None) -> None:
+        line = self.query_one("#live-cursor", Static)
+        if index is None:
+            set_text(line, "[dim]←/→ or a click: one moment's req/min and 429s[/]")
+            return
+        bucket = live.series[index]
+        end = bucket.at + timedelta(seconds=live.interval_seconds)
+        rate = bucket.requests * 60 / live.interval_seconds if live.interval_seconds else 0
+        limit = live.limit_per_minute
+        over = f" [b $error]over the {limit}/min limit[/]" if limit and rate > limit else ""
+        refused = f"[b $error]{bucket.throttled:,}[/]" if bucket.throttled else "0"
+        set_text(
+            line,
+            f"[b]{bucket.at:%H:%M:%S}–{end:%H:%M:%S}[/]  {rate:,.0f} req/min{over} · "
+            f"{refused} 429s",
+        )
+
+    def _set_cursor(self, index: int) -> None:
+        live = self.app.feeds.state(LIVE).data
+        if not isinstance(live, LiveUsage) or not live.series:
+            return
+        index = max(0, min(index, len(live.series) - 1))
+        self.cursor_at = live.series[index].at
+        self._render_live(live)
+
+    def action_move_cursor(self, step: int) -> None:
+        live = self.app.feeds.state(LIVE).data
+        if not isinstance(live, LiveUsage) or not live.series:
+            return
+        current = self._cursor_index(live)
+        self._set_cursor(len(live.series) - 1 if current is None else current + step)
+
+    def on_rate_sparkline_clicked(self, event: RateSparkline.Clicked) -> None:
+        self._set_cursor(event.index)
+
     def _render_status(self) -> None:
         found = self.query("#live-status").results(Static)
         if (status := next(found, None)) is None:  # the 1 s tick came before compose finished
@@ -254,7 +327,13 @@ class LimitsScreen(DashScreen):
             )
 
     def on_resize(self, event: events.Resize) -> None:
-        tall = event.size.height >= TALL_SCREEN_ROWS
+        self._fit_height(event.size.height)
+
+    def _fit_height(self, rows: int) -> None:
+        if not self.query("#rate-spark"):  # resized before the panels mounted: once they are
+            self.call_after_refresh(self._fit_height, rows)
+            return
+        tall = rows >= TALL_SCREEN_ROWS
         self.query_one(InstanceList).set_max_rows(HOSTS_TALL if tall else HOSTS_SHORT)
         self.call_after_refresh(self._fit_spark)
 
@@ -275,6 +354,8 @@ class LimitsScreen(DashScreen):
             spark.styles.height = wanted
 
     def tick(self) -> None:
+        if not self.query("#live-status"):
+            return  # shown before its panels finished mounting (a slow machine): nothing to age
         super().tick()
         self._render_status()
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.markup import escape
-from textual import getters, work
+from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -33,7 +33,7 @@ from ht_dash.auth.errors import (
 )
 from ht_dash.auth.flows import check_or_not, validate_and_store
 from ht_dash.auth.storage import DemoTokenStore, TokenLocation, TokenStore, display_path
-from ht_dash.tui.app import HtDashApp
+from ht_dash.tui.typed_app import typed_app
 
 KEYRING, PLAIN_FILE, SESSION_ONLY = "keyring", "file", "session"
 
@@ -78,7 +78,7 @@ class LoginScreen(Screen[LoginResult | None]):
     """Dismissed with a `LoginResult` once a token is checked (and stored, if chosen)."""
 
     BLOCKS_NAVIGATION: ClassVar[bool] = True  # the app offers no other screen while this is up
-    app = getters.app(HtDashApp)
+    app = typed_app()
     DEFAULT_CSS = """
     LoginScreen { align: center middle; }
     LoginScreen > VerticalScroll { width: 100%; height: 1fr; align: center middle; }

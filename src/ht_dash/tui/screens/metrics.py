@@ -10,8 +10,8 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal
 from textual.widgets import Static
 
-from ht_dash.api.models import Metrics
-from ht_dash.feeds.registry import METRICS
+from ht_dash.api.models import DailyMetric, Metrics
+from ht_dash.feeds.registry import METRICS, USAGE
 from ht_dash.insights.metrics import (
     PERIODS,
     find_incident,
@@ -44,7 +44,8 @@ class MetricsScreen(DashScreen):
     worse), and one bar per day. An incident day — far more errors and 429s than a usual day — is
     drawn shaded (▓, red where there is colour) in every chart. When the days outnumber the
     columns, a bar shows the highest of its days.
-    Keys: d cycles the period 7 → 30 → 90 days, D goes back."""
+    Keys: d cycles the period 7 → 30 → 90 days, D goes back; ←/→ (or a click on a bar) put a cursor
+    on a day and show its four figures, i jumps to the incident day, Enter opens its endpoints."""
 
     FEEDS = (METRICS,)
     PANELS = {METRICS.name: "metrics-panel"}
@@ -58,6 +59,15 @@ class MetricsScreen(DashScreen):
             show=False,
             id="metrics.period_prev",
         ),
+        # priority: before the focused tab bar, whose ←/→ would switch screens
+        Binding(
+            "left", "move_day(-1)", "Day ◀", key_display="←", priority=True, id="metrics.day_prev"
+        ),
+        Binding(
+            "right", "move_day(1)", "Day ▶", key_display="→", priority=True, id="metrics.day_next"
+        ),
+        Binding("i", "incident_day", "Incident day", show=False, id="metrics.incident"),
+        Binding("enter", "open_day", "Day's endpoints", id="metrics.open_day"),
     ]
     DEFAULT_CSS = """
     MetricsScreen #metrics-panel { height: 1fr; }
@@ -65,6 +75,7 @@ class MetricsScreen(DashScreen):
     MetricsScreen #metrics-note { height: 1; color: $text-muted; text-wrap: nowrap;
                                   text-overflow: ellipsis; }
     MetricsScreen #metrics-note.-incident { color: $warning; }
+    MetricsScreen #metrics-day { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     MetricsScreen #metrics-charts { height: 1fr; grid-size: 2 2; grid-gutter: 0 2; }
     """
 
@@ -77,6 +88,12 @@ class MetricsScreen(DashScreen):
             with Grid(id="metrics-charts"):
                 for _, chart_id, title, _, _ in CHARTS:
                     yield BarChart(title, id=chart_id)
+            yield Static("", id="metrics-day")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.daily: tuple[DailyMetric, ...] = ()
+        self.day_cursor: int | None = None  # index into `daily`; None until ←/→ or a click
 
     def render_data(self, kind: str, data: object) -> None:
         if kind == METRICS.name and isinstance(data, Metrics):
@@ -91,6 +108,11 @@ class MetricsScreen(DashScreen):
             self.query_one(f"#{card_id}", StatCard).show(card, compared)
 
         daily = metrics.daily
+        if self.day_cursor is not None and self.daily:  # keep the cursor on the same day
+            day = self.daily[min(self.day_cursor, len(self.daily) - 1)].date
+            dates_now = [d.date for d in daily]
+            self.day_cursor = dates_now.index(day) if day in dates_now else None
+        self.daily = daily
         incident = find_incident(daily)
         note = self.query_one("#metrics-note", Static)
         note.set_class(incident is not None, "-incident")
@@ -120,6 +142,52 @@ class MetricsScreen(DashScreen):
                 fmt=fmt,
                 zero_based=zero_based,
             )
+        self._show_day()
+
+    # ---- drill-down ----------------------------------------------------------------------------
+
+    def _show_day(self) -> None:
+        for _, chart_id, _, _, _ in CHARTS:
+            self.query_one(f"#{chart_id}", BarChart).set_cursor(self.day_cursor)
+        line = self.query_one("#metrics-day", Static)
+        if self.day_cursor is None or not self.daily:
+            line.update("[dim]←/→ or a click: a day's figures · Enter: its endpoints[/]")
+            return
+        d = self.daily[self.day_cursor]
+        line.update(
+            f"[b]{d.date:%a %b %d}[/]  {format_count(d.requests)} requests · "
+            f"{format_ms(d.avg_latency_ms)} · {format_count(d.errors)} errors · "
+            f"{format_count(d.rate_limited)} 429s   [dim]Enter: endpoints that day[/]"
+        )
+
+    def set_day(self, index: int) -> None:
+        if self.daily:
+            self.day_cursor = max(0, min(index, len(self.daily) - 1))
+            self._show_day()
+
+    def action_move_day(self, step: int) -> None:
+        if self.day_cursor is None:  # the first press lands on the newest day
+            self.set_day(len(self.daily) - 1)
+        else:
+            self.set_day(self.day_cursor + step)
+
+    def action_incident_day(self) -> None:
+        incident = find_incident(self.daily)
+        if incident is None:
+            self.notify("No incident day in this period.", timeout=2)
+        else:
+            self.set_day(incident.index)
+
+    def on_bar_chart_day_clicked(self, event: BarChart.DayClicked) -> None:
+        self.set_day(event.index)
+
+    def action_open_day(self) -> None:
+        """Screen 3 with the endpoints of the day under the cursor."""
+        if self.day_cursor is None or not self.daily:
+            self.notify("Put the cursor on a day first (← / →).", timeout=2)
+            return
+        self.app.feeds.set_param(USAGE, date=self.daily[self.day_cursor].date)
+        self.app.switch_mode("endpoints")
 
     # ---- period switch -----------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.markup import escape
-from textual import getters, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -13,14 +13,14 @@ from textual.widgets import Button, Label, Static
 from ht_dash.auth.errors import TokenStoreError
 from ht_dash.auth.flows import RegenerateOutcome
 from ht_dash.auth.storage import TokenStore
-from ht_dash.tui.app import HtDashApp
 from ht_dash.tui.clipboard import copy_and_report
+from ht_dash.tui.typed_app import typed_app
 
 
 class NewTokenScreen(ModalScreen[None]):
     """Shows the new token in full, with copy and (when the keyring failed) a plain-text save."""
 
-    app = getters.app(HtDashApp)
+    app = typed_app()
 
     DEFAULT_CSS = """
     NewTokenScreen { align: center middle; background: $background 70%; }

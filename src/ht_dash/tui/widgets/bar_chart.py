@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.widget import Widget
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
@@ -147,6 +149,7 @@ class BarChart(Widget):
         "bar-chart--mark",
         "bar-chart--axis",
         "bar-chart--grid",
+        "bar-chart--cursor",
     }
     DEFAULT_CSS = """
     BarChart { height: 1fr; min-height: 4; }
@@ -156,7 +159,20 @@ class BarChart(Widget):
     BarChart > .bar-chart--mark { color: $error; }
     BarChart > .bar-chart--axis { color: $text-muted; }
     BarChart > .bar-chart--grid { color: $foreground 25%; }
+    BarChart > .bar-chart--cursor { color: $accent; background: $accent 25%; }
     """
+
+    class DayClicked(Message):
+        """A click on a column: `index` is its day (the highest of its days when it has several)."""
+
+        def __init__(self, chart: BarChart, index: int) -> None:
+            super().__init__()
+            self.chart = chart
+            self.index = index
+
+        @property
+        def control(self) -> BarChart:
+            return self.chart
 
     def __init__(self, title: str, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -164,7 +180,9 @@ class BarChart(Widget):
         self.values: list[float] = []
         self.dates: list[date] = []
         self.mark: int | None = None
+        self.cursor: int | None = None  # the day under the drill-down cursor
         self.notes: list[str] = []
+        self._layout: tuple[int, list[Column], list[Slot]] | None = None  # for clicks
         self.zero_based = True
         self.fmt: Callable[[float], str] = lambda v: f"{v:,.0f}"
 
@@ -187,6 +205,23 @@ class BarChart(Widget):
         if fmt is not None:
             self.fmt = fmt
         self.refresh()
+
+    def set_cursor(self, index: int | None) -> None:
+        if index != self.cursor:
+            self.cursor = index
+            self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or self._layout is None:
+            return
+        label_width, columns, slots = self._layout
+        x = offset.x - label_width
+        for column, slot in zip(columns, slots, strict=True):
+            if slot.at <= x < slot.at + slot.bar + slot.gap:
+                days = self.values[column.first : column.last + 1]
+                self.post_message(self.DayClicked(self, column.first + days.index(max(days))))
+                return
 
     def _title(self, width: int) -> Text:
         style = self.get_component_rich_style
@@ -221,9 +256,12 @@ class BarChart(Widget):
         plot_width = width - label_width
         columns = bucket_columns(self.values, plot_width)
         slots = column_slots(len(columns), plot_width)
+        self._layout = (label_width, columns, slots)
         cells = [bar_column(c.value, low, high, rows) for c in columns]
         style = self.get_component_rich_style
-        axis, bar, mark, grid = (style(f"bar-chart--{n}") for n in ("axis", "bar", "mark", "grid"))
+        axis, bar, mark, grid, cursor = (
+            style(f"bar-chart--{n}") for n in ("axis", "bar", "mark", "grid", "cursor")
+        )
         out = Text(no_wrap=True, overflow="crop")
         out.append_text(title)
         for row in range(rows):
@@ -233,6 +271,10 @@ class BarChart(Widget):
             for column, cell, slot in zip(columns, cells, slots, strict=True):
                 marked = self.mark is not None and column.first <= self.mark <= column.last
                 char = cell[row]
+                if self.cursor is not None and column.first <= self.cursor <= column.last:
+                    out.append(char * slot.bar, style=cursor)
+                    out.append((GRID if gridline else " ") * slot.gap, style=grid)
+                    continue
                 if char == " " and gridline:
                     out.append(GRID * (slot.bar + slot.gap), style=grid)
                     continue

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.markup import escape
 from rich.text import Text
-from textual import getters
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static, Tab, Tabs
 
 from ht_dash.feeds.registry import PROFILE, SUBSCRIPTION
 from ht_dash.sanitize import terminal_safe
-from ht_dash.tui.app import HtDashApp
 from ht_dash.tui.screens import SCREENS
+from ht_dash.tui.typed_app import typed_app
+
+if TYPE_CHECKING:
+    from ht_dash.tui.app import HtDashApp
 
 TABS_WIDTH = sum(len(f"{key} {label}") + 2 for _, key, label, _, _ in SCREENS)
 BADGE_ROOM = 8  # " DEMO " and a margin: what the context line needs at the least
@@ -59,7 +63,7 @@ class NavBar(Horizontal):
                           text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
-    app = getters.app(HtDashApp)
+    app = typed_app()
 
     def __init__(self, active: str) -> None:
         super().__init__()

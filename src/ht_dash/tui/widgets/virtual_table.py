@@ -157,7 +157,17 @@ class VirtualTable(ScrollView, can_focus=True):
             spare = (width - fixed) // len(flexible)
             self._widths[i] = max(self.columns[i].min_width, spare)
         total = sum(self._widths) + SEPARATOR * (len(self.columns) - 1) + 2
-        self.virtual_size = Size(max(total, width), len(self.rows) + 1)
+        size = Size(max(total, width), len(self.rows) + 1)
+        old = self.virtual_size
+        visible = self.scrollable_content_region.height
+        if size.width == old.width and min(size.height, old.height) > visible > 0:
+            # Only more (or fewer) rows below a scrollbar that stays: update the scrollbar without
+            # laying out the whole screen again (a log growing every second paid that each time).
+            self.set_reactive(ScrollView.virtual_size, size)
+            self._scroll_update(size)
+            self.refresh()
+            return
+        self.virtual_size = size
 
     # ---- rendering ---------------------------------------------------------------------------
 
