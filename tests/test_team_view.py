@@ -13,7 +13,7 @@ from ht_dash.config import Settings
 from ht_dash.meter.recorder import Record, Recorder
 from ht_dash.runtime import Runtime
 from ht_dash.tui.app import make_app
-from ht_dash.tui.screens.limits import SPARK_SHORT, LimitsScreen
+from ht_dash.tui.screens.limits import HOSTS_SHORT, SPARK_MAX, SPARK_MIN, LimitsScreen
 from ht_dash.tui.widgets.instances import InstanceList
 from ht_dash.tui.widgets.sparkline_panel import SparklinePanel
 from ui_harness import wait_until
@@ -132,5 +132,8 @@ async def test_the_clock_ticking_while_screen_4_mounts_does_not_crash(demo_app):
             await asyncio.sleep(0)
         await wait_until(pilot, lambda: "Requests/min" in screen_text(app), what="screen 4")
         assert app.is_running and app.return_code is None
+        # the resize that came before the panels was applied once they were there
+        assert app.screen.query_one(InstanceList).max_rows == HOSTS_SHORT
         spark = app.screen.query_one(SparklinePanel).spark
-        assert spark.styles.height.value == SPARK_SHORT
+        await wait_until(pilot, lambda: spark.styles.height is not None, what="the fitted chart")
+        assert SPARK_MIN <= spark.styles.height.value <= SPARK_MAX  # fitted to the free rows
