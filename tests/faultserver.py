@@ -328,6 +328,11 @@ def mode_slow(x: _Exchange) -> None:
         mode_ok(x)
 
 
+def mode_held(x: _Exchange) -> None:
+    if x.server.release.wait(STALL_LIMIT_S) and not x.server.stopping.is_set():
+        mode_ok(x)
+
+
 def mode_stall(x: _Exchange) -> None:
     x.stall()
 
@@ -449,6 +454,7 @@ def mode_flaky(x: _Exchange) -> None:
 MODES: dict[str, tuple[Callable[[_Exchange], None], str]] = {
     "ok": (mode_ok, "valid payloads for every contract path (401 without a token)"),
     "slow": (mode_slow, "valid payloads after --delay seconds"),
+    "held": (mode_held, "tests only: a valid answer once the test sets server.release"),
     "stall": (mode_stall, "accept and read the request, never answer"),
     "stall-body": (mode_stall_body, "send the headers and half the body, then stall"),
     "cut": (mode_cut, "send the headers and half the body, then close"),
@@ -541,6 +547,7 @@ class FaultServer:
         self.now = now or (lambda: datetime.now(UTC))
         self.requests: list[SeenRequest] = []
         self.stopping = threading.Event()
+        self.release = threading.Event()  # mode held: answers wait for it
         self.counter = itertools.count()
         self._lock = threading.Lock()
         self._server = _TCPServer((host, port), _Handler, bind_and_activate=True)
@@ -568,6 +575,7 @@ class FaultServer:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.release.set()  # held answers give up
         self._server.shutdown()
         self._server.server_close()
 

@@ -234,9 +234,11 @@ async def test_corrupt_offline_copy_is_ignored_and_fresh_data_replaces_it():
         await fill_cache(server, clock)
         for path in cache_files():
             path.write_text('{"format": 1, "key": "profile", "saved_at": "nonsense"')
+        server.mode = "held"  # no fresh answer before the check below, however fast the server
         app = build(server.base_url, clock)
         async with app.run_test(size=SIZE) as pilot:
             assert app.feeds.state("profile").data is None  # nothing shown from a broken file
+            server.release.set()
             await until(pilot, lambda: app.feeds.state("profile").data is not None)
             assert "fault@example.test" in profile_text(app)
 
