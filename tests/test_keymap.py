@@ -4,7 +4,6 @@ reported once with the file and line, the default kept."""
 from __future__ import annotations
 
 import re
-
 from datetime import UTC, datetime
 
 from textual.widgets import Footer
