@@ -164,6 +164,9 @@ async def test_left_and_right_switch_screens_from_the_tables_too():
         assert app.current_mode == "limits"
         await pilot.press("6", "right")
         await pilot.pause()
+        assert app.current_mode == "requests"  # 7 Log, after History
+        await pilot.press("right")
+        await pilot.pause()
         assert app.current_mode == "token"  # round the end
 
 
