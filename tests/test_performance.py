@@ -133,7 +133,7 @@ async def test_an_age_text_repaints_only_the_panels_bottom_border_and_an_unchang
         await pilot.pause()
         panel = app.screen.query_one("#plan-panel", DataPanel)
         repaints: list[tuple] = []
-        panel.refresh = lambda *regions, **k: repaints.append(regions)  # type: ignore[method-assign]
+        panel.refresh = lambda *regions, **_: repaints.append(regions)  # type: ignore
         state = app.feeds.state("subscription")
         panel.show_state(state, state.updated_at + timedelta(minutes=1))
         assert panel.border_subtitle and "1 min" in panel.border_subtitle
