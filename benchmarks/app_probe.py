@@ -323,7 +323,16 @@ def requests_per_screen(out: str, minutes: float) -> None:
                 for p, n in backend.requests_by_path.items()
                 if n > paths_before.get(p, 0)
             }
+            scheduler = app.feeds.scheduler
             return {
+                # what the screen polls, as set at defaults: the runner's budget follows it
+                "feeds": {
+                    spec.name: {
+                        "interval_s": scheduler.feeds[spec.name].interval,
+                        "pausable": spec.pausable,
+                    }
+                    for spec in type(app.screen).FEEDS
+                },
                 "on_open": opened - before,
                 "per_minute": steady / minutes,
                 "by_path_per_minute": {p: n / minutes for p, n in sorted(by_path.items())},

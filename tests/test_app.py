@@ -154,6 +154,43 @@ async def test_requests_the_dashboard_itself_sends_per_screen(key, most_per_minu
         assert per_minute >= 30  # and the live screen really is live
 
 
+async def test_the_request_log_follows_every_second_only_while_shown_and_not_paused():
+    """Screen 7 is live like screen 4: a request a second while it is shown; none for the log once
+    another screen is shown, and none while `p` pauses live polling."""
+    from tests.virtual_time import VirtualTime
+
+    vt = VirtualTime(FixedClock(AT))
+    runtime = Runtime(settings=Settings(), demo=True, clock=vt.clock, demo_seed=7)
+    app = make_app(runtime)
+    app.feeds.scheduler.waiter = vt
+    backend = runtime.demo_backend
+
+    def log_requests() -> int:
+        return sum(n for path, n in backend.requests_by_path.items() if path.endswith("/requests"))
+
+    async def log_requests_in(minutes: int) -> int:
+        before = log_requests()
+        await vt.advance(minutes * 60)
+        await pilot.pause()
+        return log_requests() - before
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("7")
+        await vt.advance(5)  # the first page
+        assert 55 <= await log_requests_in(2) / 2 <= 61
+        await pilot.press("1")
+        await vt.advance(5)
+        assert await log_requests_in(2) == 0
+        await pilot.press("7")
+        await vt.advance(5)
+        await pilot.press("p")
+        await vt.advance(5)
+        assert await log_requests_in(2) == 0
+        await pilot.press("p")
+        await vt.advance(5)
+        assert await log_requests_in(1) >= 55  # and it follows again
+
+
 async def test_meter_source_asks_for_no_token_and_does_not_touch_the_keyring(fail_keyring):
     """Reading the local meter needs no token: no login screen, no keyring warning."""
     runtime = Runtime(settings=Settings(source="meter"), clock=FixedClock(AT))

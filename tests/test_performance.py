@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from tests.virtual_time import VirtualTime
@@ -119,3 +119,28 @@ def test_each_command_line_builds_the_subcommands_it_needs_and_help_lists_them_a
     with pytest.raises(SystemExit):
         cli.main(["statsu"])
     assert "invalid choice: 'statsu'" in capsys.readouterr().err
+
+
+async def test_an_age_text_repaints_only_the_panels_bottom_border_and_an_unchanged_gauge_nothing():
+    """Screen 4's panels' "updated N s ago" change every second: repainting the whole panel each
+    time (all the gauges, lines and sparkline in it) tripled screen 4's CPU."""
+    from ht_dash.tui.widgets.gauge import Gauge
+
+    runtime = Runtime(settings=Settings(), demo=True, clock=FixedClock(AT), demo_seed=7)
+    app = make_app(runtime, live=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        panel = app.screen.query_one("#plan-panel", DataPanel)
+        repaints: list[tuple] = []
+        panel.refresh = lambda *regions, **_: repaints.append(regions)  # type: ignore
+        state = app.feeds.state("subscription")
+        panel.show_state(state, state.updated_at + timedelta(minutes=1))
+        assert panel.border_subtitle and "1 min" in panel.border_subtitle
+        (bottom,) = repaints[0]  # in content coordinates: the border lies outside them
+        bottom = bottom.translate(panel.content_offset)
+        assert (bottom.x, bottom.y, bottom.height) == (0, panel.outer_size.height - 1, 1)
+        assert bottom.width == panel.outer_size.width
+        gauge = app.screen.query_one("#quota-gauge", Gauge)
+        gauge.refresh = lambda *a, **k: (_ for _ in ()).throw(AssertionError("repainted"))
+        gauge.show(gauge.fraction, gauge.figures, gauge.level, label=gauge.label)

@@ -110,6 +110,7 @@ class LimitsScreen(DashScreen):
     def __init__(self) -> None:
         super().__init__()
         self.cursor_at: datetime | None = None  # the sparkline bucket under the cursor
+        self._panels_mounted = False
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll():
@@ -354,8 +355,10 @@ class LimitsScreen(DashScreen):
             spark.styles.height = wanted
 
     def tick(self) -> None:
-        if not self.query("#live-status"):
-            return  # shown before its panels finished mounting (a slow machine): nothing to age
+        if not self._panels_mounted:  # a DOM query: once, not every second
+            if not self.query("#live-status"):
+                return  # shown before its panels finished mounting (a slow machine): nothing to age
+            self._panels_mounted = True
         super().tick()
         self._render_status()
 

@@ -47,11 +47,15 @@ class Gauge(Widget):
         self.level = "none"
 
     def show(self, fraction: float, figures: str, level: str, label: str | None = None) -> None:
-        self.fraction = fraction
-        self.figures = figures
-        self.level = level if level in LEVELS else "none"
-        if label is not None:
-            self.label = label
+        shown = (
+            fraction,
+            figures,
+            level if level in LEVELS else "none",
+            self.label if label is None else label,
+        )
+        if shown == (self.fraction, self.figures, self.level, self.label):
+            return  # the same bar: no repaint (screen 4's live feed shows it every second)
+        self.fraction, self.figures, self.level, self.label = shown
         self.refresh()
 
     def render(self) -> Text:

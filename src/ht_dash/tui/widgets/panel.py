@@ -6,6 +6,7 @@ from datetime import datetime
 
 from rich.markup import escape
 from textual.containers import Vertical
+from textual.geometry import Region
 from textual.widgets import Static
 
 from ht_dash.api.errors import NotAvailable
@@ -53,6 +54,16 @@ class DataPanel(Vertical):
         widget.add_class("panel-content")
         super().compose_add_child(widget)
 
+    def _show_subtitle(self, markup: str) -> None:
+        """Repaint only the bottom border: `border_subtitle =` repaints the whole panel and all
+        in it, and age texts change every second (screen 4 ticks with two such panels)."""
+        if not self.is_mounted or self.outer_size.height < 2:
+            self.border_subtitle = markup
+            return
+        self._border_subtitle = self.render_str(markup).expand_tabs(4).split()[0]
+        offset, outer = self.content_offset, self.outer_size
+        self.refresh(Region(-offset.x, outer.height - 1 - offset.y, outer.width, 1))
+
     def show_state(self, state: FeedState, now: datetime, origin: Origin | None = None) -> None:
         text, level = freshness(state, now)
         if origin is not None and state.data is not None:
@@ -60,7 +71,7 @@ class DataPanel(Vertical):
             text = " · ".join(part for part in (origin.label, short_note, text) if part)
         if text != self._subtitle:  # setting it repaints the panel, even to the same text
             self._subtitle = text
-            self.border_subtitle = escape(text)  # it holds server text (error messages)
+            self._show_subtitle(escape(text))  # it holds server text (error messages)
         wanted = {f"-{level}"} & STATE_CLASSES
         if state.data is None:
             wanted.add("-nodata")
