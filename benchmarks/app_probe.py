@@ -269,7 +269,7 @@ def history(out: str, entries: int) -> None:
             return times
 
         sort_s = await press_times("s", 5)  # date → amount → kind → status → description
-        filter_s = await press_times("k", 6)  # all → each kind → all
+        filter_s = await press_times("f", 6)  # all → each kind → all
         write_result(
             out,
             open_s=open_s,
