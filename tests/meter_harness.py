@@ -15,6 +15,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from ht_dash.meter.proxy import MeterProxy, Upstream
 from ht_dash.meter.recorder import Recorder
@@ -47,21 +48,18 @@ async def answer_ok(up: ScriptedUpstream, seen: Seen, writer: asyncio.StreamWrit
     return True
 
 
-class ScriptedUpstream:
-    """`with ScriptedUpstream(respond) as up:` an HTTP/1.1 server on 127.0.0.1:`up.port`."""
+class LoopThreadServer:
+    """A loopback server with its own event loop in a thread: `with Server() as s:` starts it
+    (`_start`, which sets `port`) and stops it (`_stop`) on leaving."""
 
-    def __init__(self, respond: Respond | None = None) -> None:
-        self.respond = respond or answer_ok
-        self.seen: list[Seen] = []
-        self.connections = 0
+    def __init__(self) -> None:
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._tasks: set[asyncio.Task] = set()
         self._server: asyncio.Server | None = None
-        self.stopping: asyncio.Event | None = None
 
-    def __enter__(self) -> ScriptedUpstream:
+    def __enter__(self) -> Self:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(5)
         return self
@@ -71,6 +69,23 @@ class ScriptedUpstream:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
+
+    async def _start(self) -> None:
+        raise NotImplementedError
+
+    async def _stop(self) -> None:
+        raise NotImplementedError
+
+
+class ScriptedUpstream(LoopThreadServer):
+    """`with ScriptedUpstream(respond) as up:` an HTTP/1.1 server on 127.0.0.1:`up.port`."""
+
+    def __init__(self, respond: Respond | None = None) -> None:
+        self.respond = respond or answer_ok
+        self.seen: list[Seen] = []
+        self.connections = 0
+        super().__init__()
+        self.stopping: asyncio.Event | None = None
 
     @property
     def upstream(self) -> Upstream:

@@ -1,6 +1,6 @@
 """Loopback WebSocket pieces for the meter's stream tests: a small Centrifugo server and a bot.
 
-`CentrifugoServer` runs its own event loop in a thread (like `ScriptedUpstream`), speaks wsproto,
+`CentrifugoServer` is a `LoopThreadServer` (its own event loop in a thread), speaks wsproto,
 and answers just enough of Centrifugo's JSON protocol: connect, subscribe (pushing `publications`
 messages on the channel), unsubscribe, `{}` ping. It keeps every message it got and sent, as bytes.
 """
@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
 
 import wsproto
 import wsproto.events as ws
 
+from meter_harness import LoopThreadServer
+
 SECRET_MARK = "PAYLOAD-SECRET-7f3a9c"  # inside every publication: must never reach the database
 
 
-class CentrifugoServer:
+class CentrifugoServer(LoopThreadServer):
     def __init__(
         self,
         *,
@@ -35,22 +36,7 @@ class CentrifugoServer:
         self.sent: list[bytes] = []
         self.closes: list[int] = []  # codes of the close frames the server got
         self.handshakes: list[dict[str, str]] = []
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task] = set()
-
-    def __enter__(self) -> CentrifugoServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
+        super().__init__()
 
     @property
     def url(self) -> str:
