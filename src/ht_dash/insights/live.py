@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ht_dash.api.models import LiveUsage, Subscription
-from ht_dash.insights.format import duration, duration_words, short_date
+from ht_dash.insights.format import duration, short_date
 
 WARN_AT = 0.70
 BAD_AT = 0.90
@@ -91,7 +91,7 @@ def project_quota(sub: Subscription, now: datetime) -> QuotaProjection:
         early = sub.resets_at - runs_out_at
         sentence = (
             f"on pace to run out {short_date(runs_out_at, now)}, "
-            f"{duration_words(early)} before reset"
+            f"{duration(early)} before reset"
         )
         return QuotaProjection(
             used, quota, resets_in, pace_per_hour, runs_out_at, None, False, sentence
