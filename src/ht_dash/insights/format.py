@@ -99,23 +99,22 @@ def points(delta: float, digits: int = 2) -> str:
 # ---- durations -----------------------------------------------------------------------------------
 
 
-def _seconds(span: float | timedelta) -> int:
-    value = span.total_seconds() if isinstance(span, timedelta) else span
-    return max(0, int(value))
-
-
 def duration(span: float | timedelta) -> str:
-    """The two largest units a user cares about: `5 d 3 h`, `2 h 10 min`, `5 d`, `40 s`."""
-    seconds = _seconds(span)
-    days, rest = divmod(seconds, 86400)
+    """The two largest units: `5 d 3 h`, `2 h 10 min`, `1 min 17 s`, `5 d`, `40 s`; under a
+    second with one decimal (`0.5 s`, the spacing of a busy endpoint's calls)."""
+    value = max(0.0, span.total_seconds() if isinstance(span, timedelta) else float(span))
+    if value < 1:
+        return f"{value:.1f} s".replace("0.0 s", "0 s")
+    days, rest = divmod(int(value), 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    if minutes:
-        return f"{minutes} min"
+    for big, big_unit, small, small_unit in (
+        (days, "d", hours, "h"),
+        (hours, "h", minutes, "min"),
+        (minutes, "min", secs, "s"),
+    ):
+        if big:
+            return f"{big} {big_unit} {small} {small_unit}" if small else f"{big} {big_unit}"
     return f"{secs} s"
 
 
