@@ -52,6 +52,15 @@ def interval_arg(text: str) -> float:
     return seconds
 
 
+# watch waits out network and server problems, 429s and a spent quota (the line says so): none
+# of them ends it.
+WATCH_EXIT_CODES = """\
+exit codes:
+  0 stopped with Ctrl-C         3 authentication problem (no token, 401/403)
+  1 unexpected error            6 not available here (the API does not offer it, nothing recorded)
+  2 usage error"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = common.add_command(
         subparsers,
@@ -63,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Ctrl-C stops it (exit status 0). In a narrow pane the sparkline goes first, then the "
         "streams and the time; the 429s and the quota stay.",
         has_json=False,
+        exit_codes=WATCH_EXIT_CODES,
     )
     parser.add_argument(
         "--interval",
