@@ -95,6 +95,19 @@ async def test_a_rejected_token_is_reported_and_nothing_is_stored(memory_keyring
         assert not app.token_state.store.file_path.exists()
 
 
+async def test_a_server_error_says_to_try_again_and_promises_no_retry(memory_keyring):
+    runtime, app = first_run()
+    runtime.demo_backend.set_fault("/account/", 503)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await log_in(pilot, runtime.demo_backend.token.reveal())
+        status = shown(app, "login-status")
+        assert "Nothing was stored" in status
+        # the login screen tried once: it must not say "ht-dash will retry" and then wait forever
+        assert "will retry" not in status and "press Enter to try again" in status
+        assert memory_keyring.entries == {}
+
+
 async def test_a_network_failure_is_reported_and_nothing_is_stored(memory_keyring):
     runtime, app = first_run()
     runtime.gateway.down = True

@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
 
-from ht_dash.api.errors import AuthError, HtError, NetworkError
+from ht_dash.api.errors import AuthError, HtError, NetworkError, ServerError
 from ht_dash.api.models import Profile
 from ht_dash.api.secret import Secret, token_text
 from ht_dash.api.service import WEB_DASHBOARD
@@ -313,6 +313,13 @@ class LoginScreen(Screen[LoginResult | None]):
             self._status(
                 f"✗ Could not reach the API: {escape(exc.message)}. Nothing was stored.\n"
                 "Check your connection, then press Enter to try again.",
+                "-error",
+            )
+            return None
+        except ServerError as exc:  # one attempt here: the error's "ht-dash will retry" is not so
+            self._status(
+                f"✗ {escape(exc.title)}: {escape(exc.message)}. Nothing was stored.\n"
+                "The service is having trouble; press Enter to try again.",
                 "-error",
             )
             return None
