@@ -41,8 +41,12 @@ and their share of the quota, the busiest endpoints with p95 latency, and optimi
 CMD gets HYPERTRACKER_BASE_URL=http://127.0.0.1:PORT/api/external (a bot that reads the bare
 origin or .../api also works: paths are forwarded as sent) and, for its WebSocket streams,
 HYPERTRACKER_WS_URL=ws://127.0.0.1:PORT/connection/websocket (relayed and counted). The records
-go to the meter database, so the dashboard (screens 3 and 4) shows the traffic right after. Ctrl-C reaches CMD first; the
-summary is still printed. Exit status: CMD's own (127 when it cannot be found)."""
+go to the meter database, so the dashboard (screens 3 and 4) shows the traffic right after.
+Ctrl-C reaches CMD first; the summary is still printed.
+
+exit status: CMD's own (128+N when signal N ended it; 127 when it cannot be found, 126 when it
+cannot be executed); 2 when nothing ran because `ht-dash run` itself was asked wrongly (no CMD,
+an unknown --plan, a bad --stream-upstream)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
