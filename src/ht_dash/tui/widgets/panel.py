@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from ht_dash.api.errors import NotAvailable
 from ht_dash.feeds.scheduler import FeedState
+from ht_dash.insights.format import duration
 from ht_dash.sources.chain import Origin
 from ht_dash.tui.widgets.freshness import freshness
 
@@ -94,7 +95,7 @@ class DataPanel(Vertical):
                     f"⚠ [b]{escape(state.error.title)}[/]: {escape(state.error.message)}{hint}"
                 )
             elif (held := state.held_s(now)) is not None:
-                wait = f"asking in {held:.0f} s"
+                wait = f"asking in {duration(held)}"
                 self._message.update(f"waiting: the API rate-limited this token; {wait}")
             else:
                 self._message.update("paused" if state.paused else "loading…")
