@@ -1,0 +1,62 @@
+"""One spelling (issue 17 §6): every command's text spells percentages, changes of a rate, days,
+durations and 429s one way — the way ht_dash.insights.format does."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ht_dash import cli
+
+MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+FORBIDDEN = {
+    "a percent sign without a space (12.3 % is the spelling)": r"\d%",
+    "a month name in a date (days are 2026-12-01)": rf"\b{MONTH} \d|\b\d{{1,2}} {MONTH}\b",
+    "a decimal hour or minute (1 h 54 min, not 1.9 h)": r"\d\.\d+ (?:h|min)\b",
+    "days counted in words (in 15 d 2 h, not in 15 days)": r"\bin \d+ days\b|\b\d+ days ago\b",
+    "another name for 429s": r"(?i)throttled|rate-limit hits|×429|\d rate-limited",
+    "a module name": r"ht_dash\.|\.py\b",
+}
+
+
+def offences(text: str) -> list[tuple[str, str]]:
+    found = []
+    for line in text.splitlines():
+        for rule, pattern in FORBIDDEN.items():
+            if re.search(pattern, line):
+                found.append((rule, line.strip()))
+    return found
+
+
+COMMANDS = [
+    ["status"],
+    ["usage"],
+    ["metrics", "--days", "30"],
+    ["billing"],
+    ["history", "--limit", "40"],
+    ["token", "show"],
+    ["auth", "status"],
+]
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda argv: " ".join(argv))
+def test_every_command_uses_one_spelling(argv, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    assert cli.main(["--demo", *argv]) == 0
+    out, err = capsys.readouterr()
+    assert not offences(out + err), offences(out + err)
+
+
+def test_the_cli_and_the_app_spell_the_error_rate_change_in_points(capsys):
+    from ht_dash.insights.metrics import REQUESTS_LABEL, THROTTLED_LABEL
+
+    assert cli.main(["--demo", "metrics", "--days", "30"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith("Error rate"))
+    assert row.rstrip().endswith(" pp"), row  # 0.49 % → 0.61 % is ▲ 0.12 pp, not +24.9 %
+    assert re.search(r"\d\.\d\d %", row), row
+    # the rows are the metrics screen's cards, with their names and change arrows
+    for label in (REQUESTS_LABEL, "Avg latency", "Error rate", THROTTLED_LABEL):
+        assert any(line.startswith(label) and ("▲" in line or "▼" in line or "=" in line)
+                   for line in lines), label  # fmt: skip
