@@ -106,6 +106,46 @@ def test_global_options_after_an_action_and_help_lists_them(capsys):
     assert "also accepted before the command" in capsys.readouterr().out
 
 
+GLOBALS = [
+    "--demo", "--demo-seed", "3", "--base-url", "https://ht.example/api/external",
+    "--source", "api", "--request-deadline", "5", "--store", "sqlite:///m.db", "--debug",
+]  # fmt: skip
+
+
+def _leaf_commands():
+    """Every runnable command path (`token show`, `plan set`, …) and what it needs after it."""
+    import argparse
+
+    from ht_dash.cli import build_parser
+
+    needs = {("plan", "set"): ["surge"], ("completion",): ["bash"]}
+
+    def walk(parser, path=()):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield path
+            return
+        for name, sub in subs[0].choices.items():
+            yield from walk(sub, (*path, name))
+
+    for path in walk(build_parser()):
+        if path == ("run",):
+            yield [*path, *GLOBALS, "--", "true"]
+        else:
+            yield [*path, *needs.get(path, []), *GLOBALS]
+
+
+@pytest.mark.parametrize("argv", list(_leaf_commands()), ids=lambda argv: argv[0])
+def test_every_global_option_is_accepted_after_every_command(argv):
+    from ht_dash.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert args.demo and args.demo_seed == 3 and args.debug
+    assert args.base_url == "https://ht.example/api/external" and args.source == "api"
+    store = args.store or getattr(args, "meter_store", None)  # `meter --store`: the one it writes
+    assert str(args.request_deadline) == "5" and store == "sqlite:///m.db"
+
+
 # ---- a stable demo account ----------------------------------------------------------------------
 
 
