@@ -21,7 +21,6 @@ from ht_dash.insights.format import (
     plan_price,
     points,
     short_date,
-    signed_percent,
     time_of_day,
     when,
 )
@@ -57,9 +56,6 @@ def test_percent_has_a_space_and_chosen_digits_and_changes_of_a_rate_are_points(
     assert percent(0.0058, 2) == "0.58 %"
     assert percent(0.37, 0) == "37 %"
     assert percent(None) == "—"
-    assert signed_percent(0.827) == "+82.7 %"
-    assert signed_percent(-0.04) == "-4.0 %"
-    assert signed_percent(0.0001) == "±0.0 %"
     assert points(0.0129 - 0.012) == "0.09 pp"
     assert points(-0.003) == "-0.30 pp"
 

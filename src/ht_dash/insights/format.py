@@ -37,7 +37,6 @@ __all__ = [
     "plan_price",
     "points",
     "short_date",
-    "signed_percent",
     "time_of_day",
     "when",
 ]
@@ -81,13 +80,6 @@ def count(n: int) -> str:
 def percent(fraction: float | None, digits: int = 1) -> str:
     """`12.3 %` for 0.123; `digits` decimals (`0.58 %` with 2, `37 %` with 0)."""
     return MISSING if fraction is None else f"{fraction * 100:,.{digits}f} %"
-
-
-def signed_percent(fraction: float, digits: int = 1) -> str:
-    """A relative change: `+12.3 %`, `-4.0 %`, `±0.0 %` when nothing moved."""
-    if round(fraction * 100, digits) == 0:
-        return f"±{0:.{digits}f} %"
-    return f"{fraction * 100:+,.{digits}f} %"
 
 
 def points(delta: float, digits: int = 2) -> str:
