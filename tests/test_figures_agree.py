@@ -24,8 +24,8 @@ AT = datetime(2026, 11, 25, 14, 3, 20, tzinfo=UTC)
 SIZE = (120, 40)
 
 
-def cli_json(capsys, monkeypatch, *argv: str) -> dict:
-    """`ht-dash --demo ARGV --json` with the clock stopped at AT (the default demo account)."""
+def cli_at(capsys, monkeypatch, *argv: str) -> str:
+    """What `ht-dash --demo ARGV` prints with the clock stopped at AT (the default demo account)."""
     from ht_dash import cli
 
     make_runtime = cli.make_runtime
@@ -36,9 +36,13 @@ def cli_json(capsys, monkeypatch, *argv: str) -> dict:
         return runtime
 
     monkeypatch.setattr(cli, "make_runtime", at_fixed_instant)
-    code, out, err = run_cli(capsys, "--demo", *argv, "--json")
+    code, out, err = run_cli(capsys, "--demo", *argv)
     assert code == 0, err
-    return json.loads(out)
+    return out
+
+
+def cli_json(capsys, monkeypatch, *argv: str) -> dict:
+    return json.loads(cli_at(capsys, monkeypatch, *argv, "--json"))
 
 
 def render(widget: Static) -> str:

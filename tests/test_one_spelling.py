@@ -4,6 +4,7 @@ the way ht_dash.insights.format does."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -109,3 +110,24 @@ def test_the_cli_and_the_app_spell_the_error_rate_change_in_points(capsys):
     for label in (REQUESTS_LABEL, "Avg latency", "Error rate", THROTTLED_LABEL):
         assert any(line.startswith(label) and ("▲" in line or "▼" in line or "=" in line)
                    for line in lines), label  # fmt: skip
+
+
+async def test_the_quota_share_reads_the_same_on_screen_4_in_status_and_in_watch(
+    capsys, monkeypatch
+):
+    from ht_dash.commands import watch as watch_cmd
+    from ht_dash.insights import format as fmt
+    from test_figures_agree import AT, cli_at
+
+    app = build_demo_app(at=AT)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")
+        await settled(pilot)
+        subscription = app.feeds.state("subscription").data
+        gauge = app.screen.query_one("#quota-gauge").figures
+    share = fmt.percent(subscription.quota_fraction)  # one decimal: 99.6 % is not 100 %
+    assert share in gauge, gauge
+    status = await asyncio.to_thread(cli_at, capsys, monkeypatch, "status")
+    assert f"({share})" in status, status
+    segments = watch_cmd.sample_segments(app.feeds.state("live").data, subscription)
+    assert f"quota {share}" in [s.text for s in segments]

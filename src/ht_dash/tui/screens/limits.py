@@ -166,7 +166,7 @@ class LimitsScreen(DashScreen):
         else:
             self.query_one("#quota-gauge", Gauge).show(
                 projection.fraction,
-                f"{sub.tokens_used:,} / {plan.quota:,} · {percent(projection.fraction, 0)}",
+                f"{sub.tokens_used:,} / {plan.quota:,} · {percent(projection.fraction)}",
                 level,
                 label="Tokens today" if plan.quota_period == "day" else "Tokens used",
             )
@@ -209,7 +209,7 @@ class LimitsScreen(DashScreen):
             used = sub.quota_fraction
             gauge.show(
                 used,
-                f"{sub.tokens_used:,} / {sub.plan.quota:,} · {percent(used, 0)}",
+                f"{sub.tokens_used:,} / {sub.plan.quota:,} · {percent(used)}",
                 gauge_level(used),
                 label="Daily quota" if sub.plan.quota_period == "day" else "Quota",
             )
