@@ -131,3 +131,23 @@ async def test_the_quota_share_reads_the_same_on_screen_4_in_status_and_in_watch
     assert f"({share})" in status, status
     segments = watch_cmd.sample_segments(app.feeds.state("live").data, subscription)
     assert f"quota {share}" in [s.text for s in segments]
+
+
+async def test_sorted_by_names_the_column_header_that_carries_the_arrow():
+    from textual.widgets import DataTable, Static
+
+    from ht_dash.tui.screens.endpoints import SORT_CYCLE
+
+    app = build_demo_app()
+    async with app.run_test(size=(200, 60)) as pilot:  # every column shown
+        await pilot.press("3")
+        await settled(pilot)
+        table = app.screen.query_one("#endpoint-table", DataTable)
+        for _ in SORT_CYCLE:
+            await pilot.press("s")
+            await settled(pilot)
+            [header] = [c.label.plain for c in table.columns.values() if c.label.plain[-1:] in "▲▼"]
+            totals = str(app.screen.query_one("#endpoint-totals", Static).render())
+            named = re.search(r"sorted by (.+) [▲▼]", totals).group(1)
+            # the flag column has no header: it is sorted "by hints"
+            assert named == (header[:-1].strip().lower() or "hints"), (named, header)
