@@ -126,8 +126,9 @@ def iso_or_none(at: datetime | None) -> str | None:
     return None if at is None else iso(at)
 
 
-def iso_date(day: date | None) -> str | None:
-    return None if day is None else f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
+def iso_date(d: date | None) -> str | None:
+    """A day for machines (JSON, CSV): the same `2026-12-01` people read, or None."""
+    return None if d is None else day(d)
 
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
