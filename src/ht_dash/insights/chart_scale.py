@@ -1,0 +1,46 @@
+"""Where a daily chart's axis ends: the whole range, or clipped above the other days when a few
+days tower over them (an incident day would squash every other day into a one-row band).
+
+The rule, kept here so that every chart and its tests share it: the k highest days (k at most
+`MAX_OUTLIERS`) are off the scale when each is more than `CLIP_FACTOR` times the highest of the
+other days; the axis then fits the other days and the chart marks the days above it. No Textual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+CLIP_FACTOR = 3.0
+MAX_OUTLIERS = 3
+# Fewer days than this: every day is drawn to scale (a clipped 3-day chart explains nothing).
+MIN_DAYS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """The axis covers up to `ceiling` (the highest other day); `outliers` are the days above."""
+
+    ceiling: float
+    outliers: tuple[int, ...]  # indices into the values, in order
+
+
+def clip_for(values: Sequence[float]) -> Clip | None:
+    """The clip that keeps the other days readable, or None when every day fits to scale."""
+    if len(values) < MIN_DAYS:
+        return None
+    order = sorted(range(len(values)), key=lambda i: values[i], reverse=True)
+    for k in range(1, MAX_OUTLIERS + 1):
+        rest_top = values[order[k]]
+        if rest_top <= 0:  # only zeros below: nothing is squashed
+            return None
+        if values[order[k - 1]] > CLIP_FACTOR * rest_top:
+            return Clip(float(rest_top), tuple(sorted(order[:k])))
+    return None
+
+
+def clipped(values: Sequence[float], clip: Clip | None) -> list[float]:
+    """The values the axis is fitted to: the outliers brought down to the ceiling."""
+    if clip is None:
+        return list(values)
+    return [min(v, clip.ceiling) for v in values]

@@ -1,0 +1,33 @@
+"""The clipped scale of daily charts: when one day towers over the others, the axis fits the
+others and that day is drawn off the scale (rule in `ht_dash.insights.chart_scale`)."""
+
+from __future__ import annotations
+
+from ht_dash.insights.chart_scale import CLIP_FACTOR, Clip, clip_for, clipped
+
+
+def test_one_incident_day_is_clipped_and_the_axis_fits_the_other_days():
+    errors = [20, 25, 18, 30, 22, 380, 27, 19]
+    clip = clip_for(errors)
+    assert clip == Clip(ceiling=30.0, outliers=(5,))
+    assert clipped(errors, clip) == [20, 25, 18, 30, 22, 30, 27, 19]
+
+
+def test_a_day_just_under_three_times_the_others_stays_to_scale():
+    assert clip_for([100, 90, 110, 100 * CLIP_FACTOR + 29, 95]) is None  # 329 < 3 × 110
+    assert clip_for([100, 90, 110, 110 * CLIP_FACTOR + 1, 95]) is not None
+
+
+def test_two_or_three_towering_days_are_all_off_the_scale_more_are_not():
+    assert clip_for([10, 12, 400, 11, 9, 500, 10]) == Clip(12.0, (2, 5))
+    assert clip_for([10, 12, 400, 11, 9, 500, 10, 450]) == Clip(12.0, (2, 5, 7))
+    # four high days are a level, not an incident: drawn to scale
+    assert clip_for([10, 12, 400, 11, 9, 500, 10, 450, 420]) is None
+
+
+def test_steady_growth_quiet_accounts_and_short_series_are_never_clipped():
+    assert clip_for([100 + 20 * i for i in range(30)]) is None
+    assert clip_for([0, 0, 0, 7, 0, 0]) is None  # nothing squashed under a lone spike over zeros
+    assert clip_for([1, 1, 90, 1]) is None  # fewer days than MIN_DAYS
+    assert clip_for([]) is None
+    assert clipped([1, 2], None) == [1, 2]
