@@ -138,6 +138,30 @@ async def test_a_worse_change_is_bold_not_only_red(demo_app):
         assert not any(line.styles.text_style.bold for line in changes if line not in worse)
 
 
+async def test_with_no_color_worse_and_the_marked_day_are_the_brightest_text(
+    demo_app, monkeypatch
+):
+    """NO_COLOR greys colours by lightness: the alert red became dark grey on near-black."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot, 90)
+        worse = [
+            line
+            for card in app.screen.query(StatCard)
+            if (line := card.query_one(".stat-change")).has_class("-bad")
+        ]
+        assert worse
+        for line in worse:
+            assert line.styles.color.brightness > 0.7
+            assert line.styles.text_style.bold and line.styles.text_style.underline
+        chart = app.screen.query_one("#chart-errors", BarChart)
+        mark = chart.get_component_rich_style("bar-chart--mark").color.get_truecolor()
+        bar = chart.get_component_rich_style("bar-chart--bar").color.get_truecolor()
+        assert sum(mark) > sum(bar) and sum(mark) > 3 * 180  # ▓ and cut bars stand out
+
+
 async def test_d_switches_the_period_refetches_and_redraws(demo_app):
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:

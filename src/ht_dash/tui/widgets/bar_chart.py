@@ -216,6 +216,11 @@ class BarChart(Widget):
     BarChart > .bar-chart--axis { color: $text-muted; }
     BarChart > .bar-chart--grid { color: $foreground 25%; }
     BarChart > .bar-chart--cursor { color: $accent; background: $accent 25%; }
+    /* NO_COLOR turns colours to greys by their lightness: red went dark grey on near-black.
+       There the bars are mid grey, the marked and cut days bright and bold, the cursor reversed. */
+    BarChart:nocolor > .bar-chart--bar { color: $foreground 65%; }
+    BarChart:nocolor > .bar-chart--mark { color: $foreground; text-style: bold; }
+    BarChart:nocolor > .bar-chart--cursor { color: $foreground; text-style: reverse; }
     """
 
     class DayClicked(Message):
