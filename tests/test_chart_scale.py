@@ -28,6 +28,18 @@ def test_two_or_three_towering_days_are_all_off_the_scale_more_are_not():
 def test_steady_growth_quiet_accounts_and_short_series_are_never_clipped():
     assert clip_for([100 + 20 * i for i in range(30)]) is None
     assert clip_for([0, 0, 0, 7, 0, 0]) is None  # nothing squashed under a lone spike over zeros
+    assert clip_for([1, 0, 1, 10, 1, 0, 1]) is None  # 0-1 errors a day read well at full scale
     assert clip_for([1, 1, 90, 1]) is None  # fewer days than MIN_DAYS
     assert clip_for([]) is None
     assert clipped([1, 2], None) == [1, 2]
+
+
+def test_counts_get_whole_number_axes_and_latency_keeps_its_round_steps():
+    from ht_dash.tui.widgets.bar_chart import chart_scale
+
+    few = chart_scale([1, 0, 1, 3, 0, 1], 6, zero_based=True, clip_outliers=True)
+    assert few.high == 3 and few.integer  # not "3.2"
+    tall = chart_scale([3, 22, 9, 15, 12, 18, 20], 17, zero_based=True, clip_outliers=True)
+    assert tall.high == 25  # not "25.5"
+    many = chart_scale([120.5, 130.2, 118.0, 125.9, 700.0], 6, zero_based=False, clip_outliers=True)
+    assert not many.integer and many.clip is not None and many.high < 700

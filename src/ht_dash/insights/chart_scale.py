@@ -3,7 +3,9 @@ days tower over them (an incident day would squash every other day into a one-ro
 
 The rule, kept here so that every chart and its tests share it: the k highest days (k at most
 `MAX_OUTLIERS`) are off the scale when each is more than `CLIP_FACTOR` times the highest of the
-other days; the axis then fits the other days and the chart marks the days above it. No Textual.
+other days, and those reach `MIN_CEILING` (below it, e.g. 0 or 1 error a day, every day is legible
+at full scale and a clip would only blow single events up to full bars); the axis then fits the
+other days and the chart marks the days above it. No Textual.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ CLIP_FACTOR = 3.0
 MAX_OUTLIERS = 3
 # Fewer days than this: every day is drawn to scale (a clipped 3-day chart explains nothing).
 MIN_DAYS = 5
+MIN_CEILING = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +35,7 @@ def clip_for(values: Sequence[float]) -> Clip | None:
     order = sorted(range(len(values)), key=lambda i: values[i], reverse=True)
     for k in range(1, MAX_OUTLIERS + 1):
         rest_top = values[order[k]]
-        if rest_top <= 0:  # only zeros below: nothing is squashed
+        if rest_top < MIN_CEILING:  # the other days are a handful of events: nothing is squashed
             return None
         if values[order[k - 1]] > CLIP_FACTOR * rest_top:
             return Clip(float(rest_top), tuple(sorted(order[:k])))

@@ -163,6 +163,7 @@ class Scale:
     per_row: float
     rows: int
     clip: Clip | None
+    integer: bool = False  # whole numbers: only whole-number labels
 
     @property
     def high(self) -> float:
@@ -174,14 +175,25 @@ def chart_scale(
 ) -> Scale:
     """The axis for these values in `rows` rows: fitted to all of them, or (`clip_outliers`) to
     the days below the towering ones when `insights.chart_scale` finds some. A clipped scale
-    keeps its top row for the cut bars' break marks and values: `rows - 1` rows of axis."""
+    keeps its top row for the cut bars' break marks and values: `rows - 1` rows of axis.
+    Counts (whole numbers) get a whole-number top: 3 errors a day is not drawn against "3.2"."""
+    integer = all(float(v).is_integer() for v in values)
     clip = clip_for(values) if clip_outliers and rows >= 3 else None
     if clip is not None:
-        low, per_row = axis_scale(clipped(values, clip), rows - 1, zero_based=zero_based)
-        if any(values[i] > low + per_row * (rows - 1) for i in clip.outliers):
-            return Scale(low, per_row, rows - 1, clip)
+        scale = _fitted(clipped(values, clip), rows - 1, zero_based, integer, clip)
+        if any(values[i] > scale.high for i in clip.outliers):
+            return scale
+    return _fitted(values, rows, zero_based, integer, None)
+
+
+def _fitted(
+    values: Sequence[float], rows: int, zero_based: bool, integer: bool, clip: Clip | None
+) -> Scale:
     low, per_row = axis_scale(values, rows, zero_based=zero_based)
-    return Scale(low, per_row, rows, None)
+    if integer and not per_row.is_integer():  # counts: a whole, round top ("25", not "25.5")
+        top = max(values, default=0.0) - low
+        per_row = math.ceil(nice_ceiling(top) if top >= 1 else 1.0) / rows
+    return Scale(low, per_row, rows, clip, integer)
 
 
 def scale_notes(scale: Scale, fmt: Callable[[float], str]) -> list[str]:
@@ -313,7 +325,9 @@ class BarChart(Widget):
         labels = {0: self.fmt(low + per_row * rows), rows - 1: self.fmt(low)}
         if rows >= 7:
             for row in range(4, rows - 2, 4):
-                labels[row] = self.fmt(low + per_row * (rows - row))
+                value = low + per_row * (rows - row)
+                if not scale.integer or abs(value - round(value)) < 1e-9:
+                    labels[row] = self.fmt(value)
         return labels
 
     def render(self) -> Text:
