@@ -126,7 +126,9 @@ async def test_the_meter_sums_its_days_to_the_endpoint_row(meter_path):
         assert sum(d.errors for d in days) == row.errors
         assert sum(d.rate_limited for d in days) == row.throttled
     days = (await source.endpoint_daily("GET", "/fills", "30d")).daily
-    assert days[0].date == date(2026, 10, 26) and days[-1].date == NOW.date()  # 720 h: 31 days
+    # "Last 30 days" is the 30 UTC days the metrics count (it was a rolling 720 h: 31 days)
+    metric_days = [d.date for d in (await source.metrics(30)).daily]
+    assert [d.date for d in days] == metric_days and len(days) == 30
     # 90 days reach back before the meter's first record: those days are unknown, not 0
     ninety = await source.endpoint_daily("GET", "/fills", "90d")
     assert ninety.daily[0].date == date(2026, 10, 16)

@@ -135,7 +135,8 @@ def validate_plan(plan_id: str) -> Plan:
 
 
 def timeframe_window(timeframe: str, now: datetime) -> tuple[datetime, datetime]:
-    """Contract timeframes, UTC: today, week (from Monday), month (from the 1st), 30d, 90d."""
+    """Contract timeframes, UTC: today, week (from Monday), month (from the 1st), 30d and 90d (the
+    last 30 or 90 UTC days, today included: the days `metrics` counts, as the contract says)."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     if timeframe == "today":
         return midnight, now
@@ -144,9 +145,9 @@ def timeframe_window(timeframe: str, now: datetime) -> tuple[datetime, datetime]
     if timeframe == "month":
         return midnight.replace(day=1), now
     if timeframe == "30d":
-        return now - timedelta(days=30), now
+        return midnight - timedelta(days=29), now
     if timeframe == "90d":
-        return now - timedelta(days=90), now
+        return midnight - timedelta(days=89), now
     raise BadRequest(
         f"timeframe must be one of {', '.join(TIMEFRAMES)}, got {timeframe!r}", status=400
     )
