@@ -15,8 +15,8 @@ from ht_dash.api.errors import HtError
 from ht_dash.api.models import TIMEFRAME_LABELS, EndpointDaily, EndpointUsage, EndpointUsageReport
 from ht_dash.feeds.registry import ENDPOINT_DAILY
 from ht_dash.feeds.scheduler import FeedState
-from ht_dash.insights.format import iso_date
-from ht_dash.insights.hints import Hint, call_interval_s, human_interval
+from ht_dash.insights import format as fmt
+from ht_dash.insights.hints import Hint, call_interval_s
 from ht_dash.insights.metrics import find_incident, format_count, period_average, series
 from ht_dash.tui.screens.metrics import CHARTS
 from ht_dash.tui.typed_app import typed_app
@@ -30,19 +30,19 @@ def endpoint_fields(e: EndpointUsage, total_requests: int) -> list[tuple[str, st
     throttled = e.throttled / e.requests if e.requests else 0.0
     interval = call_interval_s(e)
     return [
-        ("Requests", f"{e.requests:,} ({share:.1%} of all)"),
-        ("Errors", f"{e.errors:,} ({error_rate:.1%} of its requests)"),
-        ("429s", f"{e.throttled:,} ({throttled:.1%} of its requests)"),
+        ("Requests", f"{e.requests:,} ({fmt.percent(share)} of all)"),
+        ("Errors", f"{e.errors:,} ({fmt.percent(error_rate)} of its requests)"),
+        (fmt.THROTTLED, f"{e.throttled:,} ({fmt.percent(throttled)} of its requests)"),
         ("Avg latency", f"{e.avg_latency_ms:,.0f} ms"),
         ("Calls / hour", f"{e.calls_per_hour:,.1f} while in use"),
-        ("Every", "—" if interval is None else human_interval(interval)),
+        ("Every", "—" if interval is None else fmt.duration(interval)),
     ]
 
 
 def window_label(report: EndpointUsageReport) -> str:
     """ "Last 30 days", or the one day of a drill-down from screen 2."""
     if report.date is not None:
-        return iso_date(report.date) or ""
+        return fmt.day(report.date)
     return TIMEFRAME_LABELS.get(report.timeframe, report.timeframe)
 
 
@@ -127,20 +127,20 @@ class EndpointDetailScreen(ModalScreen[None]):
         days = daily.daily
         dates = [d.date for d in days]
         incident = find_incident(days)  # this endpoint's own bad day, shaded as on screen 2
-        for name, chart_id, _, fmt, zero_based in CHARTS:
+        for name, chart_id, _, spell, zero_based in CHARTS:
             values = series(days, name)
             notes = []
             if name == "requests":  # the row's figure, so the two can be checked against each other
                 notes.append(f"total {format_count(sum(values))}")
             average = period_average(days, name)
             if average is not None and name != "requests":
-                notes.append(f"avg {fmt(average)}")
+                notes.append(f"avg {spell(average)}")
             self.query_one(f"#endpoint-{chart_id}", BarChart).show(
                 values,
                 dates,
                 notes=notes,
                 mark=None if incident is None else incident.index,
-                fmt=fmt,
+                fmt=spell,
                 zero_based=zero_based,
             )
 

@@ -24,11 +24,11 @@ from textual.message import Message
 from textual.widget import Widget
 
 from ht_dash.insights.chart_scale import Clip, clip_for, clipped
+from ht_dash.insights.format import day_label  # the one spelling of a day under a chart
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
 MAX_BAR_WIDTH = 6
-DATE_FORMAT = "%m-%d"  # the one spelling of a day on every chart (the tail of 2026-12-01)
-DATE_LABEL_WIDTH = 5
+DATE_LABEL_WIDTH = len(day_label(date(2026, 12, 1)))
 # Axis labels take at least this many cells, so charts side by side ("6,500", "780 ms") get the
 # same plot width, the same columns and so the same dates under them.
 LABEL_MIN_WIDTH = 7
@@ -36,11 +36,6 @@ GRID = "┈"
 FULL_BLOCK = EIGHTHS[-1]
 MARK_BLOCK = "▓"  # the marked (incident) day: visible without colour
 BREAK = "╱"  # the top of a bar cut by a clipped scale
-
-
-def day_label(day: date) -> str:
-    """A day under a chart's column and in its notes: `12-01`."""
-    return f"{day:{DATE_FORMAT}}"
 
 
 NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
