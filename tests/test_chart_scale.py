@@ -4,6 +4,7 @@ others and that day is drawn off the scale (rule in `ht_dash.insights.chart_scal
 from __future__ import annotations
 
 from ht_dash.insights.chart_scale import CLIP_FACTOR, Clip, clip_for, clipped
+from ht_dash.tui.widgets.bar_chart import chart_scale
 
 
 def test_one_incident_day_is_clipped_and_the_axis_fits_the_other_days():
@@ -35,11 +36,21 @@ def test_steady_growth_quiet_accounts_and_short_series_are_never_clipped():
 
 
 def test_counts_get_whole_number_axes_and_latency_keeps_its_round_steps():
-    from ht_dash.tui.widgets.bar_chart import chart_scale
-
     few = chart_scale([1, 0, 1, 3, 0, 1], 6, zero_based=True, clip_outliers=True)
     assert few.high == 3 and few.integer  # not "3.2"
     tall = chart_scale([3, 22, 9, 15, 12, 18, 20], 17, zero_based=True, clip_outliers=True)
     assert tall.high == 25  # not "25.5"
     many = chart_scale([120.5, 130.2, 118.0, 125.9, 700.0], 6, zero_based=False, clip_outliers=True)
     assert not many.integer and many.clip is not None and many.high < 700
+
+
+def test_one_day_has_one_date_and_a_flat_series_a_zero_based_axis():
+    from datetime import date
+
+    from ht_dash.tui.widgets.bar_chart import bucket_columns, column_slots, date_axis
+
+    assert date_axis([date(2026, 11, 5)], bucket_columns([3.0], 30), column_slots(1, 30)) == (
+        "11-05"
+    )
+    flat = chart_scale([1010.0], 4, zero_based=False, clip_outliers=True)
+    assert flat.low == 0 and flat.high >= 1010  # not an empty bar on a "1,010 – 1,010" axis

@@ -58,7 +58,8 @@ def axis_scale(values: Sequence[float], rows: int, *, zero_based: bool) -> tuple
     (0, or a multiple of per_row below the data when not zero-based), and the top covers the max."""
     top = max(values, default=0.0)
     bottom = min(values, default=0.0)
-    guess = 0.0 if zero_based else max(0.0, bottom - (top - bottom) * 0.5)
+    # not zero-based: start below the lowest value by half the range (none: one flat level at 0)
+    guess = 0.0 if zero_based or top <= bottom else max(0.0, bottom - (top - bottom) * 0.5)
     per_row = nice_ceiling(max(top - guess, 1e-9) / rows)
     while True:
         low = math.floor(guess / per_row) * per_row
@@ -141,7 +142,8 @@ def date_axis(dates: Sequence[date], columns: Sequence[Column], slots: Sequence[
         return True
 
     place(0, day_label(dates[columns[0].first]))
-    place(width - DATE_LABEL_WIDTH, day_label(dates[columns[-1].last]))
+    if columns[-1].last != columns[0].first:  # one day is labelled once
+        place(width - DATE_LABEL_WIDTH, day_label(dates[columns[-1].last]))
     spacing = DATE_LABEL_WIDTH * 2 + 2
     next_free = spacing
     for column, slot in zip(columns, slots, strict=True):
