@@ -54,3 +54,23 @@ def test_one_day_has_one_date_and_a_flat_series_a_zero_based_axis():
     )
     flat = chart_scale([1010.0], 4, zero_based=False, clip_outliers=True)
     assert flat.low == 0 and flat.high >= 1010  # not an empty bar on a "1,010 – 1,010" axis
+
+
+def test_a_day_without_requests_has_no_latency_bar_and_does_not_pull_the_axis_to_zero():
+    import math
+    from datetime import date
+
+    from ht_dash.api.models import DailyMetric
+    from ht_dash.insights.chart_scale import chart_series
+    from ht_dash.tui.widgets.bar_chart import bar_column, bucket_columns
+
+    days = [
+        DailyMetric(date(2026, 11, d), n, latency, 0, 0)
+        for d, n, latency in ((1, 40, 120.0), (2, 0, 0.0), (3, 35, 130.0), (4, 50, 110.0))
+    ]
+    latency = chart_series(days, "latency")
+    assert math.isnan(latency[1]) and chart_series(days, "requests")[1] == 0
+    scale = chart_scale(latency, 6, zero_based=False, clip_outliers=True)
+    assert scale.low > 0  # "axis from …": the empty day is not a 0 ms day
+    assert bar_column(latency[1], scale.low, scale.high, 6) == [" "] * 6
+    assert [c.value for c in bucket_columns(latency, 2)] == [120.0, 130.0]

@@ -10,8 +10,12 @@ other days and the chart marks the days above it. No Textual.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from ht_dash.api.models import DailyMetric
+from ht_dash.insights.metrics import series
 
 CLIP_FACTOR = 3.0
 MAX_OUTLIERS = 3
@@ -47,3 +51,12 @@ def clipped(values: Sequence[float], clip: Clip | None) -> list[float]:
     if clip is None:
         return list(values)
     return [min(v, clip.ceiling) for v in values]
+
+
+def chart_series(daily: Sequence[DailyMetric], name: str) -> list[float]:
+    """A daily series as a chart draws it: the average latency of a day without requests is no
+    data (NaN: no bar, not on the axis), not "0 ms"."""
+    values = series(daily, name)
+    if name != "latency":
+        return values
+    return [v if d.requests else math.nan for v, d in zip(values, daily, strict=True)]

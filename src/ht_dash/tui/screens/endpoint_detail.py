@@ -16,8 +16,9 @@ from ht_dash.api.models import TIMEFRAME_LABELS, EndpointDaily, EndpointUsage, E
 from ht_dash.feeds.registry import ENDPOINT_DAILY
 from ht_dash.feeds.scheduler import FeedState
 from ht_dash.insights import format as fmt
+from ht_dash.insights.chart_scale import chart_series
 from ht_dash.insights.hints import Hint, call_interval_s
-from ht_dash.insights.metrics import find_incident, format_count, period_average, series
+from ht_dash.insights.metrics import find_incident, format_count, period_average
 from ht_dash.tui.screens.metrics import CHARTS
 from ht_dash.tui.typed_app import typed_app
 from ht_dash.tui.widgets.bar_chart import BarChart
@@ -128,7 +129,7 @@ class EndpointDetailScreen(ModalScreen[None]):
         dates = [d.date for d in days]
         incident = find_incident(days)  # this endpoint's own bad day, shaded as on screen 2
         for name, chart_id, _, spell, zero_based in CHARTS:
-            values = series(days, name)
+            values = chart_series(days, name)
             notes = []
             if name == "requests":  # the row's figure, so the two can be checked against each other
                 notes.append(f"total {format_count(sum(values))}")

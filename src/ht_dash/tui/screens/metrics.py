@@ -13,6 +13,7 @@ from textual.widgets import Static
 from ht_dash.api.models import DailyMetric, Metrics
 from ht_dash.feeds.registry import METRICS, USAGE
 from ht_dash.insights import format as spelling
+from ht_dash.insights.chart_scale import chart_series
 from ht_dash.insights.metrics import (
     PERIODS,
     find_incident,
@@ -22,7 +23,6 @@ from ht_dash.insights.metrics import (
     peak,
     period_average,
     period_title,
-    series,
     summary_cards,
 )
 from ht_dash.tui.screens.base import DashScreen
@@ -133,7 +133,7 @@ class MetricsScreen(DashScreen):
 
         dates = [d.date for d in daily]
         for name, chart_id, _, fmt, zero_based in CHARTS:
-            values = series(daily, name)
+            values = chart_series(daily, name)
             top = peak(daily, name)
             notes = []
             if top is not None:

@@ -39,6 +39,17 @@ BREAK = "╱"  # the top of a bar cut by a clipped scale
 
 
 NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+NO_DATA = math.nan  # a day with nothing to show (an average latency of no requests): no bar
+
+
+def known(values: Sequence[float]) -> list[float]:
+    """The values that are not NO_DATA."""
+    return [v for v in values if not math.isnan(v)]
+
+
+def highest(values: Sequence[float]) -> float:
+    """The highest known value; NO_DATA when none is known."""
+    return max(known(values), default=NO_DATA)
 
 
 def nice_ceiling(value: float) -> float:
@@ -56,6 +67,7 @@ def nice_ceiling(value: float) -> float:
 def axis_scale(values: Sequence[float], rows: int, *, zero_based: bool) -> tuple[float, float]:
     """(low, per_row): each of `rows` rows covers a round `per_row`, the axis starts at `low`
     (0, or a multiple of per_row below the data when not zero-based), and the top covers the max."""
+    values = known(values)
     top = max(values, default=0.0)
     bottom = min(values, default=0.0)
     # not zero-based: start below the lowest value by half the range (none: one flat level at 0)
@@ -86,12 +98,16 @@ def bucket_columns(values: Sequence[float], slots: int) -> list[Column]:
     if n <= slots:
         return [Column(i, i, v) for i, v in enumerate(values)]
     bounds = [i * n // slots for i in range(slots + 1)]
-    return [Column(a, b - 1, max(values[a:b])) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [
+        Column(a, b - 1, highest(values[a:b])) for a, b in zip(bounds, bounds[1:], strict=False)
+    ]
 
 
 def bar_column(value: float, low: float, high: float, rows: int) -> list[str]:
     """The cells of one bar, top row first, in 1/8 cells; a non-zero value shows at least 1/8."""
     span = high - low
+    if math.isnan(value):
+        return [" "] * rows
     eighths = 0 if span <= 0 else round((value - low) / span * rows * 8)
     eighths = max(0, min(rows * 8, eighths))
     if eighths == 0 and value > low and value > 0:
@@ -174,8 +190,10 @@ def chart_scale(
     the days below the towering ones when `insights.chart_scale` finds some. A clipped scale
     keeps its top row for the cut bars' break marks and values: `rows - 1` rows of axis.
     Counts (whole numbers) get a whole-number top: 3 errors a day is not drawn against "3.2"."""
-    integer = all(float(v).is_integer() for v in values)
-    clip = clip_for(values) if clip_outliers and rows >= 3 else None
+    integer = all(float(v).is_integer() for v in known(values))
+    # days without data count as 0 for finding outliers (their index stays), not for the axis
+    filled = [0.0 if math.isnan(v) else v for v in values]
+    clip = clip_for(filled) if clip_outliers and rows >= 3 else None
     if clip is not None:
         scale = _fitted(clipped(values, clip), rows - 1, zero_based, integer, clip)
         if any(values[i] > scale.high for i in clip.outliers):
@@ -188,7 +206,7 @@ def _fitted(
 ) -> Scale:
     low, per_row = axis_scale(values, rows, zero_based=zero_based)
     if integer and not per_row.is_integer():  # counts: a whole, round top ("25", not "25.5")
-        top = max(values, default=0.0) - low
+        top = max(known(values), default=0.0) - low
         per_row = math.ceil(nice_ceiling(top) if top >= 1 else 1.0) / rows
     return Scale(low, per_row, rows, clip, integer)
 
@@ -301,7 +319,9 @@ class BarChart(Widget):
         for column, slot in zip(columns, slots, strict=True):
             if slot.at <= x < slot.at + slot.bar + slot.gap:
                 days = self.values[column.first : column.last + 1]
-                self.post_message(self.DayClicked(self, column.first + days.index(max(days))))
+                top = highest(days)
+                at = 0 if math.isnan(top) else days.index(top)
+                self.post_message(self.DayClicked(self, column.first + at))
                 return
 
     def _title(self, width: int, notes: Sequence[str]) -> Text:
