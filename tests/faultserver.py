@@ -126,6 +126,24 @@ def sample_payloads(now: datetime) -> dict[str, Any]:
                 }
             ],
         },
+        contract.ENDPOINT_DAILY: {  # the /positions row above, day by day: 30 × 140 = 4200
+            "method": "GET",
+            "path": "/positions",
+            "timeframe": "30d",
+            "date": None,
+            "from": _iso(now - timedelta(days=30)),
+            "to": _iso(now),
+            "daily": [
+                {
+                    "date": (today - timedelta(days=29 - i)).isoformat(),
+                    "requests": 140,
+                    "avg_latency_ms": 210.0,
+                    "errors": 2 if i == 10 else 0,
+                    "rate_limited": 1 if i == 20 else 0,
+                }
+                for i in range(30)
+            ],
+        },
         contract.NEXT_BILLING: {
             "invoice_date": next_month.date().isoformat(),
             "amount_cents": 17900,

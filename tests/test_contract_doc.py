@@ -43,7 +43,11 @@ def _fields(value, prefix=""):
         yield from _fields(value[0], f"{prefix[:-1]}[]." if prefix else "")
 
 
-QUERIES = {contract.ENDPOINT_USAGE: {"timeframe": "30d"}, contract.METRICS: {"days": 90}}
+QUERIES = {
+    contract.ENDPOINT_USAGE: {"timeframe": "30d"},
+    contract.ENDPOINT_DAILY: {"method": "GET", "path": "/fills", "timeframe": "30d"},
+    contract.METRICS: {"days": 90},
+}
 
 
 @pytest.mark.parametrize("path", sorted(set(PATHS.values())))

@@ -77,6 +77,9 @@ async def _figures(source: MeterSource) -> dict:
         "live": await source.live(window_minutes=15),
         "live_1s": await source.live(window_minutes=1, interval_seconds=1),
         "usage": [await source.endpoint_usage(t) for t in ("today", "week", "month", "30d", "90d")],
+        "daily": [
+            await source.endpoint_daily("GET", "/positions", t) for t in ("today", "30d", "90d")
+        ],
         "split": await source.endpoint_usage("30d", by_instance=True),
         "percentiles": await source.latency_percentiles("90d"),
         "metrics": await source.metrics(30),

@@ -10,7 +10,7 @@ from ht_dash.api.models import Metrics
 from ht_dash.feeds.registry import METRICS
 from ht_dash.insights import format as fmt
 from ht_dash.insights.metrics import find_incident, summary_cards
-from ht_dash.tui.widgets.bar_chart import BarChart
+from ht_dash.tui.widgets.bar_chart import BREAK, BarChart
 from ht_dash.tui.widgets.panel import DataPanel
 from ht_dash.tui.widgets.stat_card import StatCard
 from ui_harness import wait_until
@@ -80,6 +80,51 @@ async def test_the_demo_incident_day_is_named_and_marked_in_every_chart(demo_app
         assert "red" not in note and "▓" in note
 
 
+def date_line(chart: BarChart) -> str:
+    return chart.render().plain.splitlines()[-1].strip()
+
+
+async def test_the_incident_day_goes_off_a_clipped_scale_and_c_shows_the_full_scale(demo_app):
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        metrics = await settle(pilot, 90)
+        incident = find_incident(metrics.daily)
+        assert incident is not None
+        errors = app.screen.query_one("#chart-errors", BarChart)
+        scale = errors.scale()
+        # the axis fits the ordinary days: the incident is above its top, not squashing them
+        assert scale.clip is not None and scale.clip.outliers == (incident.index,)
+        usual = max(d.errors for i, d in enumerate(metrics.daily) if i != incident.index)
+        assert usual <= scale.high < incident.errors
+        drawn = errors.render().plain
+        title, cut_row = drawn.splitlines()[:2]
+        assert f"clipped at {scale.high:,.0f}" in title
+        assert f"{BREAK}{incident.errors:,}" in cut_row  # the cut bar says how high it goes
+        # the latency axis does not start at 0, and its title says so
+        latency = app.screen.query_one("#chart-latency", BarChart)
+        assert latency.scale().low > 0
+        assert "axis from " in latency.render().plain.splitlines()[0]
+
+        await pilot.press("c")
+        assert errors.scale().clip is None and errors.scale().high >= incident.errors
+        assert BREAK not in errors.render().plain and "clipped" not in errors.render().plain
+        await pilot.press("c")
+        assert errors.scale().clip is not None
+
+
+async def test_every_chart_puts_the_same_dates_under_the_same_period(demo_app):
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        await settle(pilot, 90)
+        for size in ((80, 24), (120, 40)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            lines = {date_line(chart) for chart in app.screen.query(BarChart)}
+            assert len(lines) == 1, (size, lines)
+
+
 async def test_a_worse_change_is_bold_not_only_red(demo_app):
     from ht_dash.tui.widgets.stat_card import StatCard
 
@@ -92,6 +137,30 @@ async def test_a_worse_change_is_bold_not_only_red(demo_app):
         assert worse, "the demo has a worse figure"
         assert all(line.styles.text_style.bold for line in worse)
         assert not any(line.styles.text_style.bold for line in changes if line not in worse)
+
+
+async def test_with_no_color_worse_and_the_marked_day_are_the_brightest_text(
+    demo_app, monkeypatch
+):
+    """NO_COLOR greys colours by lightness: the alert red became dark grey on near-black."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot, 90)
+        worse = [
+            line
+            for card in app.screen.query(StatCard)
+            if (line := card.query_one(".stat-change")).has_class("-bad")
+        ]
+        assert worse
+        for line in worse:
+            assert line.styles.color.brightness > 0.7
+            assert line.styles.text_style.bold and line.styles.text_style.underline
+        chart = app.screen.query_one("#chart-errors", BarChart)
+        mark = chart.get_component_rich_style("bar-chart--mark").color.get_truecolor()
+        bar = chart.get_component_rich_style("bar-chart--bar").color.get_truecolor()
+        assert sum(mark) > sum(bar) and sum(mark) > 3 * 180  # ▓ and cut bars stand out
 
 
 async def test_d_switches_the_period_refetches_and_redraws(demo_app):

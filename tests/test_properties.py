@@ -41,6 +41,7 @@ VALID: dict[str, Any] = {
         "daily": _payloads[contract.METRICS]["daily"][:3],
     },
     "parse_endpoint_usage": _payloads[contract.ENDPOINT_USAGE],
+    "parse_endpoint_daily": _payloads[contract.ENDPOINT_DAILY],
     "parse_next_billing": _payloads[contract.NEXT_BILLING],
     "parse_history": {**_payloads[contract.HISTORY], "next_cursor": "c2"},
     "parse_request_log": _payloads[contract.REQUESTS],

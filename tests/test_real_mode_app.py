@@ -14,6 +14,7 @@ from ht_dash.runtime import Runtime
 from ht_dash.tui.app import make_app
 from ht_dash.tui.screens.confirm import ConfirmScreen
 from ht_dash.tui.screens.login import LoginScreen
+from ht_dash.tui.widgets.bar_chart import BarChart
 from ht_dash.tui.widgets.panel import DataPanel
 from realserver import BASE_PATH, REAL_TOKEN, RealServer
 from test_real_mode import record_traffic
@@ -90,6 +91,14 @@ async def test_with_meter_data_limits_and_endpoints_show_that_traffic(real):
         await settle(pilot)
         text = "\n".join(screen_lines(app))
         assert "/positions" in text and "from the local meter · since" in text
+        # Enter: the endpoint's days, from the meter too (the API answers 404: not offered)
+        await pilot.press("enter")
+        await settle(pilot)
+        daily = app.screen.query_one("#endpoint-daily", DataPanel)
+        assert "from the local meter" in str(daily.border_subtitle)
+        requests = app.screen.query_one("#endpoint-chart-requests", BarChart)
+        assert sum(requests.values) == 90 and requests.dates[-1] == app.clock.now().date()
+        assert all(s.path.startswith(BASE_PATH + "/account/") for s in real.seen)
 
 
 async def test_r_asks_the_api_again_what_it_did_not_offer(real):

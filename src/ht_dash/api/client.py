@@ -34,6 +34,7 @@ from ht_dash.api.errors import (
     ServerError,
 )
 from ht_dash.api.models import (
+    EndpointDaily,
     EndpointUsageReport,
     HistoryEntry,
     HistoryPage,
@@ -331,6 +332,19 @@ class AccountClient:
             contract.parse_endpoint_usage,
             timeframe=None if date is not None else timeframe,
             date=None if date is None else date.isoformat(),
+        )
+
+    async def endpoint_daily(
+        self, method: str, path: str, timeframe: str = "30d", date: date | None = None
+    ) -> EndpointDaily:
+        query = {
+            "method": method,
+            "path": path,  # a query parameter here, not `_get`'s path: passed as a dict
+            "timeframe": None if date is not None else timeframe,
+            "date": None if date is None else date.isoformat(),
+        }
+        return contract.parse_endpoint_daily(
+            await self._request("GET", contract.ENDPOINT_DAILY, query)
         )
 
     async def next_billing(self) -> NextBilling:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from ht_dash.api.errors import BadPayload
 from ht_dash.api.models import (
     DailyMetric,
+    EndpointDaily,
     EndpointUsage,
     EndpointUsageReport,
     HistoryEntry,
@@ -49,6 +50,7 @@ SUBSCRIPTION = "/account/subscription"
 LIVE = "/account/usage/live"
 METRICS = "/account/metrics"
 ENDPOINT_USAGE = "/account/usage/endpoints"
+ENDPOINT_DAILY = "/account/usage/endpoints/daily"
 NEXT_BILLING = "/account/billing/next"
 HISTORY = "/account/history"
 REQUESTS = "/account/requests"
@@ -404,6 +406,19 @@ def parse_endpoint_usage(data: Any) -> EndpointUsageReport:
     )
 
 
+def parse_endpoint_daily(data: Any) -> EndpointDaily:
+    r = Reader(data, "")
+    return EndpointDaily(
+        method=r.str("method"),
+        path=r.str("path"),
+        timeframe=r.str("timeframe"),
+        start=r.instant("from"),
+        end=r.instant("to"),
+        daily=r.list("daily", _daily),
+        date=r.date("date", optional=True),
+    )
+
+
 def parse_next_billing(data: Any) -> NextBilling:
     r = Reader(data, "")
     return NextBilling(
@@ -553,6 +568,16 @@ def dump_summary(s: MetricsSummary) -> dict[str, Any]:
     }
 
 
+def _dump_daily(d: DailyMetric) -> dict[str, Any]:
+    return {
+        "date": d.date.isoformat(),
+        "requests": d.requests,
+        "avg_latency_ms": round(d.avg_latency_ms, 2),
+        "errors": d.errors,
+        "rate_limited": d.rate_limited,
+    }
+
+
 def dump_metrics(m: Metrics) -> dict[str, Any]:
     return {
         "days": m.days,
@@ -562,16 +587,19 @@ def dump_metrics(m: Metrics) -> dict[str, Any]:
         "previous_summary": None
         if m.previous_summary is None
         else dump_summary(m.previous_summary),
-        "daily": [
-            {
-                "date": d.date.isoformat(),
-                "requests": d.requests,
-                "avg_latency_ms": round(d.avg_latency_ms, 2),
-                "errors": d.errors,
-                "rate_limited": d.rate_limited,
-            }
-            for d in m.daily
-        ],
+        "daily": [_dump_daily(d) for d in m.daily],
+    }
+
+
+def dump_endpoint_daily(e: EndpointDaily) -> dict[str, Any]:
+    return {
+        "method": e.method,
+        "path": e.path,
+        "timeframe": e.timeframe,
+        "date": None if e.date is None else e.date.isoformat(),
+        "from": iso(e.start),
+        "to": iso(e.end),
+        "daily": [_dump_daily(d) for d in e.daily],
     }
 
 

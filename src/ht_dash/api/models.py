@@ -167,6 +167,24 @@ class EndpointUsageReport:
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointDaily:
+    """One endpoint's day-by-day usage over a timeframe (or one day): `daily[].requests` add up
+    to that endpoint's `requests` in the `EndpointUsageReport` of the same window."""
+
+    method: str
+    path: str
+    timeframe: str
+    start: datetime
+    end: datetime
+    daily: tuple[DailyMetric, ...]  # oldest first; `rate_limited` counts the 429s
+    date: date | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
 class NextBilling:
     invoice_date: date | None
     amount_cents: int

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Protocol
 
 from ht_dash.api.models import (
+    EndpointDaily,
     EndpointUsageReport,
     HistoryEntry,
     HistoryPage,
@@ -44,6 +45,9 @@ class AccountSource(Protocol):
     async def endpoint_usage(
         self, timeframe: str = "30d", date: date | None = None
     ) -> EndpointUsageReport: ...
+    async def endpoint_daily(
+        self, method: str, path: str, timeframe: str = "30d", date: date | None = None
+    ) -> EndpointDaily: ...
     async def next_billing(self) -> NextBilling: ...
     async def second_counts(self, window_minutes: int = 15) -> SecondCounts: ...
     async def recent_requests(

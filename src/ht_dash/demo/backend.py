@@ -123,6 +123,7 @@ class DemoBackend:
             contract.LIVE: ("GET", self._live),
             contract.METRICS: ("GET", self._metrics),
             contract.ENDPOINT_USAGE: ("GET", self._endpoint_usage),
+            contract.ENDPOINT_DAILY: ("GET", self._endpoint_daily),
             contract.NEXT_BILLING: ("GET", self._next_billing),
             contract.HISTORY: ("GET", self._history_page),
             contract.REQUESTS: ("GET", self._request_log),
@@ -383,6 +384,16 @@ class DemoBackend:
         return _json_reply(
             200, contract.dump_endpoint_usage(self.traffic.endpoint_usage(timeframe, now, day))
         )
+
+    def _endpoint_daily(self, query: Mapping[str, str], now: datetime) -> _Reply:
+        method, path = query.get("method", ""), query.get("path", "")
+        if not method or not path:
+            raise _BadParam("method and path are required (one row of /account/usage/endpoints)")
+        timeframe = self._choice(query, "timeframe", TIMEFRAMES, "30d")
+        assert timeframe is not None
+        day = self._date(query, "date", now)
+        daily = self.traffic.endpoint_daily(method, path, timeframe, now, day)
+        return _json_reply(200, contract.dump_endpoint_daily(daily))
 
     def next_billing(self, now: datetime) -> NextBilling:
         plan = self.account.plan

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from ht_dash.api.models import (
     TIMEFRAMES,
     DailyMetric,
+    EndpointDaily,
     EndpointUsage,
     EndpointUsageReport,
     LiveBucket,
@@ -141,6 +142,20 @@ def allocate(total: int, weights: Sequence[float]) -> list[int]:
     for i in sorted(range(len(raw)), key=lambda i: raw[i] - parts[i], reverse=True)[:rest]:
         parts[i] += 1
     return parts
+
+
+def capped(parts: Sequence[int], caps: Sequence[int]) -> list[int]:
+    """`parts` with none above its cap, the excess moved to the parts with the most room left
+    (the total is kept while the caps allow it)."""
+    out = [min(p, c) for p, c in zip(parts, caps, strict=True)]
+    excess = sum(parts) - sum(out)
+    for i in sorted(range(len(out)), key=lambda i: out[i] - caps[i]):
+        if excess <= 0:
+            break
+        moved = min(excess, caps[i] - out[i])
+        out[i] += moved
+        excess -= moved
+    return out
 
 
 def window_start(timeframe: str, now: datetime) -> datetime:
@@ -393,6 +408,46 @@ class Traffic:
         rows.sort(key=lambda e: (-e.requests, e.path, e.method))
         return EndpointUsageReport(
             timeframe=timeframe, start=start, end=end, endpoints=tuple(rows), date=day
+        )
+
+    def endpoint_daily(
+        self, method: str, path: str, timeframe: str, now: datetime, day: date | None = None
+    ) -> EndpointDaily:
+        """One endpoint's row of `endpoint_usage` spread over the days of its window in
+        proportion to each day's traffic there, exactly: the days add up to the row."""
+        report = self.endpoint_usage(timeframe, now, day)
+        row = next((e for e in report.endpoints if (e.method, e.path) == (method, path)), None)
+        days, parts = [], []
+        current = report.start.astimezone(UTC).date()
+        while midnight(current) < report.end:
+            lo = max(report.start, midnight(current))
+            hi = min(report.end, midnight(current + timedelta(days=1)))
+            days.append(current)
+            parts.append(self.full_day(current).scaled((hi - lo).total_seconds() / DAY_S))
+            current += timedelta(days=1)
+        window = self.totals(report.start, report.end)
+
+        def spread(total: int, weights: list[float]) -> list[int]:
+            return allocate(total, weights if sum(weights) else [p.requests for p in parts])
+
+        requests = spread(row.requests if row else 0, [p.requests for p in parts])
+        errors = capped(spread(row.errors if row else 0, [p.errors for p in parts]), requests)
+        room = [n - err for n, err in zip(requests, errors, strict=True)]
+        limited = capped(spread(row.throttled if row else 0, [p.rate_limited for p in parts]), room)
+        daily = []
+        for d, part, n, err, lim in zip(days, parts, requests, errors, limited, strict=True):
+            latency = 0.0
+            if row is not None and n and window.latency_ms:
+                latency = round(row.avg_latency_ms * part.latency_ms / window.latency_ms, 2)
+            daily.append(DailyMetric(d, n, latency, err, lim))
+        return EndpointDaily(
+            method=method,
+            path=path,
+            timeframe=report.timeframe,
+            start=report.start,
+            end=report.end,
+            daily=tuple(daily),
+            date=report.date,
         )
 
     # ---- live ---------------------------------------------------------------------------------

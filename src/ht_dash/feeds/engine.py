@@ -188,6 +188,14 @@ class FeedEngine:
             self.scheduler.observe(exc)
             raise
 
+    async def fetch(self, spec: FeedSpec, **params: Any) -> Any:
+        """One answer of a feed that is asked when a view opens, not polled (an endpoint's daily
+        series): its fetch with these parameters over its defaults, through the gate."""
+        if unknown := params.keys() - spec.params.keys():
+            raise KeyError(f"{spec.name} has no parameter {', '.join(sorted(unknown))}")
+        values = {**spec.params, **params}
+        return await self.request(lambda source: spec.fetch(source, values))
+
     def use_token(self, token: Secret | None) -> None:
         """The accepted token (login, regenerate; None: logout) goes to the source, polling
         resumes."""

@@ -11,7 +11,8 @@ The scheduler (`feeds.scheduler`), the offline copies (`feeds.offline`), the fee
 Screens change a parameter through the engine: `feeds.set_param(USAGE, timeframe="7d")`.
 
 Adding a feed: a model and its contract (`api/`), a source method, one `FeedSpec` here (and in
-`FEEDS`), and the screen that lists it.
+`FEEDS` when it is polled; a feed asked once when a view opens goes through `engine.fetch`), and
+the screen that lists it.
 
 No Textual here.
 """
@@ -125,6 +126,17 @@ PACING = FeedSpec(
     60.0,  # advice over 15 minutes moves slowly: one request a minute
     params={"window_minutes": PACING_WINDOW_MINUTES},
     pausable=True,
+)
+
+# One endpoint's daily series, for its detail (Enter on screen 3): asked once when the detail
+# opens, through the gate (`engine.fetch`), with the row's method + path and the screen's window.
+# Not polled, no offline copy: so not in FEEDS.
+ENDPOINT_DAILY = FeedSpec(
+    "endpoint_daily",
+    lambda source, p: source.endpoint_daily(
+        p["method"], p["path"], timeframe=p["timeframe"], date=p["date"]
+    ),
+    params={"method": None, "path": None, "timeframe": "30d", "date": None},
 )
 
 FEEDS: tuple[FeedSpec, ...] = (

@@ -24,6 +24,7 @@ from ht_dash.api.errors import BadRequest, ConfigError, HtError, NetworkError, N
 from ht_dash.api.models import (
     TIMEFRAMES,
     DailyMetric,
+    EndpointDaily,
     EndpointUsage,
     EndpointUsageReport,
     HistoryEntry,
@@ -134,7 +135,8 @@ def validate_plan(plan_id: str) -> Plan:
 
 
 def timeframe_window(timeframe: str, now: datetime) -> tuple[datetime, datetime]:
-    """Contract timeframes, UTC: today, week (from Monday), month (from the 1st), 30d, 90d."""
+    """Contract timeframes, UTC: today, week (from Monday), month (from the 1st), 30d and 90d (the
+    last 30 or 90 UTC days, today included: the days `metrics` counts, as the contract says)."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     if timeframe == "today":
         return midnight, now
@@ -143,9 +145,9 @@ def timeframe_window(timeframe: str, now: datetime) -> tuple[datetime, datetime]
     if timeframe == "month":
         return midnight.replace(day=1), now
     if timeframe == "30d":
-        return now - timedelta(days=30), now
+        return midnight - timedelta(days=29), now
     if timeframe == "90d":
-        return now - timedelta(days=90), now
+        return midnight - timedelta(days=89), now
     raise BadRequest(
         f"timeframe must be one of {', '.join(TIMEFRAMES)}, got {timeframe!r}", status=400
     )
@@ -362,19 +364,22 @@ class MeterSource:
 
         return await self._query(work)
 
+    def _window(
+        self, timeframe: str, day: date | None
+    ) -> tuple[str, date | None, datetime, datetime]:
+        """(timeframe echoed, day, start, end) of a timeframe, or of one UTC day up to now."""
+        now = self._clock.now()
+        if day is None:
+            return (timeframe, None, *timeframe_window(timeframe, now))
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return DAY_TIMEFRAME, day, start, min(now, start + timedelta(days=1))
+
     async def endpoint_usage(
         self, timeframe: str = "30d", date: date | None = None, *, by_instance: bool = False
     ) -> EndpointUsageReport:
         """Per method + path template; `by_instance`: split further by meter instance. `date`:
         one UTC day instead of the timeframe (the metrics screen's drill-down)."""
-        now = self._clock.now()
-        day = date
-        if day is not None:
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            end = min(now, start + timedelta(days=1))
-            timeframe = DAY_TIMEFRAME
-        else:
-            start, end = timeframe_window(timeframe, now)
+        timeframe, day, start, end = self._window(timeframe, date)
         token_sql, token_params = self._token_filter()
         split = "instance, " if by_instance else ""
 
@@ -443,6 +448,51 @@ class MeterSource:
             return EndpointUsageReport(
                 timeframe=timeframe, start=start, end=end, endpoints=tuple(endpoints), date=day
             )
+
+        return await self._query(work)
+
+    async def endpoint_daily(
+        self, method: str, path: str, timeframe: str = "30d", date: date | None = None
+    ) -> EndpointDaily:
+        """One endpoint per UTC day over the window `endpoint_usage` counts, from the same three
+        parts (whole days, whole hours, raw edges), so the days add up to its row there. Days
+        before the meter's first record are left out: unknown, not zero."""
+        timeframe, day, start, end = self._window(timeframe, date)
+        parts = endpoint_parts(start.timestamp(), end.timestamp())
+        token_sql, token_params = self._token_filter()
+        which = f" AND method = ? AND path = ?{token_sql}"
+        mine = (method, path, *token_params)
+        sums = "SUM(requests) AS n, SUM(errors) AS e, SUM(throttled) AS t, SUM(latency_ms_sum) AS l"
+
+        def work(store: Store) -> EndpointDaily:
+            rows = store.query(
+                "SELECT d, SUM(n), SUM(e), SUM(t), SUM(l) FROM ("
+                f" SELECT unix_day AS d, {sums} FROM endpoint_days"
+                f" WHERE unix_day >= ? AND unix_day < ?{which} GROUP BY unix_day"
+                f" UNION ALL SELECT {store.bucket('hour', 24)}, {sums} FROM hourly"
+                f" WHERE ((hour >= ? AND hour < ?) OR (hour >= ? AND hour < ?)){which}"
+                f" GROUP BY {store.bucket('hour', 24)}"
+                f" UNION ALL SELECT {store.bucket('ts', 86400)}, COUNT(*),"
+                f" SUM(CASE WHEN {_ERROR} THEN 1 ELSE 0 END), {_THROTTLED}, SUM(latency_ms)"
+                f" FROM requests WHERE ((ts >= ? AND ts < ?) OR (ts >= ? AND ts <= ?)){which}"
+                f" GROUP BY {store.bucket('ts', 86400)}"
+                ") parts GROUP BY d",
+                (*parts.days, *mine, *parts.hours, *mine, *parts.raw, *mine),
+            )
+            by_day = {int(d): (int(n), int(e), int(t), float(lat)) for d, n, e, t, lat in rows}
+            (first_seen,) = store.query(
+                f"SELECT MIN(day) FROM daily WHERE 1 = 1{token_sql}", token_params
+            )[0]
+            first = start.date()
+            if first_seen is not None:
+                first = max(first, datetime.fromisoformat(first_seen).date())
+            daily = []
+            at = datetime(first.year, first.month, first.day, tzinfo=UTC)
+            while at < end:
+                n, e, t, latency_sum = by_day.get(int(at.timestamp()) // 86400, (0, 0, 0, 0.0))
+                daily.append(DailyMetric(at.date(), n, latency_sum / n if n else 0.0, e, t))
+                at += timedelta(days=1)
+            return EndpointDaily(method, path, timeframe, start, end, tuple(daily), day)
 
         return await self._query(work)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ht_dash.api.errors import HtError, NotAvailable, NotOffered
 from ht_dash.api.models import (
+    EndpointDaily,
     EndpointUsageReport,
     HistoryEntry,
     HistoryPage,
@@ -302,6 +303,26 @@ class ChainSource:
                 NotAvailable(f"endpoint usage is not seen here: {why}", hint=METER_HINT),
             )
         return self._answered("endpoint_usage", report, await self._meter_origin())
+
+    async def endpoint_daily(
+        self, method: str, path: str, timeframe: str = "30d", date: date | None = None
+    ) -> EndpointDaily:
+        """One endpoint day by day: the API's if it offers it, else the meter's."""
+        answer = await self._api(
+            "endpoint_daily",
+            lambda: self.api.endpoint_daily(method, path, timeframe=timeframe, date=date),
+        )
+        if answer is not None:
+            return answer
+        daily, why = await self._from_meter(
+            lambda m: m.endpoint_daily(method, path, timeframe=timeframe, date=date)
+        )
+        if daily is None:
+            raise self._unavailable(
+                "endpoint_daily",
+                NotAvailable(f"an endpoint's daily usage is not seen here: {why}", hint=METER_HINT),
+            )
+        return self._answered("endpoint_daily", daily, await self._meter_origin())
 
     async def second_counts(self, window_minutes: int = 15) -> SecondCounts:
         """Per-second counts for pacing advice: the API's if it offers them, else the meter's

@@ -392,7 +392,8 @@ class EndpointsScreen(DashScreen):
         table.refresh()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a row: the endpoint in full (every figure, also those the width left out)."""
+        """Enter on a row: the endpoint in full (every figure, also those the width left out, and
+        its daily series over the same window)."""
         from ht_dash.tui.screens.endpoint_detail import EndpointDetailScreen
 
         endpoint = self._endpoints.get(event.row_key.value or "")
@@ -400,8 +401,7 @@ class EndpointsScreen(DashScreen):
             return
         total = sum(e.requests for e in self._endpoints.values())
         hints = [h for h in self.hints or () if h.key == endpoint.key]
-        label = TIMEFRAME_LABELS.get(self.report.timeframe, self.report.timeframe)
-        self.app.push_screen(EndpointDetailScreen(endpoint, total, label, hints))
+        self.app.push_screen(EndpointDetailScreen(endpoint, total, self.report, hints))
 
     def action_start_filter(self) -> None:
         box = self.query_one("#endpoint-filter", Input)

@@ -13,6 +13,7 @@ from textual.widgets import Static
 from ht_dash.api.models import DailyMetric, Metrics
 from ht_dash.feeds.registry import METRICS, USAGE
 from ht_dash.insights import format as spelling
+from ht_dash.insights.chart_scale import chart_series
 from ht_dash.insights.metrics import (
     PERIODS,
     find_incident,
@@ -22,7 +23,6 @@ from ht_dash.insights.metrics import (
     peak,
     period_average,
     period_title,
-    series,
     summary_cards,
 )
 from ht_dash.tui.screens.base import DashScreen
@@ -41,10 +41,11 @@ CHARTS = (
 
 
 class MetricsScreen(DashScreen):
-    """Averages of the period against the one before it (▲/▼ green when better, red and bold when
-    worse), and one bar per day. An incident day — far more errors and 429s than a usual day — is
-    drawn shaded (▓, red where there is colour) in every chart. When the days outnumber the
-    columns, a bar shows the highest of its days.
+    """Averages of the period against the one before it (▲/▼ bold when worse), and one bar per
+    day. An incident day — far more errors and 429s than a usual day — is drawn shaded (▓) in
+    every chart. When a few days tower over the others, the axis fits the others and those bars
+    go off the top with a break mark (╱) and their value ("clipped at N" in the title); c shows
+    the full scale. When the days outnumber the columns, a bar shows the highest of its days.
     Keys: d cycles the period 7 → 30 → 90 days, D goes back; ←/→ (or a click on a bar) put a cursor
     on a day and show its four figures, i jumps to the incident day, Enter opens its endpoints."""
 
@@ -68,6 +69,7 @@ class MetricsScreen(DashScreen):
             "right", "move_day(1)", "Day ▶", key_display="→", priority=True, id="metrics.day_next"
         ),
         Binding("i", "incident_day", "Incident day", show=False, id="metrics.incident"),
+        Binding("c", "toggle_clip", "Clipped / full scale", show=False, id="metrics.clip"),
         Binding("enter", "open_day", "Day's endpoints", id="metrics.open_day"),
     ]
     DEFAULT_CSS = """
@@ -95,6 +97,7 @@ class MetricsScreen(DashScreen):
         super().__init__()
         self.daily: tuple[DailyMetric, ...] = ()
         self.day_cursor: int | None = None  # index into `daily`; None until ←/→ or a click
+        self.clip_outliers = True  # c: towering days off a scale fitted to the others, or not
 
     def render_data(self, kind: str, data: object) -> None:
         if kind == METRICS.name and isinstance(data, Metrics):
@@ -130,7 +133,7 @@ class MetricsScreen(DashScreen):
 
         dates = [d.date for d in daily]
         for name, chart_id, _, fmt, zero_based in CHARTS:
-            values = series(daily, name)
+            values = chart_series(daily, name)
             top = peak(daily, name)
             notes = []
             if top is not None:
@@ -145,6 +148,7 @@ class MetricsScreen(DashScreen):
                 mark=None if incident is None else incident.index,
                 fmt=fmt,
                 zero_based=zero_based,
+                clip_outliers=self.clip_outliers,
             )
         self._show_day()
 
@@ -155,7 +159,10 @@ class MetricsScreen(DashScreen):
             self.query_one(f"#{chart_id}", BarChart).set_cursor(self.day_cursor)
         line = self.query_one("#metrics-day", Static)
         if self.day_cursor is None or not self.daily:
-            line.update("[dim]←/→ or a click: a day's figures · Enter: its endpoints[/]")
+            scale = "full scale" if self.clip_outliers else "clipped scale"
+            line.update(
+                f"[dim]←/→ or a click: a day's figures · Enter: its endpoints · c: {scale}[/]"
+            )
             return
         d = self.daily[self.day_cursor]
         line.update(
@@ -181,6 +188,14 @@ class MetricsScreen(DashScreen):
             self.notify("No incident day in this period.", timeout=2)
         else:
             self.set_day(incident.index)
+
+    def action_toggle_clip(self) -> None:
+        """Towering days off a scale fitted to the others (the default), or every day to scale."""
+        self.clip_outliers = not self.clip_outliers
+        for chart in self.query(BarChart):
+            chart.clip_outliers = self.clip_outliers
+            chart.refresh()
+        self._show_day()
 
     def on_bar_chart_day_clicked(self, event: BarChart.DayClicked) -> None:
         self.set_day(event.index)

@@ -1,5 +1,5 @@
-"""A zero-based sparkline of a req/min series, bars over the limit in red, the limit drawn as a
-line across it, an optional cursor column, and a time axis.
+"""A zero-based sparkline of a req/min series, bars over the limit in the alert colour, the limit
+drawn as a line across it, an optional cursor column, and a time axis.
 
 Textual's own Sparkline scales from the series' minimum, which turns a steady 70–80 req/min
 into towering bars; a rate against a limit has to start at zero.
@@ -95,6 +95,10 @@ class RateSparkline(Widget):
     RateSparkline > .spark--ok { color: $primary; }
     RateSparkline > .spark--near { color: $warning; }
     RateSparkline > .spark--over { color: $error; }
+    /* NO_COLOR: greys by lightness would make "over" the darkest; the limit line marks it */
+    RateSparkline:nocolor > .spark--ok { color: $foreground 60%; }
+    RateSparkline:nocolor > .spark--near { color: $foreground 80%; }
+    RateSparkline:nocolor > .spark--over { color: $foreground; text-style: bold; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -19,7 +19,11 @@ class StatCard(Vertical):
     StatCard > .stat-label { color: $text-muted; }
     StatCard > .stat-value { text-style: bold; }
     StatCard > .stat-change.-good { color: $success; }
-    StatCard > .stat-change.-bad { color: $error; text-style: bold; }  /* readable in NO_COLOR */
+    StatCard > .stat-change.-bad { color: $error; text-style: bold; }
+    /* NO_COLOR greys colours by lightness ($error went dark grey on near-black): there "worse"
+       is the brightest text, bold and underlined; "better" is plain. */
+    StatCard > .stat-change.-bad:nocolor { color: $foreground; text-style: bold underline; }
+    StatCard > .stat-change.-good:nocolor { color: $foreground 80%; }
     StatCard > .stat-change.-neutral { color: $foreground; }
     """
 
