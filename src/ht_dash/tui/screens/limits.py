@@ -80,6 +80,7 @@ class LimitsScreen(DashScreen):
     pause). Crossing 80 % or 100 % of the limit or the quota rings once."""
 
     FEEDS = (SUBSCRIPTION, LIVE, PACING)
+    GAUGES = frozenset({"rate", "quota"})
     PANELS = {
         SUBSCRIPTION.name: "plan-panel",
         LIVE.name: "live-panel",
