@@ -19,6 +19,7 @@ from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fr
 from ht_dash.insights.pacing import pacing_summary
 from ht_dash.meter import DEFAULT_STREAM_URL
 from ht_dash.sources.chain import RUN_COMMAND
+from ht_dash.tui.keymap import key_for
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
 from ht_dash.tui.widgets.instances import InstanceList
@@ -189,7 +190,7 @@ class LimitsScreen(DashScreen):
                 where,
                 f"[dim]{escape(origin.label[0].upper() + origin.label[1:])}"
                 + (f"; {escape(origin.note)}" if origin.note else "")
-                + " · P changes the plan[/]",
+                + f" · {self._key('limits.plan')} changes the plan[/]",
             )
 
     def _render_live(self, live: LiveUsage) -> None:
@@ -318,15 +319,22 @@ class LimitsScreen(DashScreen):
             return
         paused = self.app.feeds.paused
         status.set_class(paused, "-paused")
+        pause, refresh = (self._key(b) for b in ("resume" if paused else "pause", "refresh"))
         if paused:
-            set_text(status, "⏸ Live polling paused — p resumes")
+            set_text(status, f"⏸ Live polling paused — {pause} resumes")
         elif not self.app.live:
-            set_text(status, "Manual refresh: r fetches again")
+            set_text(status, f"Manual refresh: {refresh} fetches again")
         else:
+            faster, slower = self._key("limits.faster"), self._key("limits.slower")
             set_text(
                 status,
-                f"Refreshing every {self.app.feeds.live_interval:g} s · +/- change · p pause",
+                f"Refreshing every {self.app.feeds.live_interval:g} s · "
+                f"{faster}/{slower} change · {pause} pause",
             )
+
+    def _key(self, binding_id: str) -> str:
+        """The key the user presses for `binding_id` (config.toml's [keys] may remap it)."""
+        return escape(key_for(self.app._keymap, [*self.BINDINGS, *self.app.BINDINGS], binding_id))
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit_height(event.size.height)
