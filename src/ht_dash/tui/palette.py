@@ -44,7 +44,7 @@ def system_commands(app: HtDashApp, screen: Screen) -> Iterable[SystemCommand]:
 
     faster, slower = (partial(app.feeds.step_live_interval, step) for step in (-1, +1))
     faster_key, slower_key = (
-        key_for(app._keymap, LimitsScreen.BINDINGS, f"limits.{name}") for name in ("faster", "slower")
+        key_for(app._keymap, LimitsScreen.BINDINGS, f"limits.{way}") for way in ("faster", "slower")
     )
     yield SystemCommand("Live refresh faster", f"Shorter live interval ({faster_key})", faster)
     yield SystemCommand("Live refresh slower", f"Longer live interval ({slower_key})", slower)
