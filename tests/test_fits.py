@@ -83,6 +83,34 @@ async def test_endpoints_choose_columns_by_width_and_never_scroll_sideways(size,
         assert not table.show_horizontal_scrollbar
 
 
+@pytest.mark.parametrize(
+    ("size", "columns"),
+    [
+        ((60, 20), ("at", "path", "status", "latency")),
+        ((80, 24), ("at", "method", "path", "status", "latency", "retry")),
+        ((120, 40), ("at", "method", "path", "status", "latency", "bytes", "retry")),
+    ],
+)
+async def test_request_log_chooses_columns_by_width_and_never_scrolls_sideways(size, columns):
+    from ht_dash.tui.screens.requests import ROUTE_MIN
+
+    app = build()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("7")
+        table = app.screen.query_one("#requests-table")
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if table.row_count:
+                break
+        await pilot.pause()
+        assert tuple(c.key for c in table.columns) == columns
+        route = table._widths[columns.index("path")]  # noqa: SLF001
+        assert route >= ROUTE_MIN  # "/position-metrics/coin/…", not "/position-m…"
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        header = table.render_line(0).text
+        assert "Status" in header and "Time" in header
+
+
 @pytest.mark.parametrize("size", [(120, 40), (200, 60)])
 async def test_history_loads_pages_until_the_view_is_full(size):
     from ht_dash.tui.widgets.virtual_table import VirtualTable
