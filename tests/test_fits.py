@@ -177,6 +177,45 @@ async def test_limits_chart_and_gauges_grow_with_the_space(size):
         assert bar >= size[0] - 50  # the bar fills the row beside its label and figures
 
 
+async def test_billing_keeps_the_price_table_in_view_at_80x24_and_fills_200x60():
+    from textual.containers import VerticalScroll
+
+    from ht_dash.tui.screens.billing import MORE_BELOW
+
+    app = build()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        screen = app.screen
+        await app.workers.wait_for_complete()
+        for _ in range(50):
+            await pilot.pause(0.01)
+            if screen._history_state == "loaded":  # noqa: SLF001
+                break
+        await pilot.pause()
+        scroll = screen.query_one("#billing-scroll", VerticalScroll)
+        invoice = str(screen.query_one("#invoice-text").render())
+        assert "$399.00 USD · Visa" in invoice  # one row less: amount and payment share one
+        table = screen.query_one("#plans-table")
+        # the price table from its header to Stream is on screen without scrolling
+        assert table.region.y + 6 <= scroll.content_region.bottom
+        pace = screen.query_one("#pace-panel")
+        assert pace.border_title.endswith(MORE_BELOW)  # and the screen says there is more
+        await pilot.press("end")
+        await pilot.pause()
+        assert not pace.border_title.endswith(MORE_BELOW)
+        assert not screen.query_one("#daily-panel").display
+        await pilot.resize_terminal(200, 60)
+        for _ in range(50):
+            await pilot.pause(0.01)
+            if screen.query_one("#daily-panel").display:
+                break
+        await pilot.pause()
+        daily = screen.query_one("#daily-panel")
+        # the days behind the advice fill the rows under it: no blank half screen
+        assert daily.region.height >= 20 and daily.region.bottom == scroll.content_region.bottom
+        assert "Tokens / day" in str(screen.query_one("#daily-chart").render())
+
+
 async def test_the_footer_refits_when_the_terminal_shrinks():
     from test_keys_and_toasts import footer
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -26,10 +26,16 @@ from ht_dash.insights.billing import (
 )
 from ht_dash.insights.format import money
 from ht_dash.tui.screens.base import DashScreen
+from ht_dash.tui.widgets.bar_chart import BarChart
 from ht_dash.tui.widgets.panel import DataPanel
 
 # Daily history fetched for the advice: covers the previous month and the last 30 days.
 HISTORY_DAYS = 62
+# Below SHORT rows the invoice takes three lines (the plan table stays above the fold at 80x24);
+# from TALL rows the daily usage behind the advice fills the space under it.
+SHORT_SCREEN_ROWS, TALL_SCREEN_ROWS = 30, 40
+PACE_TITLE = "Usage pace & plan fit"
+MORE_BELOW = " · ↓ more below"  # in the title while the screen scrolls further (80x24)
 
 
 class BillingScreen(DashScreen):
@@ -45,6 +51,9 @@ class BillingScreen(DashScreen):
     ]
     DEFAULT_CSS = """
     BillingScreen #pace-text { margin-bottom: 1; }
+    BillingScreen.-short #pace-text { margin-bottom: 0; }
+    BillingScreen #daily-panel { display: none; height: 1fr; min-height: 10; }
+    BillingScreen.-tall #daily-panel { display: block; }
     BillingScreen #pace-note { color: $text-muted; }
     BillingScreen #pace-note.-error { color: $warning; }
     """
@@ -65,9 +74,37 @@ class BillingScreen(DashScreen):
                 Static(id="pace-text"),
                 Static(id="plans-table"),
                 Static(id="pace-note"),
-                title="Usage pace & plan fit",
+                title=PACE_TITLE,
                 id="pace-panel",
             )
+            yield DataPanel(
+                BarChart("Tokens / day", id="daily-chart"),
+                title=f"Daily usage (last {HISTORY_DAYS} days)",
+                id="daily-panel",
+            )
+
+    def on_mount(self) -> None:
+        scroll = self.query_one("#billing-scroll", VerticalScroll)
+        for attribute in ("scroll_y", "virtual_size", "size"):
+            self.watch(scroll, attribute, self._after_layout, init=False)
+
+    def _after_layout(self) -> None:
+        self.call_after_refresh(self._hint_more_below)  # sizes settle in the same refresh
+
+    def _hint_more_below(self) -> None:
+        scroll = self.query_one("#billing-scroll", VerticalScroll)
+        more = scroll.max_scroll_y - scroll.scroll_y >= 1
+        self.query_one("#pace-panel", DataPanel).border_title = PACE_TITLE + (
+            MORE_BELOW if more else ""
+        )
+
+    def on_resize(self, event: events.Resize) -> None:
+        rows = event.size.height
+        self.set_class(rows < SHORT_SCREEN_ROWS, "-short")
+        self.set_class(rows >= TALL_SCREEN_ROWS, "-tall")
+        billing = self.app.feeds.state(BILLING).data
+        if isinstance(billing, NextBilling):
+            self._render_invoice(billing)
 
     # ---- rendering ---------------------------------------------------------------------------
 
@@ -100,15 +137,25 @@ class BillingScreen(DashScreen):
             lines.append(f"[dim]Plan[/]          {escape(bill.plan_name)}")
         else:
             today = self.app.clock.now().date()
-            lines += [
+            date = (
                 f"[dim]Invoice date[/]  [b]{bill.invoice_date:%a %b %d, %Y}[/] · "
-                f"[b $accent]{countdown(bill.invoice_date, today)}[/]",
-                f"[dim]Amount[/]        "
+                f"[b $accent]{countdown(bill.invoice_date, today)}[/]"
+            )
+            amount = (
                 f"[b]{escape(money(bill.amount_cents, bill.currency))}[/] "
-                f"[dim]{escape(bill.currency.upper())}[/]",
-                f"[dim]Plan[/]          {escape(bill.plan_name)}{_plan_terms(bill.plan_id)}",
-                f"[dim]Payment[/]       {escape(bill.payment_method or 'none on file')}",
-            ]
+                f"[dim]{escape(bill.currency.upper())}[/]"
+            )
+            plan = f"[dim]Plan[/]          {escape(bill.plan_name)}{_plan_terms(bill.plan_id)}"
+            payment = escape(bill.payment_method or "none on file")
+            if self.has_class("-short"):  # one row less: the price table stays in view
+                lines += [date, f"[dim]Amount[/]        {amount} · {payment}", plan]
+            else:
+                lines += [
+                    date,
+                    f"[dim]Amount[/]        {amount}",
+                    plan,
+                    f"[dim]Payment[/]       {payment}",
+                ]
         if status == "past_due":
             lines.append(
                 "[b $error]⚠ Payment past due[/] — update the payment method to keep the plan."
@@ -165,6 +212,15 @@ class BillingScreen(DashScreen):
         self._history_state = "failed" if problems else "loaded"
         self._history_problem = "; ".join(problems)
         self._render_pace()
+        self._render_daily()
+
+    def _render_daily(self) -> None:
+        if not self._daily:
+            return
+        self.query_one("#daily-chart", BarChart).show(
+            [d.requests for d in self._daily], [d.date for d in self._daily]
+        )
+        self.query_one("#daily-panel", DataPanel).remove_class("-nodata")
 
     def action_reload_usage(self) -> None:
         self._request_history()
