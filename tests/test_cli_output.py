@@ -166,3 +166,28 @@ async def test_usage_by_instance_fits_the_terminal_and_keeps_the_429s(tmp_path, 
         assert "Calls/h" in header
     else:
         assert "Calls/h" not in header and "…" in rows[0]
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_history_on_a_terminal_is_one_line_per_entry(width):
+    import io
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from ht_dash.api.models import HistoryEntry
+    from ht_dash.commands.history import History, to_table
+
+    long = "Elevated 502s and slow /fills since 13:40 UTC, many 429s on retry " * 2
+    items = tuple(
+        HistoryEntry(f"e{i}", datetime(2026, 11, 12, tzinfo=UTC), "support", long, "resolved",
+                     39900, "usd", f"TCK-1062{i}")  # fmt: skip
+        for i in range(3)
+    )
+    out = io.StringIO()
+    to_table(History(None, items, False), Console(file=out, width=width, color_system=None,
+                                                   force_terminal=True))  # fmt: skip
+    rows = [line for line in out.getvalue().splitlines() if "2026-11-12" in line]
+    assert len(rows) == 3 and all(len(line) <= width for line in rows), out.getvalue()
+    assert all("Elevated 502s" in line and "…" in line and "$399.00" in line for line in rows)
+    assert len(out.getvalue().splitlines()) == 3 + 5  # title, 3 borders, header: nothing folded
