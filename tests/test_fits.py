@@ -111,6 +111,33 @@ async def test_request_log_chooses_columns_by_width_and_never_scrolls_sideways(s
         assert "Status" in header and "Time" in header
 
 
+@pytest.mark.parametrize(
+    ("size", "columns", "date"),
+    [
+        ((60, 20), ("date", "description", "amount"), "2026-11-"),
+        ((80, 24), ("date", "kind", "description", "status", "amount"), "2026-11-"),
+        ((120, 40), ("date", "kind", "description", "status", "amount"), ":"),
+    ],
+)
+async def test_history_gives_the_description_room_at_every_width(size, columns, date):
+    from ht_dash.tui.screens.history import DESCRIPTION_MIN
+
+    app = build()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("6")
+        table = app.screen.query_one("#history-table")
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if table.row_count:
+                break
+        await pilot.pause()
+        assert tuple(c.key for c in table.columns) == columns
+        assert table._widths[columns.index("description")] >= DESCRIPTION_MIN  # noqa: SLF001
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        first = table.render_line(1).text
+        assert date in first and "…" not in first.split()[0]  # the date whole, with or without time
+
+
 @pytest.mark.parametrize("size", [(120, 40), (200, 60)])
 async def test_history_loads_pages_until_the_view_is_full(size):
     from ht_dash.tui.widgets.virtual_table import VirtualTable

@@ -30,7 +30,7 @@ from ht_dash.insights.request_log import (
 from ht_dash.sanitize import terminal_safe
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.panel import DataPanel
-from ht_dash.tui.widgets.virtual_table import SEPARATOR, Column, VirtualTable
+from ht_dash.tui.widgets.virtual_table import Column, VirtualTable, fit_columns
 
 COLUMNS = (
     Column("at", "Time", 12),
@@ -77,18 +77,8 @@ CELLS: dict[str, Callable[[RequestRecord], str]] = {
 def columns_for(screen_width: int, *, instances: bool) -> tuple[Column, ...]:
     """The columns shown at this screen width: the least important give way until the route has
     ROUTE_MIN cells, so the table never scrolls sideways."""
-    shown = [*COLUMNS, INSTANCE_COLUMN] if instances else list(COLUMNS)
-    room = screen_width - TABLE_MARGIN - 2  # the table's own edge cells
-
-    def room_for_route() -> int:
-        fixed = [c for c in shown if c.width is not None]
-        return room - sum(c.width or 0 for c in fixed) - SEPARATOR * (len(shown) - 1)
-
-    for key in DROP_ORDER:
-        if room_for_route() >= ROUTE_MIN:
-            break
-        shown = [c for c in shown if c.key != key]
-    return tuple(shown)
+    columns = (*COLUMNS, INSTANCE_COLUMN) if instances else COLUMNS
+    return fit_columns(columns, screen_width - TABLE_MARGIN, DROP_ORDER, ROUTE_MIN)
 
 
 def row_formatter(columns: tuple[Column, ...]) -> Callable[[RequestRecord], tuple[str, ...]]:
