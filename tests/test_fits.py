@@ -257,3 +257,29 @@ async def test_the_footer_refits_when_the_terminal_shrinks():
         keys = footer(app)
         assert {"Help", "Quit"} <= set(keys) and len(keys) < len(wide)
         assert all(k.region.right <= 60 for k in app.screen.query(FooterKey) if k.region.width)
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)])
+async def test_the_plan_picker_fits_with_its_keys_in_view(size):
+    from textual.widgets import OptionList
+
+    from ht_dash.tui.screens.plan_picker import PlanPicker
+
+    app = build()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        await pilot.press("P")
+        await pilot.pause()
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, PlanPicker)
+        help_line = picker.query_one(".dialog-help")
+        assert help_line.region.height and help_line.region.bottom <= size[1]  # Enter/Esc shown
+        options = picker.query_one(OptionList)
+        # each plan's terms wrap in their own column, under the terms, not under the name
+        lines = [options.render_line(y).text for y in range(1, options.size.height - 1)]
+        wrapped = [line for line in lines if line.strip("▊▎ ▔▁") and not line[2:3].strip()]
+        prices = [line.index("/month") for line in lines if "/month" in line]
+        assert len(set(prices)) == 1, lines  # prices right-aligned in one column
+        assert all(line.index(line.strip("▊▎ ")[0]) > prices[0] for line in wrapped), lines
