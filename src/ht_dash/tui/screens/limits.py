@@ -32,7 +32,7 @@ STATUS_STYLE = {
     "past_due": "$error",
     "canceled": "$error",
 }
-SPARK_MIN, SPARK_MAX = 2, 24  # rows of the sparkline: it takes the rows the screen has left
+SPARK_MIN, SPARK_MAX = 2, 50  # rows of the sparkline: it takes the rows the screen has left
 HOSTS_SHORT, HOSTS_TALL, TALL_SCREEN_ROWS = 3, 8, 40  # rows of the per-host list
 LEVEL_WORDS = {"ok": "", "warn": " · near the limit", "bad": " · at the limit"}
 
