@@ -284,3 +284,47 @@ async def test_the_plan_picker_fits_with_its_keys_in_view(size):
         prices = [line.index("/month") for line in lines if "/month" in line]
         assert len(set(prices)) == 1, lines  # prices right-aligned in one column
         assert all(line.index(line.strip("▊▎ ")[0]) > prices[0] for line in wrapped), lines
+
+
+def _contrast(fg, bg) -> float:
+    def luminance(rgb) -> float:
+        def channel(v: float) -> float:
+            v /= 255
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        r, g, b = rgb
+        return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+    high, low = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("look", ["light", "no_color"])
+async def test_words_stay_readable_on_a_light_theme_and_under_no_color(look, monkeypatch):
+    """Text (not borders or bars) on screens 4 and 5 and the DEMO badge: contrast ≥ 2.5."""
+    if look == "no_color":
+        monkeypatch.setenv("NO_COLOR", "1")
+    app = build()
+    async with app.run_test(size=(80, 24)) as pilot:
+        if look == "light":
+            app.theme = "textual-light"
+        poor = []
+        for key in ("4", "5"):
+            await pilot.press(key)
+            await app.workers.wait_for_complete()
+            for _ in range(20):
+                await pilot.pause(0.01)
+            for y, strip in enumerate(app.screen._compositor.render_strips()):  # noqa: SLF001
+                for line_filter in app._filters:  # noqa: SLF001 - NO_COLOR's monochrome
+                    strip = strip.apply_filter(line_filter, app.screen.styles.background)
+                for segment in strip:
+                    style, text = segment.style, segment.text.strip()
+                    words = any(ch.isalnum() for ch in text)
+                    if not words or style is None or style.color is None or not style.bgcolor:
+                        continue
+                    if y == 0 and "DEMO" not in text:
+                        continue  # the tab labels are Textual's own
+                    ratio = _contrast(style.color.get_truecolor(), style.bgcolor.get_truecolor())
+                    if ratio < 2.5:
+                        poor.append((key, y, text, round(ratio, 2)))
+        assert not poor, poor

@@ -55,7 +55,7 @@ class BillingScreen(DashScreen):
     BillingScreen #daily-panel { display: none; height: 1fr; min-height: 10; }
     BillingScreen.-tall #daily-panel { display: block; }
     BillingScreen #pace-note { color: $text-muted; }
-    BillingScreen #pace-note.-error { color: $warning; }
+    BillingScreen #pace-note.-error { color: $text-warning; }
     """
 
     def __init__(self) -> None:
@@ -84,6 +84,7 @@ class BillingScreen(DashScreen):
             )
 
     def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._render_pace, init=False)  # the table's colours
         scroll = self.query_one("#billing-scroll", VerticalScroll)
         for attribute in ("scroll_y", "virtual_size", "size"):
             self.watch(scroll, attribute, self._after_layout, init=False)
@@ -139,7 +140,7 @@ class BillingScreen(DashScreen):
             today = self.app.clock.now().date()
             date = (
                 f"[dim]Invoice date[/]  [b]{bill.invoice_date:%a %b %d, %Y}[/] · "
-                f"[b $accent]{countdown(bill.invoice_date, today)}[/]"
+                f"[b $text-accent]{countdown(bill.invoice_date, today)}[/]"
             )
             amount = (
                 f"[b]{escape(money(bill.amount_cents, bill.currency))}[/] "
@@ -158,10 +159,10 @@ class BillingScreen(DashScreen):
                 ]
         if status == "past_due":
             lines.append(
-                "[b $error]⚠ Payment past due[/] — update the payment method to keep the plan."
+                "[b $text-error]⚠ Payment past due[/] — update the payment method to keep the plan."
             )
         elif status == "canceled" and bill.invoice_date is not None:
-            lines.append("[b $warning]Subscription canceled[/] — this invoice is the last one.")
+            lines.append("[b $text-warning]Subscription canceled[/] — this invoice is the last one.")
         self.query_one("#invoice-text", Static).update("\n".join(lines))
 
     def _render_pace(self) -> None:
@@ -175,7 +176,9 @@ class BillingScreen(DashScreen):
         for line in advice.lines:
             bullets.add_row("•", Text(line))  # advice quotes plan names: plain text
         self.query_one("#pace-text", Static).update(bullets)
-        self.query_one("#plans-table", Static).update(_plans_table(advice, sub.plan))
+        # the theme's text colours (readable on light themes and under NO_COLOR), not ANSI red
+        colours = {k: self.app.theme_variables[f"text-{k}"] for k in ("success", "warning", "error")}
+        self.query_one("#plans-table", Static).update(_plans_table(advice, sub.plan, colours))
         note = self.query_one("#pace-note", Static)
         note.set_class(self._history_state == "failed", "-error")
         if self._history_state == "loading":
@@ -246,7 +249,7 @@ def _quota(plan: Plan) -> str:
     return f"{plan.quota:,} tokens/{'day' if plan.quota_period == 'day' else 'month'}"
 
 
-def _plans_table(advice: PlanAdvice, current: Plan) -> Table:
+def _plans_table(advice: PlanAdvice, current: Plan, colours: dict[str, str]) -> Table:
     """The public price table, with the current plan, the suggestion, and what each would cover."""
     table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="dim", expand=False)
     for name, justify in (("Plan", "left"), ("Price", "right"), ("Quota", "right")):
@@ -263,7 +266,7 @@ def _plans_table(advice: PlanAdvice, current: Plan) -> Table:
                 money(plan.price_cents or 0, plan.currency),
                 f"{plan.quota:,}/{'day' if plan.quota_period == 'day' else 'mo'}",
                 "—" if plan.rate_limit_per_minute is None else f"{plan.rate_limit_per_minute:,}",
-                _fit_text(plan, usage),
+                _fit_text(plan, usage, colours),
             )
         mark = ""
         if plan.id == current.id:
@@ -275,12 +278,14 @@ def _plans_table(advice: PlanAdvice, current: Plan) -> Table:
     return table
 
 
-def _fit_text(plan: Plan, usage: Usage) -> str:
+def _fit_text(plan: Plan, usage: Usage, colours: dict[str, str]) -> str:
     if fits(plan, usage):
-        return "[green]✓ fits[/]"
+        return f"[{colours['success']}]✓ fits[/]"
     quota_short = (
         usage.busiest_day > plan.quota
         if plan.quota_period == "day"
         else usage.monthly_tokens > plan.quota
     )
-    return "[red]✗ quota[/]" if quota_short else "[yellow]✗ peak req/min[/]"
+    if quota_short:
+        return f"[{colours['error']}]✗ quota[/]"
+    return f"[{colours['warning']}]✗ peak req/min[/]"

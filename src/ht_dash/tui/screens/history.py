@@ -410,7 +410,7 @@ class HistoryScreen(DashScreen):
             parts.append(self._busy)
         elif self._load_error is not None:
             parts.append(
-                f"[$error]⚠ {escape(self._load_error.message)}[/] — move to the end to retry"
+                f"[$text-error]⚠ {escape(self._load_error.message)}[/] — move to the end to retry"
             )
         elif source.done:
             note = " (server repeated a page cursor; stopped)" if source.repeated_cursor else ""

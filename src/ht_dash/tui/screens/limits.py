@@ -27,10 +27,10 @@ from ht_dash.tui.widgets.panel import DataPanel
 from ht_dash.tui.widgets.sparkline_panel import RateSparkline, SparklinePanel
 
 STATUS_STYLE = {
-    "active": "$success",
-    "trialing": "$accent",
-    "past_due": "$error",
-    "canceled": "$error",
+    "active": "$text-success",
+    "trialing": "$text-accent",
+    "past_due": "$text-error",
+    "canceled": "$text-error",
 }
 SPARK_MIN, SPARK_MAX = 2, 50  # rows of the sparkline: it takes the rows the screen has left
 HOSTS_SHORT, HOSTS_TALL, TALL_SCREEN_ROWS = 3, 8, 40  # rows of the per-host list
@@ -65,7 +65,7 @@ def stream_line(s: StreamUsage) -> str:
             f"[b]{escape(s.not_seen_at)}[/]"
         )
     share = s.connections_open / s.connection_limit if s.connection_limit else 0.0
-    style = {"ok": "b", "warn": "b $warning", "bad": "b $error"}[gauge_level(share)]
+    style = {"ok": "b", "warn": "b $text-warning", "bad": "b $text-error"}[gauge_level(share)]
     limit = f" / {s.connection_limit}" if s.connection_limit else ""
     line = (
         f"Live streams: [{style}]{s.connections_open}{limit}[/] connections · "
@@ -104,9 +104,9 @@ class LimitsScreen(DashScreen):
     DEFAULT_CSS = """
     LimitsScreen .limits-line { height: auto; }
     LimitsScreen #live-status { color: $text-muted; }
-    LimitsScreen #live-status.-paused { color: $accent; text-style: bold; }
-    LimitsScreen #quota-projection.-over { color: $warning; }
-    LimitsScreen #quota-projection.-spent { color: $error; text-style: bold; }
+    LimitsScreen #live-status.-paused { color: $text-accent; text-style: bold; }
+    LimitsScreen #quota-projection.-over { color: $text-warning; }
+    LimitsScreen #quota-projection.-spent { color: $text-error; text-style: bold; }
     """
 
     def __init__(self) -> None:
@@ -152,7 +152,7 @@ class LimitsScreen(DashScreen):
     def _render_subscription(self, sub: Subscription) -> None:
         now = self.app.clock.now()
         plan = sub.plan
-        status_style = STATUS_STYLE.get(sub.status, "$warning")
+        status_style = STATUS_STYLE.get(sub.status, "$text-warning")
         self.query_one("#plan-line", Static).update(
             f"[b]{escape(plan.name)}[/] · {plan_price(plan)} · "
             f"[{status_style}]{escape(sub.status.replace('_', ' '))}[/]"
@@ -244,7 +244,7 @@ class LimitsScreen(DashScreen):
         set_text(
             self.query_one("#live-throttled", Static),
             f"Throttled (429) in the last {window} min: "
-            + (f"[b $error]{throttled:,}[/]" if throttled else "[b]0[/]"),
+            + (f"[b $text-error]{throttled:,}[/]" if throttled else "[b]0[/]"),
         )
         origin = self.app.feeds.origin_of(self.app.feeds.state(LIVE))
         local = origin is not None and origin.kind == "meter"
@@ -287,8 +287,8 @@ class LimitsScreen(DashScreen):
         end = bucket.at + timedelta(seconds=live.interval_seconds)
         rate = bucket.requests * 60 / live.interval_seconds if live.interval_seconds else 0
         limit = live.limit_per_minute
-        over = f" [b $error]over the {limit}/min limit[/]" if limit and rate > limit else ""
-        refused = f"[b $error]{bucket.throttled:,}[/]" if bucket.throttled else "0"
+        over = f" [b $text-error]over the {limit}/min limit[/]" if limit and rate > limit else ""
+        refused = f"[b $text-error]{bucket.throttled:,}[/]" if bucket.throttled else "0"
         set_text(
             line,
             f"[b]{bucket.at:%H:%M:%S}–{end:%H:%M:%S}[/]  {rate:,.0f} req/min{over} · "

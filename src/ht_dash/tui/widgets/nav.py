@@ -40,7 +40,7 @@ def context_line(app: HtDashApp) -> str:
     """Demo or meter, the account's email, its plan, and whether live polling is paused."""
     parts = []
     if app.runtime.demo:
-        parts.append("[b $warning]DEMO[/]")
+        parts.append("[b $text-warning]DEMO[/]")
     if app.runtime.settings.source == "meter":
         store = getattr(app.feeds.source, "store", None)
         # a shared store (PostgreSQL) says which one, password masked; a local file needs no name
@@ -51,7 +51,7 @@ def context_line(app: HtDashApp) -> str:
     if (sub := app.feeds.state(SUBSCRIPTION).data) is not None:
         parts.append(f"{escape(sub.plan.name)} plan")
     if app.feeds.paused:
-        parts.append("[b $accent]⏸ live paused[/]")
+        parts.append("[b $text-accent]⏸ live paused[/]")
     return " · ".join(parts)
 
 
