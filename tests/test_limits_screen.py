@@ -142,7 +142,7 @@ async def test_a_spent_quota_is_shown_with_its_reset_time(demo_app):
         await wait_until(pilot, lambda: app.feeds.state("live").error is not None)
         await pilot.pause()
         panel = app.screen.query_one("#live-panel", DataPanel)
-        assert "usage quota spent — resets at Dec 01 00:00 UTC" in str(panel.border_subtitle)
+        assert "usage quota spent — resets at 2026-12-01 00:00 UTC" in str(panel.border_subtitle)
         assert "Usage quota spent" in str(panel._message.render())
 
 

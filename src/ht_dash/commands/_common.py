@@ -187,9 +187,10 @@ def add_command(
     help: str,
     description: str,
     has_json: bool = True,
+    exit_codes: str = EXIT_CODES_HELP,
 ) -> argparse.ArgumentParser:
     """A command's parser; its help ends with the exit codes (and JSON errors if it has --json)."""
-    epilog = EXIT_CODES_HELP + (JSON_ERRORS_HELP + OUTPUT_HELP if has_json else "")
+    epilog = exit_codes + (JSON_ERRORS_HELP + OUTPUT_HELP if has_json else "")
     return subparsers.add_parser(
         name,
         help=help,
@@ -262,6 +263,9 @@ def print_table(console: Console, table: Table, *, give_way: Sequence[str] = ())
     console.file.flush()
 
 
+NAME_LEAST = 6  # cells a name keeps, "…" included, when the figures beside it need the rest
+
+
 def fit_width(console: Console, table: Table, give_way: Sequence[str] = ()) -> None:
     """Make `table` as wide as the terminal at most, nothing wrapped: the columns headed
     `give_way` go, first first, while the names (columns with overflow="ellipsis" and a
@@ -289,12 +293,14 @@ def fit_width(console: Console, table: Table, give_way: Sequence[str] = ()) -> N
             break
         table.columns[:] = [c for c in table.columns if c.header != header]
     over = excess()[0]
-    for column in reversed(names()):  # the last name gives way first
-        if over <= 0:
-            break
-        width = natural(column)
-        column.max_width = max(column.min_width, width - over)
-        over -= width - column.max_width
+    for floor in ("min_width", "last resort"):  # below their minimum only when nothing else goes
+        for column in reversed(names()):  # the last name gives way first
+            if over <= 0:
+                break
+            width = min(natural(column), column.max_width or natural(column))
+            least = column.min_width if floor == "min_width" else NAME_LEAST
+            column.max_width = column.min_width = max(min(least, width), width - over)
+            over -= width - column.max_width
 
 
 def table_records(table: Table) -> list[list[str]]:

@@ -1,4 +1,4 @@
-"""`ht-dash usage`: requests, errors, throttling and latency per data-API endpoint."""
+"""`ht-dash usage`: requests, errors, 429s and latency per data-API endpoint."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "usage",
         help="usage per endpoint (JSON or CSV for spreadsheets)",
-        description="Requests, errors, throttled requests, latency and call frequency for each "
+        description="Requests, errors, 429s, latency and call frequency for each "
         "data-API endpoint in a timeframe, most requested first.",
     )
     parser.add_argument(
@@ -163,7 +163,7 @@ def to_table(report: EndpointUsageReport, console: Console) -> None:
     table.add_column(
         "Endpoint", no_wrap=True, overflow="ellipsis", min_width=min(ENDPOINT_MIN, longest)
     )
-    for header in ("Requests", "Errors", "429", "Latency", "Calls/h", "Every"):
+    for header in ("Requests", "Errors", fmt.THROTTLED, "Latency", "Calls/h", "Every"):
         table.add_column(header, justify="right", no_wrap=True)
     for e, name in zip(report.endpoints, names, strict=True):
         table.add_row(

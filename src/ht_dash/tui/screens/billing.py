@@ -24,7 +24,7 @@ from ht_dash.insights.billing import (
     countdown,
     fits,
 )
-from ht_dash.insights.format import money
+from ht_dash.insights.format import day, money
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.bar_chart import BarChart
 from ht_dash.tui.widgets.panel import DataPanel
@@ -137,10 +137,9 @@ class BillingScreen(DashScreen):
             lines.append(f"[b]Nothing will be billed[/] — {why}.")
             lines.append(f"[dim]Plan[/]          {escape(bill.plan_name)}")
         else:
-            today = self.app.clock.now().date()
             date = (
-                f"[dim]Invoice date[/]  [b]{bill.invoice_date:%a %b %d, %Y}[/] · "
-                f"[b $text-accent]{countdown(bill.invoice_date, today)}[/]"
+                f"[dim]Invoice date[/]  [b]{day(bill.invoice_date, weekday=True)}[/] · "
+                f"[b $text-accent]{countdown(bill.invoice_date, self.app.clock.now())}[/]"
             )
             amount = (
                 f"[b]{escape(money(bill.amount_cents, bill.currency))}[/] "
