@@ -328,3 +328,21 @@ async def test_words_stay_readable_on_a_light_theme_and_under_no_color(look, mon
                     if ratio < 2.5:
                         poor.append((key, y, text, round(ratio, 2)))
         assert not poor, poor
+
+
+@pytest.mark.parametrize(("key", "strip_id", "labels"), [
+    ("3", "#timeframes", ("Today", "This week", "This month", "Last 30 days", "Last 90 days")),
+    ("6", "#history-kinds", ("All", "Payments", "Invoices", "Plan changes", "Refunds", "Support")),
+])  # fmt: skip
+async def test_choice_strips_break_between_choices_in_a_narrow_pane(key, strip_id, labels):
+    app = build()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.press(key)
+        for _ in range(20):
+            await pilot.pause(0.01)
+        strip = app.screen.query_one(strip_id)
+        lines = str(strip.render()).splitlines()
+        assert len(lines) == 2 and all(len(line) <= strip.content_size.width for line in lines)
+        for label in labels:  # every choice whole, on one line
+            assert any(label in line for line in lines), (label, lines)
+        assert strip.region.height == 2  # not cut to one row

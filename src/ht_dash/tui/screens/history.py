@@ -41,6 +41,7 @@ from ht_dash.tui.screens.history_detail import (
     HistoryDetailScreen,
     kind_label,
 )
+from ht_dash.tui.widgets.nav import choice_strip
 from ht_dash.tui.widgets.panel import DataPanel
 from ht_dash.tui.widgets.virtual_table import Column, VirtualTable, fit_columns
 
@@ -111,7 +112,7 @@ class HistoryScreen(DashScreen):
     ]
     AUTO_FOCUS = "#history-table"
     DEFAULT_CSS = """
-    HistoryScreen #history-kinds { height: 1; padding: 0 2; color: $text-muted; }
+    HistoryScreen #history-kinds { height: auto; padding: 0 2; color: $text-muted; }
     HistoryScreen #history-panel { height: 1fr; }
     HistoryScreen #history-status { height: 1; color: $text-muted; }
     HistoryScreen #history-filter { display: none; height: 1; border: none; padding: 0 1;
@@ -171,6 +172,7 @@ class HistoryScreen(DashScreen):
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit_columns(event.size.width)
+        self.call_after_refresh(self._render_kinds)  # the strip breaks at the new width
         self.call_after_refresh(self._fill_view)
 
     def _fit_columns(self, width: int) -> None:
@@ -391,9 +393,8 @@ class HistoryScreen(DashScreen):
                 parts.append(f"[b reverse] {label} [/]")
             else:
                 parts.append(f"[@click=screen.set_kind('{kind or ''}')] {label} [/]")
-        self.query_one("#history-kinds", Static).update(
-            "Kind: " + " ".join(parts) + "   [dim]f / F[/]"
-        )
+        strip = self.query_one("#history-kinds", Static)
+        strip.update(choice_strip("Kind:", parts, "  [dim]f / F[/]", strip.content_size.width))
 
     def _render_status(self) -> None:
         book = self.book

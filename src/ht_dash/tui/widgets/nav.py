@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import Static, Tab, Tabs
 
 from ht_dash.feeds.registry import PROFILE, SUBSCRIPTION
@@ -30,6 +31,25 @@ def tab_labels(active: str, width: int) -> dict[str, str]:
         mode: f"{key} {label}" if full or mode == active else key
         for mode, key, label, _, _ in SCREENS
     }
+
+
+def choice_strip(head: str, choices: list[str], tail: str, width: int) -> str:
+    """A line of choices in markup ("Kind:  All  Payments …  f / F") that breaks between choices,
+    never inside one, when `width` cells cannot hold it (a 60-column pane). The tail (a key hint
+    the footer repeats) goes where the last line has no room for it."""
+
+    def cells(markup: str) -> int:
+        return Content.from_markup(markup).cell_length  # Textual markup: $variables, @click
+
+    lines, line = [], head
+    for item in choices:
+        if width and cells(line) + 1 + cells(item) > width and line.strip():
+            lines.append(line)
+            line = " " * len(head)
+        line += " " + item
+    if not width or cells(line) + 1 + cells(tail) <= width:
+        line += " " + tail
+    return "\n".join([*lines, line])
 
 
 def _width(parts: list[str]) -> int:
