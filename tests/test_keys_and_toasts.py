@@ -230,3 +230,17 @@ async def test_slash_filters_history_as_it_does_endpoints():
         await pilot.press("escape")
         await pilot.pause()
         assert screen.filter_text == "" and len(screen.table.rows) > len(rows)
+
+
+async def test_refresh_keys_raise_no_toast_the_panels_say_it():
+    app = build()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("r", "u")
+        await pilot.pause()
+        assert toasts(app) == []  # "refreshing…" is in the panels' subtitles, "Loading …" in 5's
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "updated" in str(app.screen.query_one("#invoice-panel").border_subtitle)

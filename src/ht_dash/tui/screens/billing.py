@@ -225,8 +225,7 @@ class BillingScreen(DashScreen):
         self.query_one("#daily-panel", DataPanel).remove_class("-nodata")
 
     def action_reload_usage(self) -> None:
-        self._request_history()
-        self.notify("Rechecking usage pace…", timeout=1.5)
+        self._request_history()  # the panel's note says it is loading: no toast
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand(
