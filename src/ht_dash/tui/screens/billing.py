@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from ht_dash.api.errors import HtError
@@ -52,8 +52,11 @@ class BillingScreen(DashScreen):
     DEFAULT_CSS = """
     BillingScreen #pace-text { margin-bottom: 1; }
     BillingScreen.-short #pace-text { margin-bottom: 0; }
-    BillingScreen #daily-panel { display: none; height: 1fr; min-height: 10; }
-    BillingScreen.-tall #daily-panel { display: block; }
+    BillingScreen #daily-panel {
+        display: none; height: 1fr; min-height: 10; padding: 0 1;
+        border: round $primary 60%; border-title-color: $text; border-title-style: bold;
+    }
+    BillingScreen.-tall #daily-panel.-loaded { display: block; }
     BillingScreen #pace-note { color: $text-muted; }
     BillingScreen #pace-note.-error { color: $text-warning; }
     """
@@ -77,11 +80,10 @@ class BillingScreen(DashScreen):
                 title=PACE_TITLE,
                 id="pace-panel",
             )
-            yield DataPanel(
-                BarChart("Tokens / day", id="daily-chart"),
-                title=f"Daily usage (last {HISTORY_DAYS} days)",
-                id="daily-panel",
-            )
+            # The days the advice reads (shown once loaded; the pace panel says where from)
+            with Vertical(id="daily-panel") as daily:
+                daily.border_title = f"Daily usage (last {HISTORY_DAYS} days)"
+                yield BarChart("Tokens / day", id="daily-chart")
 
     def on_mount(self) -> None:
         self.watch(self.app, "theme", self._render_pace, init=False)  # the table's colours
@@ -222,7 +224,7 @@ class BillingScreen(DashScreen):
         self.query_one("#daily-chart", BarChart).show(
             [d.requests for d in self._daily], [d.date for d in self._daily]
         )
-        self.query_one("#daily-panel", DataPanel).remove_class("-nodata")
+        self.query_one("#daily-panel").add_class("-loaded")
 
     def action_reload_usage(self) -> None:
         self._request_history()  # the panel's note says it is loading: no toast
