@@ -40,7 +40,7 @@ SCREENS = [
     ("3", "endpoints", "30,936"),  # requests to POST /info in the 30 UTC days ending today
     ("4", "limits", "55,754 / 150,000"),  # tokens used of the quota
     ("5", "billing", "Fri 2026-12-11"),  # the next invoice date
-    ("6", "history", "2026-11-23 16:54"),  # the newest entry
+    ("6", "history", "Invoice address"),  # the newest entry
 ]
 
 

@@ -168,3 +168,66 @@ def test_help_lists_the_demo_seed(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--help"])
     assert "--demo-seed N" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+async def test_usage_by_instance_fits_the_terminal_and_keeps_the_429s(tmp_path, width):
+    """On a terminal: no wrapped or folded line at 60/80/120 columns; the least useful figures
+    give way first, the names end in "…"; requests and 429s stay. Piped: every field (above)."""
+    import io
+    import time
+
+    from rich.console import Console
+
+    from ht_dash.commands.usage import to_table
+    from ht_dash.meter.recorder import Record, Recorder
+    from ht_dash.meter.source import MeterSource
+
+    db = tmp_path / "meter.sqlite3"
+    now = time.time()
+    path = "/leaderboards/biggest-positions"
+    for instance in ("trading-bot-eu-west-1", "backfill-worker-02"):
+        with Recorder(db, retention_days=3650, instance=instance) as recorder:
+            for i in range(20):
+                status = 429 if i % 5 else 200
+                recorder.add(Record(now - 60 * i, "GET", path, status, 150.0, 900, None, "fp"))
+    report = await MeterSource(db).endpoint_usage("30d", by_instance=True)
+    out = io.StringIO()
+    to_table(report, Console(file=out, width=width, force_terminal=True, color_system=None))
+    lines = out.getvalue().splitlines()
+    header = next(line for line in lines if "Instance" in line)
+    rows = [line for line in lines if "GET" in line]
+    assert len(rows) == 2, out.getvalue()  # one line per instance: nothing folded
+    assert all(len(line) <= width for line in (header, *rows))
+    assert "Requests" in header and "429" in header
+    assert all({"20", "16"} <= set(line.split()) for line in rows)  # requests and 429s, whole
+    if width == 120:
+        assert path in rows[0] and "trading-bot-eu-west-1" in out.getvalue()
+        assert "Calls/h" in header
+    else:
+        assert "Calls/h" not in header and "…" in rows[0]
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_history_on_a_terminal_is_one_line_per_entry(width):
+    import io
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from ht_dash.api.models import HistoryEntry
+    from ht_dash.commands.history import History, to_table
+
+    long = "Elevated 502s and slow /fills since 13:40 UTC, many 429s on retry " * 2
+    items = tuple(
+        HistoryEntry(f"e{i}", datetime(2026, 11, 12, tzinfo=UTC), "support", long, "resolved",
+                     39900, "usd", f"TCK-1062{i}")  # fmt: skip
+        for i in range(3)
+    )
+    out = io.StringIO()
+    to_table(History(None, items, False), Console(file=out, width=width, color_system=None,
+                                                   force_terminal=True))  # fmt: skip
+    rows = [line for line in out.getvalue().splitlines() if "2026-11-12" in line]
+    assert len(rows) == 3 and all(len(line) <= width for line in rows), out.getvalue()
+    assert all("Elevated 502s" in line and "…" in line and "$399.00" in line for line in rows)
+    assert len(out.getvalue().splitlines()) == 3 + 5  # title, 3 borders, header: nothing folded

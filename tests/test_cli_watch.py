@@ -183,11 +183,11 @@ def test_on_a_terminal_the_line_is_redrawn_in_place_and_cut_to_the_width():
     writer.show(NOW, watch_cmd.sample_segments(live(rpm=42), subscription()))
     first = out.getvalue()
     # Sparkline and time give way first; what is left is cut only as a last resort.
-    assert first.startswith("\rreq/min 42/60 (70 %)  429s 3/15 min  qu")
-    assert len(first) == 1 + 39 and "\n" not in first
+    assert first.startswith("\rreq/min 42/60  429s 3  quota 24.7 %")
+    assert len(first) <= 1 + 39 and "\n" not in first
     writer.show(NOW, [("short", "")])
     second = out.getvalue()[len(first) :]
-    assert second == "\r14:03:00  short" + " " * (39 - len("14:03:00  short"))  # old text wiped
+    assert second == "\r14:03:00  short" + " " * (len(first) - 1 - len("14:03:00  short"))  # wiped
     writer.finish()
     assert out.getvalue().endswith("\n")
 
@@ -198,7 +198,11 @@ def test_on_a_terminal_the_line_is_redrawn_in_place_and_cut_to_the_width():
         (200, ["14:03:00", "req/min 42/60", "429s 3/15 min", "quota 24.7 %", "streams 2/5"], []),
         (77, ["14:03:00", "req/min 42/60", "429s 3/15 min", "quota 24.7 %", "streams 2/5"], ["▁"]),
         (61, ["14:03:00", "req/min 42/60", "429s 3/15 min", "quota 24.7 %"], ["▁", "streams"]),
+        (60, ["req/min 42/60 (70 %)", "429s 3/15 min", "quota 24.7 %"], ["▁", "streams"]),
         (53, ["req/min 42/60", "429s 3/15 min", "quota 24.7 %"], ["▁", "streams", "14:03"]),
+        (46, ["req/min 42/60", "429s 3/15 min", "quota 24.7 %"], ["(70 %)", "14:03"]),
+        (40, ["req/min 42/60", "429s 3", "quota 24.7 %"], ["(70 %)", "/15 min"]),
+        (36, ["req/min 42/60", "429s 3", "quota 24.7 %"], ["/15 min"]),
     ],
 )
 def test_a_narrow_pane_drops_the_sparkline_first_and_keeps_429s_and_quota(width, shown, gone):

@@ -206,3 +206,47 @@ async def test_a_401_on_a_later_page_opens_the_login_and_stops_polling(demo_app)
         assert isinstance(app.screen, LoginScreen)
         assert app.feeds.scheduler.auth_failed is not None
         assert screen.table.row_count == 25  # what was loaded stays
+
+
+async def test_the_detail_shows_the_whole_text_and_w_opens_it_in_the_web_dashboard(
+    demo_app, monkeypatch
+):
+    from ht_dash.api.service import WEB_DASHBOARD
+    from ht_dash.tui import web
+
+    opened = []
+    monkeypatch.setattr(web, "_open", lambda url: opened.append(url) or True)
+    app = demo_app(at=NOW)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = await open_history(pilot)
+        entry = screen.table.cursor_value
+        await pilot.press("enter")
+        await pilot.pause()
+        detail = app.screen
+        assert isinstance(detail, HistoryDetailScreen)
+        description = str(detail.query_one("#detail-description").render())
+        assert " ".join(description.split()) == entry.description  # the text in full, wrapped
+        assert "w: open in the web dashboard" in str(detail.query_one(".dialog-help").render())
+        await pilot.press("w")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert opened == [WEB_DASHBOARD]
+        assert any(entry.reference in n.message for n in app._notifications)
+
+
+async def test_without_a_browser_the_address_goes_to_the_clipboard(demo_app, monkeypatch):
+    from ht_dash.api.service import WEB_DASHBOARD
+    from ht_dash.tui import web
+
+    monkeypatch.setattr(web, "_open", lambda url: False)
+    app = demo_app(at=NOW)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_history(pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("w")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        # the toast wraps a long address over lines: selecting it by hand would copy breaks
+        assert app.clipboard == WEB_DASHBOARD
+        assert any("clipboard" in n.message for n in app._notifications)

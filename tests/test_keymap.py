@@ -95,3 +95,24 @@ async def test_a_remap_is_honoured_in_the_footer_help_and_palette_and_works(isol
         assert isinstance(app.screen, HelpScreen)
         # the remapped key and its id on one line, as in config.toml
         assert re.search(r"^  F +Follow +requests\.follow$", app.screen.text, re.MULTILINE)
+
+
+async def test_remapped_live_interval_keys_show_in_the_palette_and_on_screen_4(isolated_home):
+    from textual.widgets import Static
+
+    config = isolated_home / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[keys]\n"limits.faster" = "]"\n"limits.slower" = "["\npause = "space"\n')
+    runtime = Runtime(settings=load_settings(), demo=True, clock=FixedClock(NOW), demo_seed=7)
+    app = make_app(runtime, live=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert commands["Live refresh faster"].endswith("(])")
+        assert commands["Live refresh slower"].endswith("([)")
+        status = str(app.screen.query_one("#live-status", Static).render())
+        assert "]/[ change · space pause" in status, status
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert app.feeds.live_interval < 2

@@ -6,6 +6,7 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
 from test_fits import build
+from ui_harness import wait_until
 
 
 def footer(app) -> dict[str, str]:
@@ -81,18 +82,55 @@ async def test_a_screens_toasts_stay_on_that_screen_app_warnings_follow():
     app = build()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("4")
-        await pilot.pause()
+        await wait_until(pilot, lambda: app.feeds.state("live").data is not None)
         live = app.feeds.state("live")
+        await pilot.press("2")
+        await pilot.pause()
         app.alerts = AlertMonitor(thresholds=(0.1,))  # the demo's rate crosses it: one alert
         notices.check_alerts(app, live)
-        app.notify("Token regenerated", timeout=30)
+        notices.check_alerts(app, live)  # still above: no second toast
         app.notify("Offline copy not saved", severity="warning", timeout=30)
         app.notify("The token was rejected", severity="error", timeout=30)
         await pilot.pause()
-        assert any("of the limit" in text for text in toasts(app))
+        assert sum("of the limit" in text for text in toasts(app)) == 1
         await pilot.press("6")  # History: the alert about screen 4 must not cover its rows
         await pilot.pause()
         assert sorted(toasts(app)) == ["Offline copy not saved", "The token was rejected"]
+        await pilot.press("5")
+        await pilot.pause()
+        app.notify("Token regenerated", timeout=30)
+        await pilot.press("6")
+        await pilot.pause()
+        assert "Token regenerated" not in toasts(app)
+
+
+async def test_on_screen_4_the_gauge_states_the_alert_and_no_toast_covers_the_panels():
+    from ht_dash.insights.live import AlertMonitor
+    from ht_dash.tui import notices
+
+    app = build()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        app.alerts = AlertMonitor(thresholds=(0.1,))
+        await pilot.press("4")
+        await wait_until(pilot, lambda: app.feeds.state("live").data is not None)
+        notices.check_alerts(app, app.feeds.state("live"))  # crossed while on screen 4
+        await pilot.pause()
+        assert not any("of the limit" in text for text in toasts(app))
+        assert not app.screen.query("Toast")
+        gauge = str(app.screen.query_one("#rate-gauge").render())
+        assert "/ 100" in gauge  # the gauge says what the toast would have said
+        # raised elsewhere, it goes as soon as the user comes to screen 4
+        app.alerts = AlertMonitor(thresholds=(0.1,))
+        await pilot.press("3")
+        await pilot.pause()
+        notices.check_alerts(app, app.feeds.state("live"))
+        await pilot.pause()
+        assert any("of the limit" in text for text in toasts(app))
+        await pilot.press("4")
+        await pilot.pause()
+        assert not any("of the limit" in text for text in toasts(app))
 
 
 async def test_a_theme_picked_in_the_palette_is_remembered_unless_the_settings_name_one():
@@ -192,3 +230,17 @@ async def test_slash_filters_history_as_it_does_endpoints():
         await pilot.press("escape")
         await pilot.pause()
         assert screen.filter_text == "" and len(screen.table.rows) > len(rows)
+
+
+async def test_refresh_keys_raise_no_toast_the_panels_say_it():
+    app = build()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("r", "u")
+        await pilot.pause()
+        assert toasts(app) == []  # "refreshing…" is in the panels' subtitles, "Loading …" in 5's
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "updated" in str(app.screen.query_one("#invoice-panel").border_subtitle)

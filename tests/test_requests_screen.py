@@ -158,12 +158,12 @@ async def test_rows_arriving_keep_the_scrollbar_and_the_end_reachable():
 
 def test_text_from_the_database_loses_terminal_commands():
     from ht_dash.api.models import RequestRecord
-    from ht_dash.tui.screens.requests import format_request_with_instance
+    from ht_dash.tui.screens.requests import COLUMNS, INSTANCE_COLUMN, row_formatter
 
     record = RequestRecord(
         1, NOW, "GET\x1b[2J", "/x\x1b]52;c;QUFB\x07/y", 200, 1.0, 10, None, "bot\x9b1m"
     )
-    cells = format_request_with_instance(record)
+    cells = row_formatter((*COLUMNS, INSTANCE_COLUMN))(record)
     assert cells[1] == "GET" and cells[2] == "/x/y" and cells[-1] == "bot"
     assert not any("\x1b" in c or "\x07" in c for c in cells)
 

@@ -251,15 +251,56 @@ def make_console() -> Console:
     return console
 
 
-def print_table(console: Console, table: Table) -> None:
-    """On a terminal the table fits its width. Piped, as gh does: one record per line, fields
-    separated by tabs, no title, header, borders, padding or colour."""
+def print_table(console: Console, table: Table, *, give_way: Sequence[str] = ()) -> None:
+    """On a terminal the table fits its width (see `fit_width`). Piped, as gh does: one record
+    per line with every field, separated by tabs, no title, header, borders, padding or colour."""
     if console.is_terminal:
+        fit_width(console, table, give_way)
         console.print(table)
         return
     for line in table_records(table):
         console.file.write("\t".join(line) + "\n")
     console.file.flush()
+
+
+NAME_LEAST = 6  # cells a name keeps, "…" included, when the figures beside it need the rest
+
+
+def fit_width(console: Console, table: Table, give_way: Sequence[str] = ()) -> None:
+    """Make `table` as wide as the terminal at most, nothing wrapped: the columns headed
+    `give_way` go, first first, while the names (columns with overflow="ellipsis" and a
+    min_width) would be cut below their min_width; then the names are cut ("…") to the room left.
+    Other columns (figures) are never cut."""
+    from rich.measure import Measurement
+
+    options = console.options.update(max_width=1_000_000)
+
+    def natural(column: Any) -> int:
+        cells = [column.header, *column.cells]
+        return max(Measurement.get(console, options, cell).maximum for cell in cells)
+
+    def names() -> list[Any]:
+        return [c for c in table.columns if c.overflow == "ellipsis" and c.min_width]
+
+    def excess() -> tuple[int, int]:
+        """(columns too wide with the names whole, ... with the names at their minimum)"""
+        total = Measurement.get(console, options, table).maximum
+        spare = sum(max(0, natural(c) - c.min_width) for c in names())
+        return total - console.width, total - spare - console.width
+
+    for header in give_way:
+        if excess()[1] <= 0:
+            break
+        table.columns[:] = [c for c in table.columns if c.header != header]
+    over = excess()[0]
+    for floor in ("min_width", "last resort"):  # below their minimum only when nothing else goes
+        for column in reversed(names()):  # the last name gives way first
+            if over <= 0:
+                break
+            width = min(natural(column), column.max_width or natural(column))
+            least = column.min_width if floor == "min_width" else NAME_LEAST
+            column.max_width = column.min_width = max(min(least, width), width - over)
+            over -= width - column.max_width
 
 
 def table_records(table: Table) -> list[list[str]]:

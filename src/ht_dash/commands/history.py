@@ -122,12 +122,13 @@ def to_table(history: History, console: Console) -> None:
         console.print(f"{title}: no entries.")
         return
     table = Table(title=title, title_justify="left")
-    table.add_column("Date")
-    table.add_column("Kind")
-    table.add_column("Description", overflow="fold")
-    table.add_column("Status")
-    table.add_column("Amount", justify="right")
-    table.add_column("Reference")
+    for header in ("Date", "Kind"):
+        table.add_column(header, no_wrap=True)
+    # One line per entry, as gh lists: the description is cut ("…"), never folded
+    table.add_column("Description", no_wrap=True, overflow="ellipsis", min_width=20)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Amount", justify="right", no_wrap=True)
+    table.add_column("Reference", no_wrap=True)
     for e in history.items:
         table.add_row(
             fmt.day(e.at),
@@ -137,7 +138,7 @@ def to_table(history: History, console: Console) -> None:
             fmt.money_or_none(e.amount_cents, e.currency) or "",
             e.reference or "",
         )
-    common.print_table(console, table)
+    common.print_table(console, table, give_way=("Status", "Reference", "Kind"))
     if history.more:
         common.print_note(
             console, f"Showing the newest {len(history.items)}; use --all for everything."

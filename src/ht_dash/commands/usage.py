@@ -27,6 +27,10 @@ CSV_HEADER = (
     "calls_per_hour",
     "mean_interval_s",
 )
+# On a narrow terminal these columns go, first first, before a name is cut below its minimum
+# (the endpoint, then the instance, end in "…"); 429s and requests stay. Piped: every column.
+GIVE_WAY = ("Calls/h", "Every", "Errors", "Latency")
+ENDPOINT_MIN, INSTANCE_MIN = 24, 12
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -149,15 +153,22 @@ def to_table(report: EndpointUsageReport, console: Console) -> None:
         box=box.SIMPLE_HEAD,
     )
     split = _split(report)
+    names = [f"{e.method} {e.path}" for e in report.endpoints]
     if split:
-        table.add_column("Instance", overflow="fold")
-    table.add_column("Endpoint", overflow="fold", ratio=1)
+        longest = max((len(e.instance or "") for e in report.endpoints), default=0)
+        table.add_column(
+            "Instance", no_wrap=True, overflow="ellipsis", min_width=min(INSTANCE_MIN, longest)
+        )
+    longest = max(map(len, names), default=0)
+    table.add_column(
+        "Endpoint", no_wrap=True, overflow="ellipsis", min_width=min(ENDPOINT_MIN, longest)
+    )
     for header in ("Requests", "Errors", fmt.THROTTLED, "Latency", "Calls/h", "Every"):
         table.add_column(header, justify="right", no_wrap=True)
-    for e in report.endpoints:
+    for e, name in zip(report.endpoints, names, strict=True):
         table.add_row(
             *((e.instance or "—",) if split else ()),
-            f"{e.method} {e.path}",
+            name,
             f"{e.requests:,}",
             f"{e.errors:,}",
             f"{e.throttled:,}",
@@ -168,4 +179,4 @@ def to_table(report: EndpointUsageReport, console: Console) -> None:
     if not report.endpoints:
         console.print(f"No data-API requests in this timeframe ({label.lower()}).")
         return
-    common.print_table(console, table)
+    common.print_table(console, table, give_way=GIVE_WAY)

@@ -108,6 +108,7 @@ class Segment(NamedTuple):
     text: str
     style: str = ""  # a style name of _STYLES, or ""
     shed: int = 0  # in a narrow pane the highest goes first; 0 stays (cut only as a last resort)
+    short: str = ""  # its shorter form, for a pane too narrow once everything sheddable went
 
 
 SHED_SPARKLINE, SHED_STREAMS, SHED_TIME = 3, 2, 1
@@ -118,14 +119,16 @@ def sample_segments(live: LiveUsage, subscription: Subscription | None) -> list[
     limit = live.limit_per_minute
     if limit:
         fraction = live.requests_per_minute / limit
-        rate = f"req/min {live.requests_per_minute}/{limit} ({fmt.percent(fraction, 0)})"
-        segments.append(Segment(rate, _level(fraction)))
+        rate = f"req/min {live.requests_per_minute}/{limit}"
+        share = f"{rate} ({fmt.percent(fraction, 0)})"
+        segments.append(Segment(share, _level(fraction), short=rate))
     else:
         segments.append(Segment(f"req/min {live.requests_per_minute} (no limit)"))
     segments.append(Segment(common.sparkline(per_minute(live), top=limit), "", SHED_SPARKLINE))
     throttled = live.throttled_in_window
     window = fmt.duration(WINDOW_MINUTES * 60)
-    segments.append(Segment(f"{fmt.THROTTLED} {throttled}/{window}", "red" if throttled else ""))
+    count = f"{fmt.THROTTLED} {throttled}"
+    segments.append(Segment(f"{count}/{window}", "red" if throttled else "", short=count))
     if subscription is not None:
         fraction = subscription.quota_fraction
         segments.append(Segment(f"quota {fmt.percent(fraction)}", _level(fraction)))
@@ -138,7 +141,8 @@ def sample_segments(live: LiveUsage, subscription: Subscription | None) -> list[
 
 
 def fit_segments(parts: list[Segment], room: int) -> list[Segment]:
-    """The parts that fit in `room` columns (two apart), the most sheddable left out first."""
+    """The parts that fit in `room` columns (two apart): the most sheddable left out first, then
+    the others take their short forms (first first), so the 429s and the quota stay whole."""
 
     def width(kept: list[Segment]) -> int:
         return sum(len(part.text) for part in kept) + 2 * max(0, len(kept) - 1)
@@ -148,6 +152,11 @@ def fit_segments(parts: list[Segment], room: int) -> list[Segment]:
         if width(kept) <= room:
             break
         kept = [part for part in kept if part.shed != shed]
+    for index, part in enumerate(kept):
+        if width(kept) <= room:
+            break
+        if part.short:
+            kept[index] = part._replace(text=part.short)
     return kept
 
 
@@ -167,7 +176,7 @@ class LineWriter:
         stamp = f"{at:%H:%M:%S}" if self.tty else fmt.iso(at)
         parts = [Segment(stamp, "dim", SHED_TIME)]
         for text, *rest in segments:  # server text is data: no terminal control gets through
-            parts.append(Segment(terminal_safe(text), *rest))
+            parts.append(Segment(terminal_safe(text), *rest))  # (short forms are ours)
         if not self.tty:
             self.out.write("  ".join(part.text for part in parts) + "\n")
             self.out.flush()
@@ -175,7 +184,7 @@ class LineWriter:
         room = max(10, self._width() - 1)
         parts = fit_segments(parts, room)
         rendered, visible = [], 0
-        for index, (text, style, _) in enumerate(parts):
+        for index, (text, style, *_) in enumerate(parts):
             for piece, piece_style in (("  " if index else "", ""), (text, style)):
                 piece = piece[: max(0, room - visible)]
                 visible += len(piece)

@@ -203,8 +203,7 @@ class HtDashApp(notices.PlainNotifications, App[int]):
         if (error := self.feeds.scheduler.auth_failed) is not None:
             self.notify(f"Polling stopped: {error.hint}", title=error.title, severity="error")
             return
-        self.feeds.refresh()
-        self.notify("Refreshing…", timeout=1.5)
+        self.feeds.refresh()  # each panel's subtitle says "refreshing…": no toast over the data
 
     def action_toggle_pause(self, _: str = "") -> None:  # tab bar and footer say it: no toast
         self.feeds.set_paused(not self.feeds.paused)

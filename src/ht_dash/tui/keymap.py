@@ -174,3 +174,8 @@ def key_display(keymap: Mapping[str, str], binding: Binding) -> str:
     if binding.key_display:
         return binding.key_display
     return ", ".join(format_key(k) for k in binding.key.split(","))
+
+
+def key_for(keymap: Mapping[str, str], bindings: Iterable[object], binding_id: str) -> str:
+    """The key shown for the binding `binding_id` among `bindings` (remapped or not)."""
+    return key_display(keymap, next(b for b in _bindings(bindings) if b.id == binding_id))

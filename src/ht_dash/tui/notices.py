@@ -3,6 +3,7 @@ write. Each is a notification; none is shown twice for the same cause.
 
 Every toast passes `arriving`: a repeat replaces the one still showing (six `-` presses, one
 toast), and a toast about a screen (information, a limit alert) stays on it (`leave_screen`).
+On screen 4 a limit alert is no toast at all: its gauge states it (`DashScreen.GAUGES`).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def leave_screen(app: HtDashApp, mode: str) -> None:
 
 
 def check_alerts(app: HtDashApp, state: FeedState) -> None:
-    """Notify (and ring, if settings.bell) once per crossing of 80 % / 100 % of a limit."""
+    """Notify (and ring, if settings.bell) once per crossing of 80 % / 100 % of a limit; on the
+    screen whose gauge states it, no toast covers the panels it is about."""
     if state.from_cache or state.loading:
         return
     if state.kind == LIVE.name:
@@ -69,8 +71,9 @@ def check_alerts(app: HtDashApp, state: FeedState) -> None:
     else:
         alerts = app.alerts.observe_subscription(state.data)
     for alert in alerts:
-        _ALERTS.add((alert.message, alert.title))
-        app.notify(alert.message, title=alert.title, severity=alert.severity, timeout=8)
+        if alert.metric not in getattr(app.screen, "GAUGES", ()):
+            _ALERTS.add((alert.message, alert.title))
+            app.notify(alert.message, title=alert.title, severity=alert.severity, timeout=8)
         if app.runtime.settings.bell:
             app.bell()
 

@@ -10,7 +10,7 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from ht_dash.tui.keymap import key_display
+from ht_dash.tui.keymap import key_display, key_for
 from ht_dash.tui.screens import SCREENS
 
 if TYPE_CHECKING:
@@ -40,8 +40,13 @@ def system_commands(app: HtDashApp, screen: Screen) -> Iterable[SystemCommand]:
         f"Stop or restart live requests ({keys['pause']})",
         app.action_toggle_pause,
     )
+    from ht_dash.tui.screens.limits import LimitsScreen  # its keys, as the user mapped them
+
     faster, slower = (partial(app.feeds.step_live_interval, step) for step in (-1, +1))
-    yield SystemCommand("Live refresh faster", "Shorter live interval (+)", faster)
-    yield SystemCommand("Live refresh slower", "Longer live interval (-)", slower)
+    faster_key, slower_key = (
+        key_for(app._keymap, LimitsScreen.BINDINGS, f"limits.{way}") for way in ("faster", "slower")
+    )
+    yield SystemCommand("Live refresh faster", f"Shorter live interval ({faster_key})", faster)
+    yield SystemCommand("Live refresh slower", f"Longer live interval ({slower_key})", slower)
     yield SystemCommand("Help", f"Keys and screens ({keys['help']})", app.action_help)
     yield from getattr(screen, "palette_commands", lambda: ())()

@@ -25,9 +25,10 @@ async def open_web_dashboard(app: App, why: str) -> bool:
     opened = await asyncio.to_thread(_open, WEB_DASHBOARD)
     if opened:
         app.notify(f"{why}: opened {WEB_DASHBOARD} in your browser.", title="Web dashboard")
-    else:
+    else:  # the toast wraps the address: hand it to the terminal's clipboard too (OSC 52)
+        app.copy_to_clipboard(WEB_DASHBOARD)
         app.notify(
-            f"{why}: no browser here — open {WEB_DASHBOARD}",
+            f"{why}: no browser here — open {WEB_DASHBOARD} (sent to the clipboard)",
             title="Web dashboard",
             severity="warning",
             timeout=20,

@@ -32,6 +32,8 @@ class DashScreen(Screen):
     # feed name -> id of the DataPanel that shows its freshness
     PANELS: ClassVar[dict[str, str]] = {}
     FEED_NAMES: ClassVar[frozenset[str]] = frozenset()  # set from FEEDS
+    # limit alerts ("rate", "quota") this screen's gauges already state: no toast over them here
+    GAUGES: ClassVar[frozenset[str]] = frozenset()
 
     app = typed_app()
 

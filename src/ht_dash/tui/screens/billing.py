@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from ht_dash.api.errors import HtError
@@ -26,10 +26,16 @@ from ht_dash.insights.billing import (
 )
 from ht_dash.insights.format import day, money
 from ht_dash.tui.screens.base import DashScreen
+from ht_dash.tui.widgets.bar_chart import BarChart
 from ht_dash.tui.widgets.panel import DataPanel
 
 # Daily history fetched for the advice: covers the previous month and the last 30 days.
 HISTORY_DAYS = 62
+# Below SHORT rows the invoice takes three lines (the plan table stays above the fold at 80x24);
+# from TALL rows the daily usage behind the advice fills the space under it.
+SHORT_SCREEN_ROWS, TALL_SCREEN_ROWS = 30, 40
+PACE_TITLE = "Usage pace & plan fit"
+MORE_BELOW = " · ↓ more below"  # in the title while the screen scrolls further (80x24)
 
 
 class BillingScreen(DashScreen):
@@ -45,8 +51,14 @@ class BillingScreen(DashScreen):
     ]
     DEFAULT_CSS = """
     BillingScreen #pace-text { margin-bottom: 1; }
+    BillingScreen.-short #pace-text { margin-bottom: 0; }
+    BillingScreen #daily-panel {
+        display: none; height: 1fr; min-height: 10; padding: 0 1;
+        border: round $primary 60%; border-title-color: $text; border-title-style: bold;
+    }
+    BillingScreen.-tall #daily-panel.-loaded { display: block; }
     BillingScreen #pace-note { color: $text-muted; }
-    BillingScreen #pace-note.-error { color: $warning; }
+    BillingScreen #pace-note.-error { color: $text-warning; }
     """
 
     def __init__(self) -> None:
@@ -65,9 +77,37 @@ class BillingScreen(DashScreen):
                 Static(id="pace-text"),
                 Static(id="plans-table"),
                 Static(id="pace-note"),
-                title="Usage pace & plan fit",
+                title=PACE_TITLE,
                 id="pace-panel",
             )
+            # The days the advice reads (shown once loaded; the pace panel says where from)
+            with Vertical(id="daily-panel") as daily:
+                daily.border_title = f"Daily usage (last {HISTORY_DAYS} days)"
+                yield BarChart("Tokens / day", id="daily-chart")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._render_pace, init=False)  # the table's colours
+        scroll = self.query_one("#billing-scroll", VerticalScroll)
+        for attribute in ("scroll_y", "virtual_size", "size"):
+            self.watch(scroll, attribute, self._after_layout, init=False)
+
+    def _after_layout(self) -> None:
+        self.call_after_refresh(self._hint_more_below)  # sizes settle in the same refresh
+
+    def _hint_more_below(self) -> None:
+        scroll = self.query_one("#billing-scroll", VerticalScroll)
+        more = scroll.max_scroll_y - scroll.scroll_y >= 1
+        self.query_one("#pace-panel", DataPanel).border_title = PACE_TITLE + (
+            MORE_BELOW if more else ""
+        )
+
+    def on_resize(self, event: events.Resize) -> None:
+        rows = event.size.height
+        self.set_class(rows < SHORT_SCREEN_ROWS, "-short")
+        self.set_class(rows >= TALL_SCREEN_ROWS, "-tall")
+        billing = self.app.feeds.state(BILLING).data
+        if isinstance(billing, NextBilling):
+            self._render_invoice(billing)
 
     # ---- rendering ---------------------------------------------------------------------------
 
@@ -99,21 +139,31 @@ class BillingScreen(DashScreen):
             lines.append(f"[b]Nothing will be billed[/] — {why}.")
             lines.append(f"[dim]Plan[/]          {escape(bill.plan_name)}")
         else:
-            lines += [
+            date = (
                 f"[dim]Invoice date[/]  [b]{day(bill.invoice_date, weekday=True)}[/] · "
-                f"[b $accent]{countdown(bill.invoice_date, self.app.clock.now())}[/]",
-                f"[dim]Amount[/]        "
+                f"[b $text-accent]{countdown(bill.invoice_date, self.app.clock.now())}[/]"
+            )
+            amount = (
                 f"[b]{escape(money(bill.amount_cents, bill.currency))}[/] "
-                f"[dim]{escape(bill.currency.upper())}[/]",
-                f"[dim]Plan[/]          {escape(bill.plan_name)}{_plan_terms(bill.plan_id)}",
-                f"[dim]Payment[/]       {escape(bill.payment_method or 'none on file')}",
-            ]
+                f"[dim]{escape(bill.currency.upper())}[/]"
+            )
+            plan = f"[dim]Plan[/]          {escape(bill.plan_name)}{_plan_terms(bill.plan_id)}"
+            payment = escape(bill.payment_method or "none on file")
+            if self.has_class("-short"):  # one row less: the price table stays in view
+                lines += [date, f"[dim]Amount[/]        {amount} · {payment}", plan]
+            else:
+                lines += [
+                    date,
+                    f"[dim]Amount[/]        {amount}",
+                    plan,
+                    f"[dim]Payment[/]       {payment}",
+                ]
         if status == "past_due":
             lines.append(
-                "[b $error]⚠ Payment past due[/] — update the payment method to keep the plan."
+                "[b $text-error]⚠ Payment past due[/] — update the payment method to keep the plan."
             )
         elif status == "canceled" and bill.invoice_date is not None:
-            lines.append("[b $warning]Subscription canceled[/] — this invoice is the last one.")
+            lines.append("[b $text-warning]Subscription canceled[/] — this invoice is the last one.")
         self.query_one("#invoice-text", Static).update("\n".join(lines))
 
     def _render_pace(self) -> None:
@@ -127,7 +177,9 @@ class BillingScreen(DashScreen):
         for line in advice.lines:
             bullets.add_row("•", Text(line))  # advice quotes plan names: plain text
         self.query_one("#pace-text", Static).update(bullets)
-        self.query_one("#plans-table", Static).update(_plans_table(advice, sub.plan))
+        # the theme's text colours (readable on light themes and under NO_COLOR), not ANSI red
+        colours = {k: self.app.theme_variables[f"text-{k}"] for k in ("success", "warning", "error")}
+        self.query_one("#plans-table", Static).update(_plans_table(advice, sub.plan, colours))
         note = self.query_one("#pace-note", Static)
         note.set_class(self._history_state == "failed", "-error")
         if self._history_state == "loading":
@@ -164,10 +216,18 @@ class BillingScreen(DashScreen):
         self._history_state = "failed" if problems else "loaded"
         self._history_problem = "; ".join(problems)
         self._render_pace()
+        self._render_daily()
+
+    def _render_daily(self) -> None:
+        if not self._daily:
+            return
+        self.query_one("#daily-chart", BarChart).show(
+            [d.requests for d in self._daily], [d.date for d in self._daily]
+        )
+        self.query_one("#daily-panel").add_class("-loaded")
 
     def action_reload_usage(self) -> None:
-        self._request_history()
-        self.notify("Rechecking usage pace…", timeout=1.5)
+        self._request_history()  # the panel's note says it is loading: no toast
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand(
@@ -189,7 +249,7 @@ def _quota(plan: Plan) -> str:
     return f"{plan.quota:,} tokens/{'day' if plan.quota_period == 'day' else 'month'}"
 
 
-def _plans_table(advice: PlanAdvice, current: Plan) -> Table:
+def _plans_table(advice: PlanAdvice, current: Plan, colours: dict[str, str]) -> Table:
     """The public price table, with the current plan, the suggestion, and what each would cover."""
     table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="dim", expand=False)
     for name, justify in (("Plan", "left"), ("Price", "right"), ("Quota", "right")):
@@ -206,7 +266,7 @@ def _plans_table(advice: PlanAdvice, current: Plan) -> Table:
                 money(plan.price_cents or 0, plan.currency),
                 f"{plan.quota:,}/{'day' if plan.quota_period == 'day' else 'mo'}",
                 "—" if plan.rate_limit_per_minute is None else f"{plan.rate_limit_per_minute:,}",
-                _fit_text(plan, usage),
+                _fit_text(plan, usage, colours),
             )
         mark = ""
         if plan.id == current.id:
@@ -218,12 +278,14 @@ def _plans_table(advice: PlanAdvice, current: Plan) -> Table:
     return table
 
 
-def _fit_text(plan: Plan, usage: Usage) -> str:
+def _fit_text(plan: Plan, usage: Usage, colours: dict[str, str]) -> str:
     if fits(plan, usage):
-        return "[green]✓ fits[/]"
+        return f"[{colours['success']}]✓ fits[/]"
     quota_short = (
         usage.busiest_day > plan.quota
         if plan.quota_period == "day"
         else usage.monthly_tokens > plan.quota
     )
-    return "[red]✗ quota[/]" if quota_short else "[yellow]✗ peak req/min[/]"
+    if quota_short:
+        return f"[{colours['error']}]✗ quota[/]"
+    return f"[{colours['warning']}]✗ peak req/min[/]"

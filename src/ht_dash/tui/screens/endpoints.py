@@ -35,6 +35,7 @@ from ht_dash.insights.hints import (
     total_saving_per_day,
 )
 from ht_dash.tui.screens.base import DashScreen
+from ht_dash.tui.widgets.nav import choice_strip
 from ht_dash.tui.widgets.panel import DataPanel
 
 # (key, label, width or None to fit, right-aligned, sort value, descending first)
@@ -190,7 +191,7 @@ class EndpointsScreen(DashScreen):
         Binding("escape", "clear_filter", "Clear filter", show=False, id="endpoints.clear_filter"),
     ]
     DEFAULT_CSS = """
-    EndpointsScreen #timeframes { height: 1; padding: 0 2; color: $text-muted; }
+    EndpointsScreen #timeframes { height: auto; padding: 0 2; color: $text-muted; }
     EndpointsScreen #endpoints-body { height: 1fr; }
     EndpointsScreen #usage-panel { height: 1fr; width: 1fr; }
     EndpointsScreen #endpoint-table { height: 1fr; }
@@ -246,6 +247,7 @@ class EndpointsScreen(DashScreen):
 
     def on_resize(self, event: Resize) -> None:
         self._apply_width(event.size.width)
+        self.call_after_refresh(self._render_timeframes)  # the strip breaks at the new width
 
     def _apply_width(self, width: int) -> None:
         """Hints beside or below the table; the path column as wide as the screen allows."""
@@ -472,9 +474,9 @@ class EndpointsScreen(DashScreen):
         note = ""
         if shown is not None and (shown != wanted or self.report.date is not None):
             note = f"  [$warning]loading {TIMEFRAME_LABELS[wanted].lower()}…[/]"
-        self.query_one("#timeframes", Static).update(
-            "Timeframe: " + " ".join(parts) + "   [dim]t / T[/]" + note
-        )
+        strip = self.query_one("#timeframes", Static)
+        tail = "  [dim]t / T[/]" + note
+        strip.update(choice_strip("Timeframe:", parts, tail, strip.content_size.width))
 
     def _render_totals(self, shown: Iterable[EndpointUsage], total: int) -> None:
         shown = list(shown)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
 from rich.markup import escape
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.widgets import Input, Static
@@ -41,16 +41,22 @@ from ht_dash.tui.screens.history_detail import (
     HistoryDetailScreen,
     kind_label,
 )
+from ht_dash.tui.widgets.nav import choice_strip
 from ht_dash.tui.widgets.panel import DataPanel
-from ht_dash.tui.widgets.virtual_table import Column, VirtualTable
+from ht_dash.tui.widgets.virtual_table import Column, VirtualTable, fit_columns
 
 COLUMNS = (
     Column("date", "Date", 16),
     Column("kind", "Kind", 11),
     Column("description", "Description", None, min_width=10),
     Column("status", "Status", 9),
-    Column("amount", "Amount", 12, justify="right"),
+    Column("amount", "Amount", 10, justify="right"),
 )
+# While the description would get fewer than DESCRIPTION_MIN cells, the time of day goes from the
+# date, then the status, then the kind (Enter shows every field).
+GIVE_WAY = (Column("date", "Date", 10), "status", "kind")
+DESCRIPTION_MIN = 22
+TABLE_MARGIN = 7  # panel margins, border, padding and the vertical scrollbar
 # Sorting a column first sorts it this way (True: descending).
 DEFAULT_DESCENDING = {"date": True, "amount": True}
 SORT_LABELS = {c.key: c.label.lower() for c in COLUMNS}
@@ -71,14 +77,22 @@ def searchable_text(e: HistoryEntry) -> str:
     return " ".join((e.description, e.kind, e.status, e.reference or "", e.id)).casefold()
 
 
-def format_entry(e: HistoryEntry) -> tuple[str, ...]:
-    return (
-        f"{e.at:%Y-%m-%d %H:%M}",
-        kind_label(e.kind),
-        e.description,
-        e.status,
-        money_or_none(e.amount_cents, e.currency) or MISSING,
-    )
+CELLS: dict[str, Callable[[HistoryEntry], str]] = {
+    "date": lambda e: f"{e.at:%Y-%m-%d %H:%M}",
+    "kind": lambda e: kind_label(e.kind),
+    "description": lambda e: e.description,
+    "status": lambda e: e.status,
+    "amount": lambda e: money_or_none(e.amount_cents, e.currency) or MISSING,
+}
+
+
+def row_formatter(columns: Sequence[Column]) -> Callable[[HistoryEntry], tuple[str, ...]]:
+    """Cell texts for these columns; a date column too narrow for the time shows the day."""
+    cells = [
+        (lambda e: f"{e.at:%Y-%m-%d}") if c.key == "date" and (c.width or 0) < 16 else CELLS[c.key]
+        for c in columns
+    ]
+    return lambda e: tuple(cell(e) for cell in cells)
 
 
 class HistoryScreen(DashScreen):
@@ -98,7 +112,7 @@ class HistoryScreen(DashScreen):
     ]
     AUTO_FOCUS = "#history-table"
     DEFAULT_CSS = """
-    HistoryScreen #history-kinds { height: 1; padding: 0 2; color: $text-muted; }
+    HistoryScreen #history-kinds { height: auto; padding: 0 2; color: $text-muted; }
     HistoryScreen #history-panel { height: 1fr; }
     HistoryScreen #history-status { height: 1; color: $text-muted; }
     HistoryScreen #history-filter { display: none; height: 1; border: none; padding: 0 1;
@@ -120,13 +134,16 @@ class HistoryScreen(DashScreen):
         yield Static(id="history-kinds")
         yield DataPanel(
             Input(placeholder=FILTER_PLACEHOLDER, id="history-filter"),
-            VirtualTable(COLUMNS, format_entry, empty_text="no entries", id="history-table"),
+            VirtualTable(
+                COLUMNS, row_formatter(COLUMNS), empty_text="no entries", id="history-table"
+            ),
             Static(id="history-status"),
             title="Support & billing history",
             id="history-panel",
         )
 
     def on_mount(self) -> None:
+        self._fit_columns(self.app.size.width)
         self.table.set_sort(self.book.sort_column, self.book.sort_reverse)
         self._render_kinds()
         self._render_status()
@@ -153,8 +170,18 @@ class HistoryScreen(DashScreen):
         if not self._fetch_lock.locked() and self._needs_more():
             self.load_more()
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_columns(event.size.width)
+        self.call_after_refresh(self._render_kinds)  # the strip breaks at the new width
         self.call_after_refresh(self._fill_view)
+
+    def _fit_columns(self, width: int) -> None:
+        columns = fit_columns(COLUMNS, width - TABLE_MARGIN, GIVE_WAY, DESCRIPTION_MIN)
+        table = self.table
+        if columns != table.columns:
+            table.columns = columns
+            table.format_row = row_formatter(columns)
+            table.set_rows(table.rows)  # widths and the scroll area follow the new columns
 
     def _show(self, *, cursor_to_top: bool = False) -> None:
         """Put the current view in the table, keeping the cursor on the same entry."""
@@ -366,9 +393,8 @@ class HistoryScreen(DashScreen):
                 parts.append(f"[b reverse] {label} [/]")
             else:
                 parts.append(f"[@click=screen.set_kind('{kind or ''}')] {label} [/]")
-        self.query_one("#history-kinds", Static).update(
-            "Kind: " + " ".join(parts) + "   [dim]f / F[/]"
-        )
+        strip = self.query_one("#history-kinds", Static)
+        strip.update(choice_strip("Kind:", parts, "  [dim]f / F[/]", strip.content_size.width))
 
     def _render_status(self) -> None:
         book = self.book
@@ -385,7 +411,7 @@ class HistoryScreen(DashScreen):
             parts.append(self._busy)
         elif self._load_error is not None:
             parts.append(
-                f"[$error]⚠ {escape(self._load_error.message)}[/] — move to the end to retry"
+                f"[$text-error]⚠ {escape(self._load_error.message)}[/] — move to the end to retry"
             )
         elif source.done:
             note = " (server repeated a page cursor; stopped)" if source.repeated_cursor else ""

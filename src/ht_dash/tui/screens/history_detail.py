@@ -15,6 +15,7 @@ from ht_dash.api.models import HistoryEntry
 from ht_dash.insights.export import resolve_export_path
 from ht_dash.insights.format import MISSING, money_or_none
 from ht_dash.insights.history_view import KIND_LABELS
+from ht_dash.tui.keymap import key_for
 
 _DIALOG_CSS = """
 {name} {{ align: center middle; background: $background 60%; }}
@@ -33,11 +34,13 @@ def kind_label(kind: str) -> str:
 
 
 class HistoryDetailScreen(ModalScreen[None]):
-    """Every field of one history entry."""
+    """Every field of one history entry, the ticket's or invoice's text in full, and `w` to open
+    it in the web dashboard (where the API keeps what tokens cannot read)."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="HistoryDetailScreen")
     BINDINGS = [
         Binding("escape,enter,q", "dismiss", "Close", id="history.detail.close"),
+        Binding("w", "web_dashboard", "Web dashboard", id="history.detail.web"),
     ]
 
     def __init__(self, entry: HistoryEntry) -> None:
@@ -60,7 +63,21 @@ class HistoryDetailScreen(ModalScreen[None]):
             with VerticalScroll():
                 yield Static(f"[b]{escape(e.description)}[/]\n", id="detail-description")
                 yield Static(body, id="detail-fields")
-            yield Label("Esc / Enter: close", classes="dialog-help")
+            keys = {b: key_for(self.app._keymap, self.BINDINGS, b) for b in self._KEYS}
+            yield Label(
+                f"{keys['history.detail.web']}: open in the web dashboard · "
+                f"{keys['history.detail.close']}: close",
+                classes="dialog-help",
+            )
+
+    _KEYS = ("history.detail.web", "history.detail.close")
+
+    def action_web_dashboard(self) -> None:
+        from ht_dash.tui.web import open_web_dashboard
+
+        e = self.entry
+        what = f"{kind_label(e.kind)} {e.reference or e.id}"
+        self.run_worker(open_web_dashboard(self.app, what), group="history-web", exit_on_error=False)
 
 
 class ExportPathScreen(ModalScreen[Path | None]):

@@ -19,6 +19,7 @@ from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fr
 from ht_dash.insights.pacing import pacing_summary
 from ht_dash.meter import DEFAULT_STREAM_URL
 from ht_dash.sources.chain import RUN_COMMAND
+from ht_dash.tui.keymap import key_for
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.gauge import Gauge
 from ht_dash.tui.widgets.instances import InstanceList
@@ -26,12 +27,12 @@ from ht_dash.tui.widgets.panel import DataPanel
 from ht_dash.tui.widgets.sparkline_panel import RateSparkline, SparklinePanel
 
 STATUS_STYLE = {
-    "active": "$success",
-    "trialing": "$accent",
-    "past_due": "$error",
-    "canceled": "$error",
+    "active": "$text-success",
+    "trialing": "$text-accent",
+    "past_due": "$text-error",
+    "canceled": "$text-error",
 }
-SPARK_MIN, SPARK_MAX = 2, 24  # rows of the sparkline: it takes the rows the screen has left
+SPARK_MIN, SPARK_MAX = 2, 50  # rows of the sparkline: it takes the rows the screen has left
 HOSTS_SHORT, HOSTS_TALL, TALL_SCREEN_ROWS = 3, 8, 40  # rows of the per-host list
 LEVEL_WORDS = {"ok": "", "warn": " · near the limit", "bad": " · at the limit"}
 
@@ -64,7 +65,7 @@ def stream_line(s: StreamUsage) -> str:
             f"[b]{escape(s.not_seen_at)}[/]"
         )
     share = s.connections_open / s.connection_limit if s.connection_limit else 0.0
-    style = {"ok": "b", "warn": "b $warning", "bad": "b $error"}[gauge_level(share)]
+    style = {"ok": "b", "warn": "b $text-warning", "bad": "b $text-error"}[gauge_level(share)]
     limit = f" / {s.connection_limit}" if s.connection_limit else ""
     line = (
         f"Live streams: [{style}]{s.connections_open}{limit}[/] connections · "
@@ -80,6 +81,7 @@ class LimitsScreen(DashScreen):
     pause). Crossing 80 % or 100 % of the limit or the quota rings once."""
 
     FEEDS = (SUBSCRIPTION, LIVE, PACING)
+    GAUGES = frozenset({"rate", "quota"})
     PANELS = {
         SUBSCRIPTION.name: "plan-panel",
         LIVE.name: "live-panel",
@@ -102,9 +104,9 @@ class LimitsScreen(DashScreen):
     DEFAULT_CSS = """
     LimitsScreen .limits-line { height: auto; }
     LimitsScreen #live-status { color: $text-muted; }
-    LimitsScreen #live-status.-paused { color: $accent; text-style: bold; }
-    LimitsScreen #quota-projection.-over { color: $warning; }
-    LimitsScreen #quota-projection.-spent { color: $error; text-style: bold; }
+    LimitsScreen #live-status.-paused { color: $text-accent; text-style: bold; }
+    LimitsScreen #quota-projection.-over { color: $text-warning; }
+    LimitsScreen #quota-projection.-spent { color: $text-error; text-style: bold; }
     """
 
     def __init__(self) -> None:
@@ -150,7 +152,7 @@ class LimitsScreen(DashScreen):
     def _render_subscription(self, sub: Subscription) -> None:
         now = self.app.clock.now()
         plan = sub.plan
-        status_style = STATUS_STYLE.get(sub.status, "$warning")
+        status_style = STATUS_STYLE.get(sub.status, "$text-warning")
         self.query_one("#plan-line", Static).update(
             f"[b]{escape(plan.name)}[/] · {plan_price(plan)} · "
             f"[{status_style}]{escape(sub.status.replace('_', ' '))}[/]"
@@ -188,7 +190,7 @@ class LimitsScreen(DashScreen):
                 where,
                 f"[dim]{escape(origin.label[0].upper() + origin.label[1:])}"
                 + (f"; {escape(origin.note)}" if origin.note else "")
-                + " · P changes the plan[/]",
+                + f" · {self._key('limits.plan')} changes the plan[/]",
             )
 
     def _render_live(self, live: LiveUsage) -> None:
@@ -242,7 +244,7 @@ class LimitsScreen(DashScreen):
         set_text(
             self.query_one("#live-throttled", Static),
             f"{THROTTLED} in the last {window} min: "
-            + (f"[b $error]{throttled:,}[/]" if throttled else "[b]0[/]"),
+            + (f"[b $text-error]{throttled:,}[/]" if throttled else "[b]0[/]"),
         )
         origin = self.app.feeds.origin_of(self.app.feeds.state(LIVE))
         local = origin is not None and origin.kind == "meter"
@@ -285,8 +287,8 @@ class LimitsScreen(DashScreen):
         end = bucket.at + timedelta(seconds=live.interval_seconds)
         rate = bucket.requests * 60 / live.interval_seconds if live.interval_seconds else 0
         limit = live.limit_per_minute
-        over = f" [b $error]over the {limit}/min limit[/]" if limit and rate > limit else ""
-        refused = f"[b $error]{bucket.throttled:,}[/]" if bucket.throttled else "0"
+        over = f" [b $text-error]over the {limit}/min limit[/]" if limit and rate > limit else ""
+        refused = f"[b $text-error]{bucket.throttled:,}[/]" if bucket.throttled else "0"
         set_text(
             line,
             f"[b]{bucket.at:%H:%M:%S}–{time_of_day(end, seconds=True)}[/]  "
@@ -317,15 +319,22 @@ class LimitsScreen(DashScreen):
             return
         paused = self.app.feeds.paused
         status.set_class(paused, "-paused")
+        pause, refresh = (self._key(b) for b in ("resume" if paused else "pause", "refresh"))
         if paused:
-            set_text(status, "⏸ Live polling paused — p resumes")
+            set_text(status, f"⏸ Live polling paused — {pause} resumes")
         elif not self.app.live:
-            set_text(status, "Manual refresh: r fetches again")
+            set_text(status, f"Manual refresh: {refresh} fetches again")
         else:
+            faster, slower = self._key("limits.faster"), self._key("limits.slower")
             set_text(
                 status,
-                f"Refreshing every {self.app.feeds.live_interval:g} s · +/- change · p pause",
+                f"Refreshing every {self.app.feeds.live_interval:g} s · "
+                f"{faster}/{slower} change · {pause} pause",
             )
+
+    def _key(self, binding_id: str) -> str:
+        """The key the user presses for `binding_id` (config.toml's [keys] may remap it)."""
+        return escape(key_for(self.app._keymap, [*self.BINDINGS, *self.app.BINDINGS], binding_id))
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit_height(event.size.height)

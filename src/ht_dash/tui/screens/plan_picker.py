@@ -4,6 +4,8 @@ The choice is the `plan` setting in config.toml, as `ht-dash plan set ID` writes
 
 from __future__ import annotations
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -22,14 +24,24 @@ def _terms(plan: Plan) -> str:
     return f"{quota} · {rate}" + (" · streams" if plan.streams_included else "")
 
 
+def _prompt(plan: Plan) -> Table:
+    """One option: name and price in columns, the terms wrapping in their own column."""
+    row = Table.grid(padding=(0, 2), expand=True)
+    row.add_column(width=10, no_wrap=True)
+    row.add_column(width=15, justify="right", no_wrap=True)
+    row.add_column(ratio=1)
+    row.add_row(Text(plan.name), Text(plan_price(plan)), Text(_terms(plan)))
+    return row
+
+
 class PlanPicker(ModalScreen[Plan | None]):
     DEFAULT_CSS = """
     PlanPicker { align: center middle; background: $background 60%; }
     PlanPicker > Vertical {
-        width: 90%; max-width: 76; height: auto; max-height: 90%;
+        width: 90%; max-width: 84; height: auto; max-height: 90%;
         border: round $primary; border-title-style: bold; background: $surface; padding: 0 1;
     }
-    PlanPicker OptionList { height: auto; max-height: 12; margin: 1 0; }
+    PlanPicker OptionList { height: auto; max-height: 50vh; margin: 1 0 0 0; }
     PlanPicker .dialog-help { color: $text-muted; }
     """
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="plan_picker.cancel")]
@@ -38,9 +50,7 @@ class PlanPicker(ModalScreen[Plan | None]):
         with Vertical() as box:
             box.border_title = "Which plan is your token on?"
             yield Static("The API does not say; ht-dash uses it for the quota, limit and invoice.")
-            yield OptionList(
-                *(Option(f"{p.name:<11} {plan_price(p):>14} · {_terms(p)}", id=p.id) for p in PLANS)
-            )
+            yield OptionList(*(Option(_prompt(p), id=p.id) for p in PLANS))
             yield Static(
                 "Enter: save as `plan` in config.toml · Esc: cancel · billing day: "
                 "`ht-dash plan set ID --billing-day N`",

@@ -9,7 +9,10 @@ class, `e` by the endpoint under the cursor, Enter shows one request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.markup import escape
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -27,7 +30,7 @@ from ht_dash.insights.request_log import (
 from ht_dash.sanitize import terminal_safe
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.panel import DataPanel
-from ht_dash.tui.widgets.virtual_table import Column, VirtualTable
+from ht_dash.tui.widgets.virtual_table import Column, VirtualTable, fit_columns
 
 COLUMNS = (
     Column("at", "Time", 12),
@@ -39,6 +42,11 @@ COLUMNS = (
     Column("retry", "Retry", 5, justify="right"),
 )
 INSTANCE_COLUMN = Column("instance", "Instance", 10)
+# Columns that give way, first first, when the route would get fewer than ROUTE_MIN cells (Enter
+# still shows every field): time, route and status stay.
+DROP_ORDER = ("bytes", "method", "retry", "instance", "latency")
+ROUTE_MIN = 18
+TABLE_MARGIN = 7  # panel margins, border, padding and the vertical scrollbar
 NO_DATA_TEXT = (
     "no requests recorded yet — run your bot through the meter: "
     "ht-dash run -- python bot.py (or start `ht-dash meter` and point the bot at "
@@ -54,20 +62,28 @@ def human_bytes(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
-def format_request(r: RequestRecord) -> tuple[str, ...]:
-    return (
-        f"{r.at:%H:%M:%S}.{r.at.microsecond // 1000:03d}",
-        terminal_safe(r.method),
-        terminal_safe(r.path),
-        str(r.status),
-        f"{r.latency_ms:,.0f} ms",
-        human_bytes(r.bytes),
-        "" if r.retry_after is None else f"{r.retry_after:g}s",
-    )
+CELLS: dict[str, Callable[[RequestRecord], str]] = {
+    "at": lambda r: f"{r.at:%H:%M:%S}.{r.at.microsecond // 1000:03d}",
+    "method": lambda r: terminal_safe(r.method),
+    "path": lambda r: terminal_safe(r.path),
+    "status": lambda r: str(r.status),
+    "latency": lambda r: f"{r.latency_ms:,.0f} ms",
+    "bytes": lambda r: human_bytes(r.bytes),
+    "retry": lambda r: "" if r.retry_after is None else f"{r.retry_after:g}s",
+    "instance": lambda r: terminal_safe(r.instance or ""),
+}
 
 
-def format_request_with_instance(r: RequestRecord) -> tuple[str, ...]:
-    return (*format_request(r), terminal_safe(r.instance or ""))
+def columns_for(screen_width: int, *, instances: bool) -> tuple[Column, ...]:
+    """The columns shown at this screen width: the least important give way until the route has
+    ROUTE_MIN cells, so the table never scrolls sideways."""
+    columns = (*COLUMNS, INSTANCE_COLUMN) if instances else COLUMNS
+    return fit_columns(columns, screen_width - TABLE_MARGIN, DROP_ORDER, ROUTE_MIN)
+
+
+def row_formatter(columns: tuple[Column, ...]) -> Callable[[RequestRecord], tuple[str, ...]]:
+    cells = [CELLS[c.key] for c in columns]
+    return lambda r: tuple(cell(r) for cell in cells)
 
 
 class RequestDetailScreen(ModalScreen[None]):
@@ -140,7 +156,9 @@ class RequestsScreen(DashScreen):
 
     def compose_body(self) -> ComposeResult:
         yield DataPanel(
-            VirtualTable(COLUMNS, format_request, empty_text=NO_DATA_TEXT, id="requests-table"),
+            VirtualTable(
+                COLUMNS, row_formatter(COLUMNS), empty_text=NO_DATA_TEXT, id="requests-table"
+            ),
             Static(id="requests-status"),
             title="Request log",
             id="requests-panel",
@@ -150,7 +168,19 @@ class RequestsScreen(DashScreen):
         )
 
     def on_mount(self) -> None:
+        self._fit_columns(self.app.size.width)
         self._show()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_columns(event.size.width)
+
+    def _fit_columns(self, width: int) -> None:
+        columns = columns_for(width, instances=len(self._instances) >= 2)
+        table = self.table
+        if columns != table.columns:
+            table.columns = columns
+            table.format_row = row_formatter(columns)
+            table.set_rows(table.rows)  # widths and the scroll area follow the new columns
 
     # ---- data --------------------------------------------------------------------------------
 
@@ -171,9 +201,7 @@ class RequestsScreen(DashScreen):
         if len(self._instances) < 2:
             self._instances |= {r.instance for r in data.requests if r.instance}
             if len(self._instances) >= 2:
-                table = self.table
-                table.columns = (*COLUMNS, INSTANCE_COLUMN)
-                table.format_row = format_request_with_instance
+                self._fit_columns(self.app.size.width)
         if result.added or result.replaced:
             self._show(shift=result.shown if self.request_log.following else 0)
         elif data.log_id == "" or not self.request_log.total:

@@ -51,7 +51,7 @@ class TokenScreen(DashScreen):
        no "│" with it. */
     #token-revealed { display: none; margin: 1 2 0 2; text-style: bold; }
     #token-revealed.-shown { display: block; }
-    #token-warning { color: $warning; display: none; }
+    #token-warning { color: $text-warning; display: none; }
     #token-card.-insecure #token-warning { display: block; }
     """
     BINDINGS = [
@@ -148,7 +148,7 @@ class TokenScreen(DashScreen):
         if times.expires_at is not None:
             expires = when(times.expires_at, now)
             if times.expired(now):
-                expires += " — [b $error]EXPIRED[/]"
+                expires += " — [b $text-error]EXPIRED[/]"
         else:
             expires = "no expiry in the token" if times.issued_at else "unknown"
         if location is None:

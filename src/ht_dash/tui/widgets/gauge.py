@@ -31,10 +31,10 @@ class Gauge(Widget):
     DEFAULT_CSS = """
     Gauge { height: 1; width: 1fr; }
     Gauge > .gauge--label { color: $text-muted; }
-    Gauge > .gauge--empty { color: $foreground 15%; }
-    Gauge > .gauge--ok { color: $success; }
-    Gauge > .gauge--warn { color: $warning; }
-    Gauge > .gauge--bad { color: $error; text-style: bold; }
+    Gauge > .gauge--empty { color: $foreground 30%; }
+    Gauge > .gauge--ok { color: $text-success; }
+    Gauge > .gauge--warn { color: $text-warning; }
+    Gauge > .gauge--bad { color: $text-error; text-style: bold; }
     Gauge > .gauge--none { color: $primary; }
     """
 

@@ -58,9 +58,9 @@ class InstanceList(Widget):
     InstanceList > .instances--name { text-style: bold; }
     InstanceList > .instances--muted { color: $text-muted; }
     InstanceList > .instances--empty { color: $foreground 15%; }
-    InstanceList > .instances--ok { color: $success; }
-    InstanceList > .instances--warn { color: $warning; }
-    InstanceList > .instances--bad { color: $error; text-style: bold; }
+    InstanceList > .instances--ok { color: $text-success; }
+    InstanceList > .instances--warn { color: $text-warning; }
+    InstanceList > .instances--bad { color: $text-error; text-style: bold; }
     InstanceList > .instances--none { color: $primary; }
     """
 

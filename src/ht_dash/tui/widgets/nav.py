@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import Static, Tab, Tabs
 
 from ht_dash.feeds.registry import PROFILE, SUBSCRIPTION
@@ -32,6 +33,25 @@ def tab_labels(active: str, width: int) -> dict[str, str]:
     }
 
 
+def choice_strip(head: str, choices: list[str], tail: str, width: int) -> str:
+    """A line of choices in markup ("Kind:  All  Payments …  f / F") that breaks between choices,
+    never inside one, when `width` cells cannot hold it (a 60-column pane). The tail (a key hint
+    the footer repeats) goes where the last line has no room for it."""
+
+    def cells(markup: str) -> int:
+        return Content.from_markup(markup).cell_length  # Textual markup: $variables, @click
+
+    lines, line = [], head
+    for item in choices:
+        if width and cells(line) + 1 + cells(item) > width and line.strip():
+            lines.append(line)
+            line = " " * len(head)
+        line += " " + item
+    if not width or cells(line) + 1 + cells(tail) <= width:
+        line += " " + tail
+    return "\n".join([*lines, line])
+
+
 def _width(parts: list[str]) -> int:
     return Text.from_markup(" · ".join(parts)).cell_len
 
@@ -40,7 +60,7 @@ def context_line(app: HtDashApp) -> str:
     """Demo or meter, the account's email, its plan, and whether live polling is paused."""
     parts = []
     if app.runtime.demo:
-        parts.append("[b $warning]DEMO[/]")
+        parts.append("[b $text-warning]DEMO[/]")
     if app.runtime.settings.source == "meter":
         store = getattr(app.feeds.source, "store", None)
         # a shared store (PostgreSQL) says which one, password masked; a local file needs no name
@@ -51,7 +71,7 @@ def context_line(app: HtDashApp) -> str:
     if (sub := app.feeds.state(SUBSCRIPTION).data) is not None:
         parts.append(f"{escape(sub.plan.name)} plan")
     if app.feeds.paused:
-        parts.append("[b $accent]⏸ live paused[/]")
+        parts.append("[b $text-accent]⏸ live paused[/]")
     return " · ".join(parts)
 
 

@@ -36,6 +36,28 @@ class Column:
     min_width: int = 8
 
 
+def fit_columns(
+    columns: Sequence[Column], width: int, give_way: Sequence[str | Column], flexible_min: int
+) -> tuple[Column, ...]:
+    """The columns for a table `width` cells wide (scrollbar excluded): while the flexible column
+    would get fewer than `flexible_min` cells, the next of `give_way` goes (a key) or replaces
+    the column with its key (a narrower Column), first first. The table never scrolls sideways."""
+    shown = list(columns)
+
+    def room() -> int:
+        fixed = sum(c.width or 0 for c in shown)
+        return width - 2 - fixed - SEPARATOR * (len(shown) - 1)
+
+    for step in give_way:
+        if room() >= flexible_min:
+            break
+        if isinstance(step, Column):
+            shown = [step if c.key == step.key else c for c in shown]
+        else:
+            shown = [c for c in shown if c.key != step]
+    return tuple(shown)
+
+
 def _fit(text: str, width: int, justify: str) -> str:
     """Pad or cut `text` to exactly `width` cells, with an ellipsis when cut."""
     text = text.replace("\n", " ")
@@ -65,7 +87,11 @@ class VirtualTable(ScrollView, can_focus=True):
         "virtual-table--stripe",
     }
     DEFAULT_CSS = """
-    VirtualTable { height: 1fr; background: $surface; scrollbar-size-vertical: 1; }
+    VirtualTable {
+        height: 1fr; background: $surface;
+        /* the scrollbar's column is kept: rows arriving never widen the table past the view */
+        scrollbar-size-vertical: 1; scrollbar-gutter: stable;
+    }
     VirtualTable > .virtual-table--header { text-style: bold; background: $panel; color: $text; }
     VirtualTable > .virtual-table--cursor { background: $secondary 30%; }
     VirtualTable:focus > .virtual-table--cursor { background: $accent 60%; text-style: bold; }
