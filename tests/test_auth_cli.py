@@ -39,7 +39,8 @@ class FakeTokenAPI:
     """The token endpoints of the account API behind an httpx.MockTransport, enforcing auth.
 
     Shaped like DemoBackend (`.token`, `.transport()`), so it also stands in for it under --demo.
-    `fault`: None, "401" (every request rejected), "500", or "down" (connection refused).
+    `fault`: None, "401" (every request rejected), "500", "429" (rate-limited, a short
+    retry_after), "402" (quota spent) or "down" (connection refused).
     """
 
     def __init__(self, token: str = SENTINEL) -> None:
@@ -67,6 +68,11 @@ class FakeTokenAPI:
             raise httpx.ConnectError("connection refused")
         if self.fault == "500":
             return httpx.Response(500, text="<html>Internal Server Error</html>")
+        if self.fault == "429":
+            body = {"error": "rate_limit_exceeded", "message": "slow down", "retry_after": 1}
+            return httpx.Response(429, json=body)
+        if self.fault == "402":
+            return httpx.Response(402, json={"statusCode": 402, "message": "quota exhausted"})
         if (
             self.fault == "401"
             or request.headers.get("Authorization") != f"Bearer {self.token.reveal()}"
@@ -457,6 +463,35 @@ def test_each_auth_command_lists_only_its_own_exit_codes(capsys, argv, lists, om
         assert text in epilog
     for text in omits:
         assert text not in epilog
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["login"],
+        ["token", "show"],
+        ["token", "copy"],
+        ["token", "regenerate", "--yes"],
+        ["auth", "status"],
+        ["auth", "check"],
+        ["logout"],
+    ],
+)
+@pytest.mark.parametrize("fault", ["401", "500", "down", "429", "402"])
+def test_every_exit_code_an_auth_command_returns_is_in_its_help(
+    api, memory_keyring, monkeypatch, capsys, argv, fault
+):
+    with pytest.raises(SystemExit):
+        cli.main([*argv, "--help"])
+    listed = {
+        int(line.split()[0])
+        for line in capsys.readouterr().out.split("exit codes:")[1].splitlines()
+        if line.strip()[:1].isdigit()
+    }
+    memory_keyring.set_password(KEYRING_SERVICE, HOST, SENTINEL)
+    api.fault = fault
+    code, _, err = run(monkeypatch, capsys, *argv, stdin=SENTINEL)
+    assert code in listed, (argv, fault, code, listed, err)
 
 
 def test_token_without_action_is_a_usage_error(api, capsys):

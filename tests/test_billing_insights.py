@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from ht_dash.api.models import DailyMetric, LiveBucket, LiveUsage, Subscription
 from ht_dash.api.plans import plan_by_id
+from ht_dash.insights.format import duration
 from ht_dash.insights.billing import (
     Usage,
     add_months,
@@ -53,14 +54,17 @@ def live(per_bucket: list[int], *, current: int = 0, interval: int = 15) -> Live
     return LiveUsage(NOW, current, 100, interval, series, 0, None)
 
 
-def test_countdown():
-    today = date(2026, 11, 25)
-    assert countdown(date(2026, 12, 7), today) == "in 12 days"
-    assert [countdown(today + timedelta(days=d), today) for d in (0, 1, -1, -3)] == [
+def test_countdown_to_a_day_reads_like_the_quota_reset():
+    now = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
+    today = now.date()
+    # The invoice on Dec 7 and a reset at its 00:00 UTC are the same distance away.
+    assert countdown(date(2026, 12, 7), now) == "in 11 d 2 h"
+    assert countdown(date(2026, 12, 7), now) == f"in {duration(datetime(2026, 12, 7, tzinfo=UTC) - now)}"
+    assert [countdown(today + timedelta(days=d), now) for d in (0, 1, -1, -3)] == [
         "today",
-        "tomorrow",
-        "yesterday",
-        "3 days ago",
+        "in 2 h",
+        "1 d 22 h ago",
+        "3 d 22 h ago",
     ]
 
 
@@ -119,7 +123,7 @@ def test_pulse_account_outgrowing_its_rate_limit_is_told_surge():
     assert advice.last_period_used == 31_000
     assert (
         advice.lines[0]
-        == "Last period (Oct 15 – Nov 14): 62 % of Pulse's quota, 31,000 of 50,000 tokens."
+        == "Last period (2026-10-15 – 2026-11-14): 62 % of Pulse's quota, 31,000 of 50,000 tokens."
     )
     assert advice.suggestion.id == "surge" and advice.verdict == "upgrade"
     assert advice.lines[-1].startswith("Suggested: Surge covers")
@@ -161,7 +165,7 @@ def test_free_plan_close_to_its_daily_quota_names_pulse():
         "free", 60, datetime(2026, 11, 25, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC)
     )
     advice = advise(sub, daily(date(2026, 10, 25), [95] * 31), None, NOW)
-    assert advice.lines[0] == "Yesterday (Nov 24): 95 % of Free's quota, 95 of 100 tokens."
+    assert advice.lines[0] == "Yesterday (2026-11-24): 95 % of Free's quota, 95 of 100 tokens."
     assert advice.suggestion.id == "free"
     assert "above 100 tokens a day Pulse would be needed ($179.00/month)" in advice.lines[-1]
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
+
 from textual.widgets import Static
 
 from ht_dash.api.errors import ServerError
 from ht_dash.api.models import NextBilling, Subscription
+from ht_dash.insights import format as fmt
 from ui_harness import AT, wait_until
 
 SIZE = (100, 30)
@@ -40,9 +43,10 @@ async def test_surge_invoice_with_countdown_amount_plan_and_payment_method(demo_
     async with app.run_test(size=SIZE) as pilot:
         await open_billing(pilot)
         bill: NextBilling = app.feeds.state("billing").data
-        days = (bill.invoice_date - AT.date()).days
         invoice = shown(app, "invoice-text")
-        assert f"{bill.invoice_date:%a %b %d, %Y} · in {days} days" in invoice
+        # The countdown reads as the quota reset does on screen 4: "in 15 d 2 h".
+        left = datetime.combine(bill.invoice_date, time(), UTC) - app.clock.now()
+        assert f"{fmt.day(bill.invoice_date, weekday=True)} · in {fmt.duration(left)}" in invoice
         assert "$399.00 USD" in invoice
         assert "Surge (150,000 tokens/month, 100 req/min)" in invoice
         assert "Visa •••• 4242" in invoice

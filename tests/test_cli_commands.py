@@ -434,7 +434,7 @@ def test_status_table_shows_plan_quota_rate_and_throttling(scripted, capsys, mon
     ("argv", "expected"),
     [
         (["usage"], ["/segments/{id}/bias-history", "9,000", "4 min"]),
-        (["metrics", "--days", "3"], ["Avg req/day", "1,100", "0.10%", "429s (total)", "Daily requests"]),
+        (["metrics", "--days", "3"], ["Avg req/day", "1,100", "0.10 %", "429s (total)", "Daily requests"]),
         (["billing"], ["2026-12-01", "$179.00", "Visa •••• 4242"]),
         (["history"], ["-$5.00", "INV-0", "Entry 6"]),
     ],
@@ -466,8 +466,24 @@ def test_help_documents_exit_codes_and_json_errors(capsys):
         with pytest.raises(SystemExit):
             build_parser().parse_args([name, "--help"])
         text = capsys.readouterr().out
-        assert "exit codes:" in text and "5 usage quota spent" in text, name
+        assert "exit codes:" in text, name
         if name == "watch":  # watch has no --json: its help does not promise JSON errors
             assert "--json" not in text and '{"error"' not in text
+            # … and it waits out network problems, 429s and a spent quota: never exit 4 or 5
+            assert "0 stopped with Ctrl-C" in text
+            assert "4 network" not in text and "5 usage quota" not in text
         else:
-            assert '{"error"' in text, name
+            assert "5 usage quota spent" in text and '{"error"' in text, name
+
+
+def test_plan_help_lists_only_what_a_local_command_can_exit_with(capsys, isolated_home):
+    from ht_dash import cli
+
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["plan", "--help"])
+    text = capsys.readouterr().out
+    assert "4 network" not in text and "3 authentication" not in text and '{"error"' not in text
+    assert "2 usage error (an unknown plan id" in text
+    assert cli.main(["plan", "set", "nope"]) == 2
+    assert cli.main(["plan", "set", "surge", "--billing-day", "40"]) == 2
+    assert cli.main(["plan", "set", "surge"]) == 0

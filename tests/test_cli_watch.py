@@ -79,9 +79,9 @@ def test_piped_watch_prints_one_line_per_sample_and_ctrl_c_exits_0(
     assert stop.waits == [5.0, 5.0, 5.0]
     lines = out.splitlines()
     assert lines == [
-        f"2026-11-25T14:03:00Z  req/min 12/60 (20%)  {RAMP_SPARK}  429s 0/15m  quota 24.7%",
-        "2026-11-25T14:03:05Z  req/min 75/60 (125%)  ▁▂▂▂▃▃▃▄▄▅▅▅▆▆█  429s 9/15m  quota 24.7%",
-        "2026-11-25T14:03:10Z  req/min 30/60 (50%)  ▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁  429s 9/15m  quota 24.7%",
+        f"2026-11-25T14:03:00Z  req/min 12/60 (20 %)  {RAMP_SPARK}  429s 0/15 min  quota 24.7 %",
+        "2026-11-25T14:03:05Z  req/min 75/60 (125 %)  ▁▂▂▂▃▃▃▄▄▅▅▅▆▆█  429s 9/15 min  quota 24.7 %",
+        "2026-11-25T14:03:10Z  req/min 30/60 (50 %)  ▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁  429s 9/15 min  quota 24.7 %",
     ]
     assert "\r" not in out and "\x1b" not in out  # no redraw tricks or colours into a pipe
 
@@ -183,7 +183,7 @@ def test_on_a_terminal_the_line_is_redrawn_in_place_and_cut_to_the_width():
     writer.show(NOW, watch_cmd.sample_segments(live(rpm=42), subscription()))
     first = out.getvalue()
     # Sparkline and time give way first; what is left is cut only as a last resort.
-    assert first.startswith("\rreq/min 42/60 (70%)  429s 3/15m  quota")
+    assert first.startswith("\rreq/min 42/60 (70 %)  429s 3/15 min  qu")
     assert len(first) == 1 + 39 and "\n" not in first
     writer.show(NOW, [("short", "")])
     second = out.getvalue()[len(first) :]
@@ -195,10 +195,10 @@ def test_on_a_terminal_the_line_is_redrawn_in_place_and_cut_to_the_width():
 @pytest.mark.parametrize(
     ("width", "shown", "gone"),
     [
-        (200, ["14:03:00", "req/min 42/60", "429s 3/15m", "quota 24.7%", "streams 2/5"], []),
-        (72, ["14:03:00", "req/min 42/60", "429s 3/15m", "quota 24.7%", "streams 2/5"], ["▁"]),
-        (56, ["14:03:00", "req/min 42/60", "429s 3/15m", "quota 24.7%"], ["▁", "streams"]),
-        (48, ["req/min 42/60", "429s 3/15m", "quota 24.7%"], ["▁", "streams", "14:03"]),
+        (200, ["14:03:00", "req/min 42/60", "429s 3/15 min", "quota 24.7 %", "streams 2/5"], []),
+        (77, ["14:03:00", "req/min 42/60", "429s 3/15 min", "quota 24.7 %", "streams 2/5"], ["▁"]),
+        (61, ["14:03:00", "req/min 42/60", "429s 3/15 min", "quota 24.7 %"], ["▁", "streams"]),
+        (53, ["req/min 42/60", "429s 3/15 min", "quota 24.7 %"], ["▁", "streams", "14:03"]),
     ],
 )
 def test_a_narrow_pane_drops_the_sparkline_first_and_keeps_429s_and_quota(width, shown, gone):
@@ -220,11 +220,11 @@ def test_colours_only_when_asked_and_levels_follow_the_limit():
         NOW, watch_cmd.sample_segments(live(rpm=58), subscription(tokens_used=10_000))
     )
     text = coloured.getvalue()
-    assert "\x1b[31mreq/min 58/60 (97%)" in text  # red from 95 %
-    assert "\x1b[32mquota 20.0%" in text  # green
+    assert "\x1b[31mreq/min 58/60 (97 %)" in text  # red from 95 %
+    assert "\x1b[32mquota 20.0 %" in text  # green
     plain = io.StringIO()
     watch_cmd.LineWriter(plain, tty=True, color=False, width=lambda: 200).show(
         NOW, watch_cmd.sample_segments(live(rpm=58), None)
     )
     assert "\x1b" not in plain.getvalue()
-    assert re.search(r"req/min 58/60 \(97%\)", plain.getvalue())
+    assert re.search(r"req/min 58/60 \(97 %\)", plain.getvalue())

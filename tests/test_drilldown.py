@@ -12,6 +12,7 @@ from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.demo import DemoBackend
 from ht_dash.feeds.registry import USAGE
+from ht_dash.insights import format as fmt
 from ht_dash.insights.metrics import find_incident
 from ht_dash.meter.recorder import Record, Recorder
 from ht_dash.meter.source import MeterSource
@@ -62,7 +63,7 @@ async def test_arrows_reach_the_incident_day_and_enter_shows_its_endpoints():
         assert screen.day_cursor == incident.index
         day = screen.daily[incident.index]
         line = day_line(screen)
-        assert f"{day.date:%a %b %d}" in line and f"{day.rate_limited:,} 429s" in line
+        assert fmt.day(day.date, weekday=True) in line and f"{day.rate_limited:,} 429s" in line
         assert screen.query_one("#chart-429", BarChart).cursor == incident.index
         await pilot.press("enter")
         endpoints = app.screen
@@ -70,7 +71,7 @@ async def test_arrows_reach_the_incident_day_and_enter_shows_its_endpoints():
         await wait_for(pilot, lambda: endpoints.report is not None, "the day's endpoints")
         assert endpoints.report.date == day.date
         assert sum(e.requests for e in endpoints.report.endpoints) == day.requests
-        assert f"{day.date:%a %b %d}" in str(endpoints.query_one("#timeframes").content)
+        assert fmt.day(day.date, weekday=True) in str(endpoints.query_one("#timeframes").content)
         await pilot.press("t")  # back to the timeframe it had
         assert app.feeds.param(USAGE, "date") is None
         assert app.feeds.param(USAGE, "timeframe") == "30d"

@@ -200,7 +200,7 @@ async def test_402_says_the_quota_is_spent_and_when_it_resets():
     async with app.run_test(size=SIZE) as pilot:
         panel = await show(pilot, "4")
         assert showing_error(panel)
-        assert subtitle(panel) == "⚠ usage quota spent — resets at Dec 11 00:00 UTC"
+        assert subtitle(panel) == "⚠ usage quota spent — resets at 2026-12-11 00:00 UTC"
         assert message(panel) == (
             "⚠ Usage quota spent: Monthly usage quota spent\n"
             "it resets at 2026-12-11 00:00 UTC, or upgrade the plan"

@@ -11,7 +11,6 @@ from ht_dash.insights.hints import (
     cadence_for,
     compute_hints,
     hints_for_report,
-    human_interval,
     round_figure,
     total_saving_per_day,
 )
@@ -80,7 +79,7 @@ def test_endpoint_with_many_429s_is_flagged_with_rate_and_share():
     assert hint.path == "/fills/liquidation"
     assert hint.severity == "high"
     assert hint.advice.startswith(
-        "20% of calls to /fills/liquidation were rate-limited (200 429s, 91%"
+        "20 % of calls to /fills/liquidation got a 429 (200, 91 %"
     )
 
 
@@ -91,7 +90,7 @@ def test_low_rate_but_most_of_the_accounts_errors_is_flagged():
     ]
     [hint] = compute_hints(endpoints, window_hours=24)
     assert (hint.kind, hint.path, hint.severity) == ("errors", "/wallets", "medium")
-    assert "4.0% of calls to /wallets failed (40 errors, 80% of all your errors)" in hint.advice
+    assert "4.0 % of calls to /wallets failed (40 errors, 80 % of all your errors)" in hint.advice
 
 
 def test_a_handful_of_errors_is_noise():
@@ -124,22 +123,6 @@ def test_report_window_sets_the_per_day_rate():
     )
     [hint] = hints_for_report(report)
     assert hint.saving_per_day == 4200
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [
-        (0.5, "0.5 s"),
-        (20, "20 s"),
-        (150, "2.5 min"),
-        (600, "10 min"),
-        (800, "13 min"),
-        (5400, "1.5 h"),
-        (172800, "2 d"),
-    ],
-)
-def test_human_interval(seconds, text):
-    assert human_interval(seconds) == text
 
 
 def test_round_figure():

@@ -47,7 +47,7 @@ def test_a_fast_pace_runs_out_before_the_reset_and_says_when():
     expected = NOW + timedelta(days=60_000 / (90_000 / 9.5))
     assert abs((projection.runs_out_at - expected).total_seconds()) < 1
     assert projection.runs_out_at.date().isoformat() == "2026-11-16"
-    assert projection.sentence == "on pace to run out Nov 16, 14 days before reset"
+    assert projection.sentence == "on pace to run out 2026-11-16, 14 d 4 h before reset"
     assert duration(projection.resets_in) == "20 d 12 h"
 
 
@@ -73,7 +73,7 @@ def test_free_plan_daily_quota_projects_to_the_hour():
     # 60 of 100 tokens by noon: out at 20:00, 4 hours before midnight
     projection = project_quota(sub(60, "free", day_start, resets), NOW)
     assert projection.runs_out_at == datetime(2026, 11, 10, 20, 0, tzinfo=UTC)
-    assert projection.sentence == "on pace to run out Nov 10 20:00 UTC, 4 hours before reset"
+    assert projection.sentence == "on pace to run out 2026-11-10 20:00 UTC, 4 h before reset"
 
 
 # ---- gauge ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from textual.widgets import Static
 
 from ht_dash.api.models import Metrics
 from ht_dash.feeds.registry import METRICS
+from ht_dash.insights import format as fmt
 from ht_dash.insights.metrics import find_incident, summary_cards
 from ht_dash.tui.widgets.bar_chart import BarChart
 from ht_dash.tui.widgets.panel import DataPanel
@@ -44,7 +45,7 @@ async def test_cards_and_charts_show_the_demo_metrics(demo_app):
         metrics = await settle(pilot, 90)
         screen = app.screen
         assert screen.query_one("#metrics-panel", DataPanel).border_title == (
-            f"Metrics · Last 90 days · {metrics.start:%b %d} – {metrics.end:%b %d, %Y}"
+            f"Metrics · Last 90 days · {fmt.day(metrics.start)} – {fmt.day(metrics.end)}"
         )
         expected = summary_cards(metrics.summary, metrics.previous_summary)
         for card_id, card in zip(
@@ -69,11 +70,11 @@ async def test_the_demo_incident_day_is_named_and_marked_in_every_chart(demo_app
         incident = find_incident(metrics.daily)
         assert incident is not None and incident.date == incident_day
         note = text(app.screen.query_one("#metrics-note", Static))
-        assert note.startswith(f"⚠ Incident {incident_day:%a %b %d}: {incident.errors:,} errors")
+        assert note.startswith(f"⚠ Incident {fmt.day(incident_day, weekday=True)}: {incident.errors:,} errors")
         for chart in app.screen.query(BarChart):
             assert chart.mark == incident.index
         errors_chart = app.screen.query_one("#chart-errors", BarChart)
-        assert f"max {incident.errors:,} {incident_day:%b %d}" in errors_chart.notes[0]
+        assert f"max {incident.errors:,} {fmt.day_label(incident_day)}" in errors_chart.notes[0]
         # The mark is a shape, not only a colour: NO_COLOR users see it, and the text says so.
         assert "▓" in errors_chart.render().plain
         assert "red" not in note and "▓" in note

@@ -17,6 +17,7 @@ from tests.virtual_time import VirtualTime
 from ht_dash.api.client import AccountClient
 from ht_dash.api.errors import AuthError, QuotaExhausted, ServerError
 from ht_dash.api.secret import Secret
+from ht_dash.insights.format import duration
 from ht_dash.feeds.scheduler import (
     BACKOFF_MAX_S,
     QUOTA_PROBE_S,
@@ -272,7 +273,7 @@ async def test_429_waits_for_retry_after_and_says_so(respond, wait):
         h.server.script = [respond]
         await h.vt.advance(0)  # live polls first and is rate-limited
         problem = describe_problem(h.live(), h.vt.now())
-        assert problem == f"rate-limited, retrying in {wait} s"
+        assert problem == f"rate-limited, retrying in {duration(wait)}"
         sent = len(h.server.paths)
         await h.vt.advance(wait - 1)
         assert len(h.server.paths) == sent, "nothing may be sent during a 429 wait, by any feed"

@@ -71,7 +71,7 @@ def test_a_few_hundred_requests_then_the_dashboard_sources_see_them(real, capfd,
     code, out, err = run_cli(capfd, "run", "--plan", "flow", "--", *bot)
     assert code == 0
     assert "bot: done" in out  # the bot's own output is not swallowed
-    assert "ht-dash run: 300 requests" in err and "0 errors · 0×429" in err
+    assert "ht-dash run: 300 requests" in err and "0 errors · 0 429s" in err
     assert "usage tokens spent: 300 = 0.07 % of the Flow plan's monthly quota (400,000)" in err
     assert "GET /hypertracker/state/status" in err and "p95" in err
 

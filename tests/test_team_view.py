@@ -81,7 +81,7 @@ async def test_many_hosts_fit_80x24_with_a_count_of_the_rest(tmp_path):
         assert "bot-0" in text and "bot-1" in text and "bot-2" not in text
         assert "+4 more · 186/min" in text  # 48 + 47 + 46 + 45
         assert all(len(line.rstrip()) <= 80 for line in screen_lines(app))
-        assert "Throttled (429)" in text  # the live panel's own lines stay on screen
+        assert "429s in the last" in text  # the live panel's own lines stay on screen
 
 
 async def test_one_host_shows_no_list(tmp_path):

@@ -187,9 +187,10 @@ def add_command(
     help: str,
     description: str,
     has_json: bool = True,
+    exit_codes: str = EXIT_CODES_HELP,
 ) -> argparse.ArgumentParser:
     """A command's parser; its help ends with the exit codes (and JSON errors if it has --json)."""
-    epilog = EXIT_CODES_HELP + (JSON_ERRORS_HELP + OUTPUT_HELP if has_json else "")
+    epilog = exit_codes + (JSON_ERRORS_HELP + OUTPUT_HELP if has_json else "")
     return subparsers.add_parser(
         name,
         help=help,

@@ -67,14 +67,14 @@ _EXIT_MEANINGS = {
     "limited": "5 rate-limited, or the usage quota is spent",
 }
 EXIT_CODES_BY_COMMAND = {
-    "login": ("ok", "cancelled", "usage", "auth store", "network"),
+    "login": ("ok", "cancelled", "usage", "auth store", "network", "limited"),
     "logout": ("ok", "not removed"),
-    "token": ("ok", "cancelled", "not copied", "usage", "auth store", "network"),
-    "show": ("ok", "auth", "network"),
+    "token": ("ok", "cancelled", "not copied", "usage", "auth store", "network", "limited"),
+    "show": ("ok", "auth", "network", "limited"),
     "copy": ("ok", "not copied", "auth"),
-    "regenerate": ("ok", "cancelled", "usage", "auth store", "network"),
-    "auth": ("ok", "auth", "network"),
-    "status": ("ok", "auth", "network"),
+    "regenerate": ("ok", "cancelled", "usage", "auth store", "network", "limited"),
+    "auth": ("ok", "auth", "network", "limited"),
+    "status": ("ok", "auth", "network", "limited"),
     "check": ("ok", "auth", "network", "limited"),
 }
 

@@ -61,7 +61,7 @@ def to_table(bill: NextBilling, console: Console) -> None:
     if bill.invoice_date is None:
         table.add_row("Invoice date", "nothing will be billed")
     else:
-        table.add_row("Invoice date", bill.invoice_date.isoformat())
+        table.add_row("Invoice date", fmt.day(bill.invoice_date, weekday=True))
     table.add_row("Amount", fmt.money(bill.amount_cents, bill.currency))
     table.add_row("Plan", bill.plan_name)
     table.add_row("Payment method", bill.payment_method or "none on file")

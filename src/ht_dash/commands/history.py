@@ -130,7 +130,7 @@ def to_table(history: History, console: Console) -> None:
     table.add_column("Reference")
     for e in history.items:
         table.add_row(
-            f"{e.at:%Y-%m-%d}",
+            fmt.day(e.at),
             e.kind.replace("_", " "),
             e.description,
             e.status,

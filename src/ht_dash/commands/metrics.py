@@ -1,4 +1,4 @@
-"""`ht-dash metrics`: daily requests, latency, error rate and rate-limit hits over N days."""
+"""`ht-dash metrics`: daily requests, latency, error rate and 429s over N days."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "metrics",
         help="requests, latency, error rate and 429s over N days",
-        description="Average daily requests, average latency, error rate and rate-limit hits over "
+        description="Average daily requests, average latency, error rate and 429s over "
         "the last N UTC days (ending today), against the N days before, and the daily series.",
     )
     parser.add_argument(
@@ -84,15 +84,6 @@ def to_json(m: Metrics) -> dict[str, Any]:
     }
 
 
-def _change(now: float, before: float | None) -> str:
-    if before is None:
-        return ""
-    if before == 0:
-        return "new" if now else "±0 %"
-    change = (now - before) / before * 100
-    return f"{change:+.1f} %"
-
-
 def fit(values: list[int], width: int) -> list[float]:
     """At most `width` values: consecutive days averaged when the series is longer."""
     width = max(8, width)
@@ -104,28 +95,26 @@ def fit(values: list[int], width: int) -> list[float]:
 
 
 def to_table(m: Metrics, console: Console) -> None:
+    """The metrics screen's cards as rows: the same labels, spellings and changes (a change of the
+    error rate in percentage points, the others in percent)."""
     from rich.table import Table
 
-    from ht_dash.insights.metrics import REQUESTS_LABEL, THROTTLED_LABEL
+    from ht_dash.insights.metrics import find_incident, summary_cards
 
-    s, p = m.summary, m.previous_summary
-    table = Table(title=f"Metrics · last {m.days} days ({m.start} → {m.end})", title_justify="left")
+    title = f"Metrics · last {m.days} days ({fmt.day_range(m.start, m.end)})"
+    table = Table(title=title, title_justify="left")
     table.add_column("Metric")
     table.add_column("Value", justify="right")
     table.add_column(f"Previous {m.days} d", justify="right")
     table.add_column("Change", justify="right")
-    rows = (
-        (REQUESTS_LABEL, s.avg_daily_requests, p and p.avg_daily_requests, "{:,.0f}"),
-        ("Avg latency", s.avg_latency_ms, p and p.avg_latency_ms, "{:,.0f} ms"),
-        ("Error rate", s.error_rate, p and p.error_rate, "{:.2%}"),
-        (THROTTLED_LABEL, s.rate_limit_hits, p and p.rate_limit_hits, "{:,}"),
-    )
-    for label, now, before, spelling in rows:
+    cards = summary_cards(m.summary, m.previous_summary)
+    previous = summary_cards(m.previous_summary, None) if m.previous_summary else None
+    for i, card in enumerate(cards):
         table.add_row(
-            label,
-            spelling.format(now),
-            "—" if before is None else spelling.format(before),
-            _change(now, before),
+            card.label,
+            card.value,
+            fmt.MISSING if previous is None else previous[i].value,
+            "" if card.change is None else card.change.text,
         )
     common.print_table(console, table)
     if m.daily:
@@ -133,9 +122,10 @@ def to_table(m: Metrics, console: Console) -> None:
         label = "Daily requests" if len(requests) <= console.width - 40 else "Requests"
         spark = common.sparkline(fit(requests, console.width - 40))
         console.print(f"{label:<14}  {spark}  (peak {max(requests):,}/day)")
-        worst = max(m.daily, key=lambda d: (d.errors + d.rate_limited, d.date))
-        if worst.errors or worst.rate_limited:
+        incident = find_incident(m.daily)
+        if incident is not None:
             console.print(
-                f"Worst day       {worst.date}: {worst.errors:,} errors, "
-                f"{worst.rate_limited:,} rate-limited"
+                f"Incident        {fmt.day(incident.date, weekday=True)}: "
+                f"{incident.errors:,} errors, {incident.rate_limited:,} {fmt.THROTTLED} "
+                f"({incident.factor:.0f}× a usual day)"
             )

@@ -18,6 +18,14 @@ if TYPE_CHECKING:
     from ht_dash.runtime import Runtime
 
 
+# `plan` reads and writes the config file only: no network, no token.
+LOCAL_EXIT_CODES = """\
+exit codes:
+  0 ok (also when no plan is declared: `plan show` says so on stderr)
+  1 unexpected error (the config file could not be written)
+  2 usage error (an unknown plan id, a billing day outside 1-31)"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = common.add_command(
         subparsers,
@@ -26,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Declare your HyperTracker plan once, for the quota, the rate limit and the "
         "next invoice the dashboard shows when the API does not offer them. Stored in "
         "config.toml as `plan` and `billing_day`.",
+        has_json=False,  # `plan show --json` has its own
+        exit_codes=LOCAL_EXIT_CODES,
     )
     actions = parser.add_subparsers(dest="plan_action", metavar="action", required=True)
     set_parser = actions.add_parser("set", help="declare the plan (and the billing day)")
@@ -86,19 +96,23 @@ def run_show(args: argparse.Namespace, runtime: Runtime) -> int:
     if getattr(args, "json", False):
         common.write_json(doc)
         return 0
-    plan = doc["plan"]
-    if plan is None:
+    if doc["plan"] is None:
         print(f"ht-dash: {doc['why']}", file=sys.stderr)
         return 0
-    limit = plan["rate_limit_per_minute"]
-    period = "day" if plan["quota_period"] == "day" else "month"
+    from ht_dash.sources.plan import declared_plan, period_bounds
+
+    declared = declared_plan(runtime.settings)
+    assert declared is not None  # describe() found it
+    start, end = period_bounds(declared, runtime.settings.billing_day, runtime.clock.now())
+    limit = declared.rate_limit_per_minute
+    period = "day" if declared.quota_period == "day" else "month"
     print(
-        f"{plan['name']} · {plan['price'] or 'custom price'}/month · {plan['quota']:,} tokens/"
-        f"{period} · " + (f"{limit} req/min" if limit else "no stated req/min limit")
+        f"{declared.name} · {fmt.plan_price(declared)} · {declared.quota:,} tokens/{period} · "
+        + (f"{limit} req/min" if limit else "no stated req/min limit")
     )
     day = doc["billing_day"]
     print(
-        f"Period {doc['period_start']} → {doc['resets_at']}"
+        f"Period {fmt.when(start)} → {fmt.when(end)}"
         + (f" (billing day {day})" if day else "")
         + f" · {doc['note']}"
     )

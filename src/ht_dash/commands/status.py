@@ -1,4 +1,4 @@
-"""`ht-dash status`: plan, quota, reset time, live req/min, throttling and streams at a glance."""
+"""`ht-dash status`: plan, quota, reset time, live req/min, 429s and streams at a glance."""
 
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = common.add_command(
         subparsers,
         "status",
-        help="plan, quota, req/min and throttling at a glance",
+        help="plan, quota, req/min and 429s at a glance",
         description="Show the plan, usage tokens spent against the quota, when the quota resets, "
-        "the current requests per minute against the limit, requests throttled (429) in the "
+        "the current requests per minute against the limit, 429s (requests refused) in the "
         "last 15 minutes and live-stream usage.",
     )
     common.add_format_options(parser)
@@ -172,23 +172,21 @@ def to_table(status: Status, console: Console) -> None:
     table.add_column()
     if sub is not None:
         p = sub.plan
-        price = fmt.money_or_none(p.price_cents, p.currency) or "custom price"
-        table.add_row("Plan", f"{p.name} ({price}/month) · {sub.status}")
+        table.add_row("Plan", f"{p.name} ({fmt.plan_price(p)}) · {sub.status}")
         fraction = sub.quota_fraction
         period = "today" if p.quota_period == "day" else "this month"
         tokens = Text(f"{sub.tokens_used:,} / {p.quota:,} {period} (")
         tokens.append(fmt.percent(fraction), style=_level(fraction))
         tokens.append(f") · {max(0, p.quota - sub.tokens_used):,} left")
         table.add_row("Usage tokens", status.why.get("tokens") or tokens)
-        left = (sub.resets_at - status.at).total_seconds()
-        table.add_row("Resets at", f"{fmt.when(sub.resets_at)} (in {fmt.duration(left)})")
+        table.add_row("Resets at", fmt.when(sub.resets_at, status.at))
     else:
         table.add_row("Plan", status.why.get("plan", "not available from this source"))
     if live is not None:
         if live.limit_per_minute:
             fraction = live.requests_per_minute / live.limit_per_minute
             rate = Text(f"{live.requests_per_minute:,} / {live.limit_per_minute:,} (")
-            rate.append(f"{fraction * 100:.0f} %", style=_level(fraction))
+            rate.append(fmt.percent(fraction, 0), style=_level(fraction))
             rate.append(")")
         else:
             rate = Text(f"{live.requests_per_minute:,} (no per-minute limit)")
@@ -203,7 +201,7 @@ def to_table(status: Status, console: Console) -> None:
             f"{live.throttled_in_window:,}", style="red" if live.throttled_in_window else ""
         )
         throttled.append(f" in the last {WINDOW_MINUTES} min", style="")
-        table.add_row("Throttled (429)", throttled)
+        table.add_row(fmt.THROTTLED, throttled)
         if live.streams is not None:
             table.add_row("Streams", _streams_text(live.streams))
         elif sub is not None and not sub.plan.streams_included:

@@ -1,4 +1,4 @@
-"""`ht-dash usage`: requests, errors, throttling and latency per data-API endpoint."""
+"""`ht-dash usage`: requests, errors, 429s and latency per data-API endpoint."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "usage",
         help="usage per endpoint (JSON or CSV for spreadsheets)",
-        description="Requests, errors, throttled requests, latency and call frequency for each "
+        description="Requests, errors, 429s, latency and call frequency for each "
         "data-API endpoint in a timeframe, most requested first.",
     )
     parser.add_argument(
@@ -152,7 +152,7 @@ def to_table(report: EndpointUsageReport, console: Console) -> None:
     if split:
         table.add_column("Instance", overflow="fold")
     table.add_column("Endpoint", overflow="fold", ratio=1)
-    for header in ("Requests", "Errors", "429", "Latency", "Calls/h", "Every"):
+    for header in ("Requests", "Errors", fmt.THROTTLED, "Latency", "Calls/h", "Every"):
         table.add_column(header, justify="right", no_wrap=True)
     for e in report.endpoints:
         table.add_row(

@@ -52,17 +52,27 @@ def interval_arg(text: str) -> float:
     return seconds
 
 
+# watch waits out network and server problems, 429s and a spent quota (the line says so): none
+# of them ends it.
+WATCH_EXIT_CODES = """\
+exit codes:
+  0 stopped with Ctrl-C         3 authentication problem (no token, 401/403)
+  1 unexpected error            6 not available here (the API does not offer it, nothing recorded)
+  2 usage error"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = common.add_command(
         subparsers,
         "watch",
         help="live one-line ticker: req/min, sparkline, 429s, quota",
         description="A compact live line: requests per minute against the limit, a sparkline of "
-        "the last 15 minutes, requests throttled (429) in that window and the share of the usage "
+        "the last 15 minutes, 429s (requests refused) in that window and the share of the usage "
         "quota spent. Redrawn in place on a terminal, one line per sample when piped. "
         "Ctrl-C stops it (exit status 0). In a narrow pane the sparkline goes first, then the "
         "streams and the time; the 429s and the quota stay.",
         has_json=False,
+        exit_codes=WATCH_EXIT_CODES,
     )
     parser.add_argument(
         "--interval",
@@ -108,16 +118,17 @@ def sample_segments(live: LiveUsage, subscription: Subscription | None) -> list[
     limit = live.limit_per_minute
     if limit:
         fraction = live.requests_per_minute / limit
-        rate = f"req/min {live.requests_per_minute}/{limit} ({fraction:.0%})"
+        rate = f"req/min {live.requests_per_minute}/{limit} ({fmt.percent(fraction, 0)})"
         segments.append(Segment(rate, _level(fraction)))
     else:
         segments.append(Segment(f"req/min {live.requests_per_minute} (no limit)"))
     segments.append(Segment(common.sparkline(per_minute(live), top=limit), "", SHED_SPARKLINE))
     throttled = live.throttled_in_window
-    segments.append(Segment(f"429s {throttled}/{WINDOW_MINUTES}m", "red" if throttled else ""))
+    window = fmt.duration(WINDOW_MINUTES * 60)
+    segments.append(Segment(f"{fmt.THROTTLED} {throttled}/{window}", "red" if throttled else ""))
     if subscription is not None:
         fraction = subscription.quota_fraction
-        segments.append(Segment(f"quota {fraction:.1%}", _level(fraction)))
+        segments.append(Segment(f"quota {fmt.percent(fraction)}", _level(fraction)))
     if live.streams is not None:
         s = live.streams
         segments.append(

@@ -22,7 +22,7 @@ FUTURE_PERIODS_DAYS = 400  # billing periods generated ahead, for a long-running
 
 
 def _d(day) -> str:
-    return f"{day.day} {day:%b %Y}"
+    return day.isoformat()  # how ht-dash spells a day everywhere
 
 
 class CursorError(ValueError):

@@ -11,27 +11,24 @@ import calendar
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from ht_dash.api.models import DailyMetric, LiveUsage, Plan, Subscription
 from ht_dash.api.plans import PLANS, is_custom
-from ht_dash.insights.format import money, plan_price
+from ht_dash.insights.format import ago, day, day_range, duration, money, percent, plan_price
 from ht_dash.insights.live import live_peak
 
 # Above this share of a quota or rate limit, a plan is called "tight".
 TIGHT_SHARE = 0.85
 
 
-def countdown(day: date, today: date) -> str:
-    """ "today", "tomorrow", "in 12 days", "yesterday", "3 days ago"."""
-    delta = (day - today).days
-    if delta == 0:
+def countdown(day: date, now: datetime) -> str:
+    """How far a day (starting 00:00 UTC) is from now, in `duration`'s units — the same words as
+    the quota reset on screen 4: "in 15 d 2 h", "today", "3 d 2 h ago"."""
+    if day == now.astimezone(UTC).date():
         return "today"
-    if delta == 1:
-        return "tomorrow"
-    if delta == -1:
-        return "yesterday"
-    return f"in {delta} days" if delta > 0 else f"{-delta} days ago"
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return f"in {duration(start - now)}" if start > now else ago(now - start)
 
 
 def add_months(day: date, months: int) -> date:
@@ -161,7 +158,7 @@ SUSTAINED_THROTTLE_SHARE = 0.05
 
 def _share(used: int, plan: Plan) -> str:
     """`used` tokens of one quota period as a share of the plan's quota."""
-    return f"{used / plan.quota * 100:.0f} %" if plan.quota else "—"
+    return percent(used / plan.quota, 0) if plan.quota else "—"
 
 
 def advise(
@@ -205,9 +202,9 @@ def advise(
     lines: list[str] = []
     if last_used is not None:
         if daily_plan:
-            when = f"Yesterday ({start:%b %d})"
+            when = f"Yesterday ({day(start)})"
         else:
-            when = f"Last period ({start:%b %d} – {end - timedelta(days=1):%b %d})"
+            when = f"Last period ({day_range(start, end - timedelta(days=1))})"
         lines.append(
             f"{when}: {_share(last_used, plan)} of {plan.name}'s quota, "
             f"{last_used:,} of {plan.quota:,} tokens."
@@ -220,7 +217,7 @@ def advise(
     else:
         lines.append(
             f"This period: {subscription.tokens_used:,} tokens so far, on pace for {projected:,} "
-            f"({_share(projected, plan)}) by {subscription.resets_at:%b %d}."
+            f"({_share(projected, plan)}) by {day(subscription.resets_at)}."
         )
     limit = plan.rate_limit_per_minute
     above = next_plan_up_by_rate(plan, plans)
@@ -232,7 +229,7 @@ def advise(
         if throttled and throttle_share is not None:
             parts.append(
                 f"429s on {throttled_days} of the last {len(recent)} days "
-                f"({throttled:,}, {throttle_share * 100:.1f} % of requests)"
+                f"({throttled:,}, {percent(throttle_share)} of requests)"
             )
         if above is not None and limit is not None and (peak is None or peak <= limit):
             parts.append(f"{above.name} would be needed above {limit:,} req/min")

@@ -1,7 +1,13 @@
-"""One way to spell a value: money, counts, percentages, durations and instants.
+"""One way to spell a value: money, counts, percentages, durations, days and instants.
 
-The CLI, the screens and the exports all call these, so "$399.00/month" reads the same on every
-screen and in every command. No Textual, no Rich: plain strings.
+The CLI, the screens and the exports' human text all call these, so "$399.00/month" reads the
+same on every screen and in every command. No Textual, no Rich: plain strings. JSON keeps numbers
+and ISO 8601 (`iso`, `iso_date`).
+
+The spellings: `12.3 %` (a space before %), a change of a rate in percentage points `0.09 pp`,
+a 429 is a "429" ("429s" for a count of them), a duration in its two largest units `29 d 9 h`,
+a day `2026-12-01` (`Tue 2026-12-01` with its weekday, `12-01` on a chart axis), an instant
+`2026-12-01 00:00 UTC`, a time of day `14:53 UTC`.
 """
 
 from __future__ import annotations
@@ -15,10 +21,13 @@ if TYPE_CHECKING:
     from ht_dash.api.models import Plan
 
 __all__ = [
+    "THROTTLED",
     "ago",
     "count",
+    "day",
+    "day_label",
+    "day_range",
     "duration",
-    "duration_words",
     "iso",
     "iso_date",
     "iso_or_none",
@@ -26,11 +35,16 @@ __all__ = [
     "money_or_none",
     "percent",
     "plan_price",
+    "points",
     "short_date",
+    "signed_percent",
+    "time_of_day",
     "when",
 ]
 
 MISSING = "—"
+# The one name for responses the service refused with 429 (headers, cards, help, CLI text).
+THROTTLED = "429s"
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 
@@ -64,55 +78,49 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
-def percent(fraction: float | None) -> str:
-    """`12.3 %` for 0.123."""
-    return MISSING if fraction is None else f"{fraction * 100:.1f} %"
+def percent(fraction: float | None, digits: int = 1) -> str:
+    """`12.3 %` for 0.123; `digits` decimals (`0.58 %` with 2, `37 %` with 0)."""
+    return MISSING if fraction is None else f"{fraction * 100:,.{digits}f} %"
+
+
+def signed_percent(fraction: float, digits: int = 1) -> str:
+    """A relative change: `+12.3 %`, `-4.0 %`, `±0.0 %` when nothing moved."""
+    if round(fraction * 100, digits) == 0:
+        return f"±{0:.{digits}f} %"
+    return f"{fraction * 100:+,.{digits}f} %"
+
+
+def points(delta: float, digits: int = 2) -> str:
+    """A change of a rate, in percentage points: 0.012 → 0.0129 is `0.09 pp` (give the sign or
+    an arrow yourself: `-0.09 pp` for a negative `delta`)."""
+    return f"{delta * 100:.{digits}f} pp"
 
 
 # ---- durations -----------------------------------------------------------------------------------
 
 
-def _seconds(span: float | timedelta) -> int:
-    value = span.total_seconds() if isinstance(span, timedelta) else span
-    return max(0, int(value))
-
-
 def duration(span: float | timedelta) -> str:
-    """The two largest units a user cares about: `5 d 3 h`, `2 h 10 min`, `5 d`, `40 s`."""
-    seconds = _seconds(span)
-    days, rest = divmod(seconds, 86400)
+    """The two largest units: `5 d 3 h`, `2 h 10 min`, `1 min 17 s`, `5 d`, `40 s`; under a
+    second with one decimal (`0.5 s`, the spacing of a busy endpoint's calls)."""
+    value = max(0.0, span.total_seconds() if isinstance(span, timedelta) else float(span))
+    if value < 1:
+        return f"{value:.1f} s".replace("0.0 s", "0 s")
+    days, rest = divmod(int(value), 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    if minutes:
-        return f"{minutes} min"
+    for big, big_unit, small, small_unit in (
+        (days, "d", hours, "h"),
+        (hours, "h", minutes, "min"),
+        (minutes, "min", secs, "s"),
+    ):
+        if big:
+            return f"{big} {big_unit} {small} {small_unit}" if small else f"{big} {big_unit}"
     return f"{secs} s"
 
 
-def duration_words(span: float | timedelta) -> str:
-    """`9 days`, `1 day`, `5 hours`, `40 minutes` — for sentences."""
-    seconds = _seconds(span)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = round(seconds / size)
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return "moments"
-
-
-def ago(seconds: float) -> str:
-    """How old something is: `40 s ago`, `12 min ago`, `3 h 5 min ago`, `2 d ago`."""
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s ago"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    if seconds < 86400:
-        minutes = seconds % 3600 // 60
-        return f"{seconds // 3600} h {minutes} min ago" if minutes else f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} d ago"
+def ago(seconds: float | timedelta) -> str:
+    """How old something is: `40 s ago`, `12 min ago`, `3 h 5 min ago`, `2 d 4 h ago`."""
+    return f"{duration(seconds)} ago"
 
 
 # ---- instants ------------------------------------------------------------------------------------
@@ -130,32 +138,56 @@ def iso_date(day: date | None) -> str | None:
     return None if day is None else f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
 
 
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _date_of(at: date) -> date:
+    return _utc(at).date() if isinstance(at, datetime) else at
+
+
+def day(at: date, *, weekday: bool = False) -> str:
+    """A day for people: `2026-12-01`, or `Tue 2026-12-01` with its weekday (a datetime is taken
+    in UTC)."""
+    d = _date_of(at)
+    text = f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
+    return f"{WEEKDAYS[d.weekday()]} {text}" if weekday else text
+
+
+def day_label(at: date) -> str:
+    """A day where room is short (chart axes, narrow columns): `12-01`, the tail of `day`."""
+    d = _date_of(at)
+    return f"{d.month:02d}-{d.day:02d}"
+
+
+def day_range(start: date, end: date) -> str:
+    """`2026-10-27 – 2026-11-25` (both days included)."""
+    return f"{day(start)} – {day(end)}"
+
+
+def time_of_day(at: datetime, *, seconds: bool = False) -> str:
+    """`14:53 UTC` (`14:53:07 UTC` with seconds): an instant whose day is plain from context."""
+    at = _utc(at)
+    text = f"{at.hour:02d}:{at.minute:02d}"
+    return f"{text}:{at.second:02d} UTC" if seconds else f"{text} UTC"
+
+
 def when(at: datetime | None, now: datetime | None = None) -> str:
-    """An instant for people: `2026-12-01 00:00 UTC`; given `now`, with how far it is from now:
-    `2026-12-01 00:00 UTC (3 h ago)`, `… (in 12 days)`, `… (just now)`. `—` for no instant."""
+    """An instant for people: `2026-12-01 00:00 UTC`; given `now`, with how far it is from now in
+    `duration`'s units: `… (3 h 5 min ago)`, `… (in 29 d 9 h)`, `… (just now)`. `—` for none."""
     if at is None:
         return MISSING
     at = _utc(at)
-    text = f"{at.year:04d}-{at.month:02d}-{at.day:02d} {at.hour:02d}:{at.minute:02d} UTC"
+    text = f"{day(at)} {at.hour:02d}:{at.minute:02d} UTC"
     if now is None:
         return text
     seconds = (now - at).total_seconds()
-    distance = abs(seconds)
-    if distance < 90:
+    if abs(seconds) < 60:
         return f"{text} (just now)"
-    if distance < 5400:
-        rel = f"{distance / 60:.0f} min"
-    elif distance < 2 * 86400:
-        rel = f"{distance / 3600:.0f} h"
-    else:
-        rel = f"{distance / 86400:.0f} days"
-    return f"{text} ({rel} ago)" if seconds >= 0 else f"{text} (in {rel})"
+    return f"{text} ({ago(seconds)})" if seconds >= 0 else f"{text} (in {duration(-seconds)})"
 
 
 def short_date(at: datetime, now: datetime) -> str:
-    """`Dec 18`, or `Dec 18 14:05 UTC` within two days of now, where the hour matters."""
-    at = _utc(at)
-    day = f"{at:%b} {at.day}"
-    if abs(at - now) < timedelta(days=2):
-        return f"{day} {at.hour:02d}:{at.minute:02d} UTC"
-    return day
+    """`2026-12-18`, or `2026-12-18 14:05 UTC` within two days of now, where the hour matters."""
+    if abs(_utc(at) - now) < timedelta(days=2):
+        return when(at)
+    return day(at)

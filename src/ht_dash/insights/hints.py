@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ht_dash.api.models import EndpointUsage, EndpointUsageReport
+from ht_dash.insights import format as fmt
 
 DAY_S = 86_400
 # Flag polling when an endpoint is called at least this many times per data change.
@@ -114,27 +115,6 @@ def call_interval_s(endpoint: EndpointUsage) -> float | None:
     return None
 
 
-def human_interval(seconds: float) -> str:
-    """20 s, 2.5 min, 1.5 h, 3 d — how a person says a spacing between calls."""
-    if seconds < 1:
-        return f"{seconds:.1f} s"
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return _trim(seconds / 60) + " min"
-    if seconds < 36 * 3600:
-        return _trim(seconds / 3600) + " h"
-    return _trim(seconds / DAY_S) + " d"
-
-
-def _trim(value: float) -> str:
-    """One decimal below 10 (2.5), none above (13): short enough for a narrow column."""
-    if value >= 10:
-        return f"{value:.0f}"
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
-
-
 def round_figure(value: float) -> int:
     """Two significant figures, for "~4,200 calls/day"."""
     if value < 100:
@@ -144,7 +124,7 @@ def round_figure(value: float) -> int:
 
 
 def _pct(fraction: float) -> str:
-    return f"{fraction * 100:.1f}%" if fraction < 0.1 else f"{fraction * 100:.0f}%"
+    return fmt.percent(fraction, 1 if fraction < 0.1 else 0)
 
 
 def polling_hint(endpoint: EndpointUsage, calls_per_day: float) -> Hint | None:
@@ -165,7 +145,7 @@ def polling_hint(endpoint: EndpointUsage, calls_per_day: float) -> Hint | None:
         path=endpoint.path,
         title="Polled faster than its data changes",
         advice=(
-            f"{endpoint.path} is called every {human_interval(interval)} while in use; "
+            f"{endpoint.path} is called every {fmt.duration(interval)} while in use; "
             f"its data changes {cadence.label} — {cadence.advice}, saving ~{saving:,} calls/day."
         ),
         saving_per_day=saving,
@@ -179,13 +159,13 @@ def cache_hint(endpoint: EndpointUsage) -> Hint | None:
     clean = normalise_path(endpoint.path)
     if _CLOSED_TRADES.search(clean):
         advice = (
-            f"{endpoint.path} is called every {human_interval(interval)}; closed trades never "
+            f"{endpoint.path} is called every {fmt.duration(interval)}; closed trades never "
             "change once written — cache them and ask only for trades closed since your last call."
         )
         title = "Immutable data: cache it"
     elif _HISTORICAL.search(clean):
         advice = (
-            f"{endpoint.path} is called every {human_interval(interval)}; it serves history — "
+            f"{endpoint.path} is called every {fmt.duration(interval)}; it serves history — "
             "keep the pages you have read and follow nextCursor only for new rows."
         )
         title = "Historical data: keep pages"
@@ -216,8 +196,8 @@ def problem_hints(endpoints: Sequence[EndpointUsage]) -> list[Hint]:
                     path=e.path,
                     title="Many 429s",
                     advice=(
-                        f"{_pct(rate)} of calls to {e.path} were rate-limited ({e.throttled:,} "
-                        f"429s, {_pct(share)} of all your 429s) — spread these calls out below "
+                        f"{_pct(rate)} of calls to {e.path} got a 429 ({e.throttled:,}, "
+                        f"{_pct(share)} of all your 429s) — spread these calls out below "
                         "the per-minute limit and wait retry_after before retrying."
                     ),
                 )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ht_dash.api.models import LiveUsage, Subscription
-from ht_dash.insights.format import duration, duration_words, short_date
+from ht_dash.insights.format import duration, percent, short_date
 
 WARN_AT = 0.70
 BAD_AT = 0.90
@@ -91,13 +91,13 @@ def project_quota(sub: Subscription, now: datetime) -> QuotaProjection:
         early = sub.resets_at - runs_out_at
         sentence = (
             f"on pace to run out {short_date(runs_out_at, now)}, "
-            f"{duration_words(early)} before reset"
+            f"{duration(early)} before reset"
         )
         return QuotaProjection(
             used, quota, resets_in, pace_per_hour, runs_out_at, None, False, sentence
         )
     projected = (used + pace_per_s * resets_in.total_seconds()) / quota
-    sentence = f"on pace to use {projected * 100:.0f} % by the reset"
+    sentence = f"on pace to use {percent(projected, 0)} by the reset"
     return QuotaProjection(used, quota, resets_in, pace_per_hour, None, projected, False, sentence)
 
 
@@ -170,9 +170,9 @@ class AlertMonitor:
         top = max(crossed)
         name = _NAMES.get(metric, metric)
         at_limit = top >= 1.0
-        title = f"{name} {'at the limit' if at_limit else f'above {top * 100:.0f} %'}"
+        title = f"{name} {'at the limit' if at_limit else f'above {percent(top, 0)}'}"
         share = "spent" if metric == "quota" else "of the limit"
-        message = f"{name}: {fraction * 100:.0f} % {share}" + (f" ({detail})" if detail else "")
+        message = f"{name}: {percent(fraction, 0)} {share}" + (f" ({detail})" if detail else "")
         return [Alert(metric, top, fraction, title, message, "error" if at_limit else "warning")]
 
     def observe_live(self, live: LiveUsage) -> list[Alert]:

@@ -12,6 +12,7 @@ from statistics import median
 from typing import Literal
 
 from ht_dash.api.models import DailyMetric, Metrics, MetricsSummary
+from ht_dash.insights import format as fmt
 
 PERIODS: tuple[int, ...] = (7, 30, 90)
 # Relative changes smaller than this read as "no change".
@@ -51,25 +52,24 @@ def relative_change(current: float, previous: float, *, better: Better) -> Chang
         return Change("flat", "neutral", "= no change")
     direction: Direction = "up" if fraction > 0 else "down"
     arrow = "▲" if direction == "up" else "▼"
-    percent = abs(fraction) * 100
-    amount = f"{percent:,.0f}" if percent >= 10 else f"{percent:.1f}"
-    return Change(direction, _verdict(direction, better), f"{arrow} {amount} %")
+    amount = fmt.percent(abs(fraction), 0 if abs(fraction) >= 0.1 else 1)
+    return Change(direction, _verdict(direction, better), f"{arrow} {amount}")
 
 
 def point_change(current: float, previous: float, *, better: Better) -> Change:
     """Change of a ratio in percentage points (an error rate going 1.2 % → 0.9 % is ▼ 0.30 pp)."""
-    points = (current - previous) * 100
-    if abs(points) < FLAT_POINTS:
+    delta = current - previous
+    if abs(delta) * 100 < FLAT_POINTS:
         return Change("flat", "neutral", "= no change")
-    direction: Direction = "up" if points > 0 else "down"
+    direction: Direction = "up" if delta > 0 else "down"
     arrow = "▲" if direction == "up" else "▼"
-    return Change(direction, _verdict(direction, better), f"{arrow} {abs(points):.2f} pp")
+    return Change(direction, _verdict(direction, better), f"{arrow} {fmt.points(abs(delta))}")
 
 
 # The cards' names say which figure is a per-day average and which a period total; the CLI's
 # `metrics` table uses the same ones.
 REQUESTS_LABEL = "Avg req/day"
-THROTTLED_LABEL = "429s (total)"
+THROTTLED_LABEL = f"{fmt.THROTTLED} (total)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ def format_ms(value: float) -> str:
 
 
 def format_ratio(value: float) -> str:
-    return f"{value * 100:.2f} %"
+    return fmt.percent(value, 2)
 
 
 def summary_cards(current: MetricsSummary, previous: MetricsSummary | None) -> list[Card]:
@@ -203,8 +203,9 @@ def find_incident(daily: Sequence[DailyMetric]) -> Incident | None:
 
 
 def period_title(metrics: Metrics) -> str:
-    """ "Last 30 days · Oct 27 – Nov 25" (the period the data covers, not the one asked for)."""
-    return f"Last {metrics.days} days · {metrics.start:%b %d} – {metrics.end:%b %d, %Y}"
+    """ "Last 30 days · 2026-10-27 – 2026-11-25" (the period the data covers, not the one asked
+    for)."""
+    return f"Last {metrics.days} days · {fmt.day_range(metrics.start, metrics.end)}"
 
 
 def next_period(days: int, step: int = 1) -> int:

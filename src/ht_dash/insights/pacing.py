@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ht_dash.api.models import SecondCounts
+from ht_dash.insights import format as fmt
 
 WINDOW_S = 60
 # The bucket keeps a tenth of the limit for bursts, at least one request.
@@ -133,12 +134,6 @@ def pacing_advice(
     )
 
 
-def _window_words(seconds: int) -> str:
-    if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s" if seconds < 60 else f"{seconds / 60:.1f} min"
-
-
 def _spacing_words(seconds: float) -> str:
     text = f"{seconds:.2f}".rstrip("0").rstrip(".")
     return f"{text} s"
@@ -152,7 +147,7 @@ def pacing_text(advice: PacingAdvice) -> str:
     hits = f"{about}{advice.throttled} 429{'s' if advice.throttled != 1 else ''}"
     verb = "would have caused" if advice.estimated else "caused"
     return (
-        f"{bursts} over {advice.limit_per_minute}/min in {_window_words(advice.window_s)} "
+        f"{bursts} over {advice.limit_per_minute}/min in {fmt.duration(advice.window_s)} "
         f"{verb} {hits}; a token bucket of {advice.bucket_rate_per_minute}/min with burst "
         f"{advice.bucket_burst}, or ≥ {_spacing_words(advice.spacing_s)} between requests, "
         f"would have avoided them"
@@ -161,7 +156,7 @@ def pacing_text(advice: PacingAdvice) -> str:
 
 def pacing_summary(counts: SecondCounts) -> str:
     """What screen 4 and `ht-dash run` print: the advice, or how close the bot came."""
-    window = _window_words(len(counts.requests))
+    window = fmt.duration(len(counts.requests))
     if not counts.requests:
         return "No per-second counts yet."
     limit = counts.limit_per_minute

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ht_dash.api.models import EndpointUsage, Plan
+from ht_dash.insights import format as fmt
 from ht_dash.insights.hints import Hint, compute_hints
 from ht_dash.insights.pacing import pacing_advice, pacing_text
 from ht_dash.meter.recorder import Record, is_error
@@ -77,8 +78,8 @@ class RunSummary:
     def lines(self) -> list[str]:
         """The summary as text, one fact a line, for stderr."""
         out = [
-            f"ht-dash run: {self.requests:,} requests in {_duration(self.seconds)} · "
-            f"{self.errors:,} errors · {self.throttled:,}×429"
+            f"ht-dash run: {self.requests:,} requests in {fmt.duration(self.seconds)} · "
+            f"{self.errors:,} errors · {self.throttled:,} {fmt.THROTTLED}"
             + (
                 f" (longest retry_after {self.longest_retry_after:g} s)"
                 if self.longest_retry_after
@@ -93,7 +94,7 @@ class RunSummary:
         if self.plan is not None and self.quota_share is not None:
             period = "daily" if self.plan.quota_period == "day" else "monthly"
             spent += (
-                f" = {self.quota_share * 100:.2f} % of the {self.plan.name} plan's {period} "
+                f" = {fmt.percent(self.quota_share, 2)} of the {self.plan.name} plan's {period} "
                 f"quota ({self.plan.quota:,})"
             )
         else:
@@ -176,10 +177,3 @@ def _pacing(
         refused[second] += r.status == 429
     advice = pacing_advice(counts, limit, refused)
     return None if advice is None else pacing_text(advice)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes} min {secs} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

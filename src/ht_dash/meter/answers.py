@@ -8,8 +8,38 @@ import re
 import ssl
 from http import HTTPStatus
 from typing import NamedTuple
+from urllib.parse import SplitResult, urlsplit
 
 import h11
+
+from ht_dash.api.client import is_loopback_host
+from ht_dash.api.errors import ConfigError
+
+
+def checked_upstream(
+    url: str, *, what: str, schemes: tuple[str, str], example: str
+) -> tuple[SplitResult, int]:
+    """An upstream URL the meter may forward to, and its port: `schemes` is (plain, encrypted);
+    the plain one only to loopback (the token travels in it); no query or fragment."""
+    plain, secure = schemes
+    parts = urlsplit(url.strip())
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ConfigError(
+            f"{what} {url!r} is not a {plain}:// or {secure}:// URL", hint=f"e.g. {example}"
+        )
+    if parts.scheme == plain and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            f"refusing plain {plain}:// {what} {parts.hostname}: "
+            "the token would travel unencrypted",
+            hint=f"use {secure}://, or {plain}:// only to 127.0.0.1/localhost",
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{what} {url!r} must not have a query or fragment")
+    try:
+        port = parts.port or (443 if parts.scheme == secure else 80)
+    except ValueError:
+        raise ConfigError(f"{what} {url!r} has an invalid port") from None
+    return parts, port
 
 
 class Refusal(NamedTuple):

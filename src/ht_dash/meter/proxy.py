@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import h11
 
-from ht_dash.api.client import MAX_RETRY_WAIT_S, is_loopback_host, parse_retry_after
+from ht_dash.api.client import MAX_RETRY_WAIT_S, parse_retry_after
 from ht_dash.api.errors import ConfigError
 from ht_dash.meter import (
     DEFAULT_HEADER_TIMEOUT_S,
@@ -46,7 +46,7 @@ from ht_dash.meter import (
     DEFAULT_UPSTREAM,
     STREAM_PATH,
 )
-from ht_dash.meter.answers import Refusal, answer_bytes, describe, os_reason
+from ht_dash.meter.answers import Refusal, answer_bytes, checked_upstream, describe, os_reason
 from ht_dash.meter.recorder import Record, Recorder, is_error
 from ht_dash.meter.streams import (
     StreamRelay,
@@ -107,23 +107,10 @@ class Upstream:
 
 def parse_upstream(url: str) -> Upstream:
     """Validate `--upstream`: http(s) only; plain http only to loopback (the token is in it)."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"upstream {url!r} is not an http(s) URL", hint=f"e.g. {DEFAULT_UPSTREAM}"
-        )
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ConfigError(
-            f"refusing plain http:// upstream {parts.hostname}: the token would travel unencrypted",
-            hint="use https://, or http:// only to 127.0.0.1/localhost",
-        )
-    if parts.query or parts.fragment:
-        raise ConfigError(f"upstream {url!r} must not have a query or fragment")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise ConfigError(f"upstream {url!r} has an invalid port") from None
-    return Upstream(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
+    parts, port = checked_upstream(
+        url, what="upstream", schemes=("http", "https"), example=DEFAULT_UPSTREAM
+    )
+    return Upstream(parts.scheme, parts.hostname or "", port, parts.path.rstrip("/"))
 
 
 def parse_listen(value: str) -> tuple[str, int]:

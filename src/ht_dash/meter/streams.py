@@ -28,10 +28,15 @@ from urllib.parse import urlsplit
 
 import h11
 
-from ht_dash.api.client import is_loopback_host
-from ht_dash.api.errors import ConfigError
 from ht_dash.meter import DEFAULT_STREAM_UPSTREAM, STREAM_PATH
-from ht_dash.meter.answers import Refusal, answer_bytes, describe, os_reason, reason_phrase
+from ht_dash.meter.answers import (
+    Refusal,
+    answer_bytes,
+    checked_upstream,
+    describe,
+    os_reason,
+    reason_phrase,
+)
 from ht_dash.meter.recorder import Recorder, StreamMinute
 from ht_dash.meter.templates import channel_template
 
@@ -90,27 +95,13 @@ class StreamUpstream:
 
 def parse_stream_upstream(url: str) -> StreamUpstream:
     """Validate `--stream-upstream`: ws(s) only; plain ws only to loopback (the token is in it)."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ConfigError(
-            f"stream upstream {url!r} is not a ws(s) URL", hint=f"e.g. {DEFAULT_STREAM_UPSTREAM}"
-        )
-    if parts.scheme == "ws" and not is_loopback_host(parts.hostname):
-        raise ConfigError(
-            f"refusing plain ws:// stream upstream {parts.hostname}: the token would travel "
-            "unencrypted",
-            hint="use wss://, or ws:// only to 127.0.0.1/localhost",
-        )
-    if parts.query or parts.fragment:
-        raise ConfigError(f"stream upstream {url!r} must not have a query or fragment")
-    try:
-        port = parts.port or (443 if parts.scheme == "wss" else 80)
-    except ValueError:
-        raise ConfigError(f"stream upstream {url!r} has an invalid port") from None
+    parts, port = checked_upstream(
+        url, what="stream upstream", schemes=("ws", "wss"), example=DEFAULT_STREAM_UPSTREAM
+    )
     path = parts.path.rstrip("/")
     if path.endswith(STREAM_PATH):  # the full URL a bot uses: the bot's path is appended
         path = path[: -len(STREAM_PATH)]
-    return StreamUpstream(parts.scheme == "wss", parts.hostname, port, path)
+    return StreamUpstream(parts.scheme == "wss", parts.hostname or "", port, path)
 
 
 def wants_websocket(request: h11.Request) -> bool:

@@ -76,7 +76,8 @@ FROM_API = Origin("api", "from the API")
 
 
 def _day(d: date) -> str:
-    return f"{d:%b} {d.day}"
+    """`2026-12-01`, as ht_dash.insights.format.day spells a day (this floor is below it)."""
+    return d.isoformat()
 
 
 class ChainSource:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from ht_dash.api.errors import ConfigError
 from ht_dash.config import PASSWORD_PARAMS as _PASSWORD_PARAMS

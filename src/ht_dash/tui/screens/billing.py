@@ -24,7 +24,7 @@ from ht_dash.insights.billing import (
     countdown,
     fits,
 )
-from ht_dash.insights.format import money
+from ht_dash.insights.format import day, money
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.panel import DataPanel
 
@@ -99,10 +99,9 @@ class BillingScreen(DashScreen):
             lines.append(f"[b]Nothing will be billed[/] — {why}.")
             lines.append(f"[dim]Plan[/]          {escape(bill.plan_name)}")
         else:
-            today = self.app.clock.now().date()
             lines += [
-                f"[dim]Invoice date[/]  [b]{bill.invoice_date:%a %b %d, %Y}[/] · "
-                f"[b $accent]{countdown(bill.invoice_date, today)}[/]",
+                f"[dim]Invoice date[/]  [b]{day(bill.invoice_date, weekday=True)}[/] · "
+                f"[b $accent]{countdown(bill.invoice_date, self.app.clock.now())}[/]",
                 f"[dim]Amount[/]        "
                 f"[b]{escape(money(bill.amount_cents, bill.currency))}[/] "
                 f"[dim]{escape(bill.currency.upper())}[/]",

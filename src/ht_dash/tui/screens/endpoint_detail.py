@@ -10,7 +10,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from ht_dash.api.models import EndpointUsage
-from ht_dash.insights.hints import Hint, call_interval_s, human_interval
+from ht_dash.insights import format as fmt
+from ht_dash.insights.hints import Hint, call_interval_s
 from ht_dash.tui.screens.history_detail import _DIALOG_CSS
 
 
@@ -20,12 +21,12 @@ def endpoint_fields(e: EndpointUsage, total_requests: int) -> list[tuple[str, st
     throttled = e.throttled / e.requests if e.requests else 0.0
     interval = call_interval_s(e)
     return [
-        ("Requests", f"{e.requests:,} ({share:.1%} of all)"),
-        ("Errors", f"{e.errors:,} ({error_rate:.1%} of its requests)"),
-        ("429s", f"{e.throttled:,} ({throttled:.1%} of its requests)"),
+        ("Requests", f"{e.requests:,} ({fmt.percent(share)} of all)"),
+        ("Errors", f"{e.errors:,} ({fmt.percent(error_rate)} of its requests)"),
+        (fmt.THROTTLED, f"{e.throttled:,} ({fmt.percent(throttled)} of its requests)"),
         ("Avg latency", f"{e.avg_latency_ms:,.0f} ms"),
         ("Calls / hour", f"{e.calls_per_hour:,.1f} while in use"),
-        ("Every", "—" if interval is None else human_interval(interval)),
+        ("Every", "—" if interval is None else fmt.duration(interval)),
     ]
 
 

@@ -26,12 +26,12 @@ from textual.widgets.data_table import RowDoesNotExist
 
 from ht_dash.api.models import TIMEFRAME_LABELS, TIMEFRAMES, EndpointUsage, EndpointUsageReport
 from ht_dash.feeds.registry import USAGE
+from ht_dash.insights import format as fmt
 from ht_dash.insights.hints import (
     SEVERITY_RANK,
     Hint,
     call_interval_s,
     hints_for_report,
-    human_interval,
     total_saving_per_day,
 )
 from ht_dash.tui.screens.base import DashScreen
@@ -50,12 +50,12 @@ COLUMNS: tuple[tuple[str, str, int | None, bool, SortValue, bool], ...] = (
     ("method", "Method", 7, False, lambda e: (e.method, e.path), False),
     ("path", "Path", None, False, lambda e: e.path, False),
     ("requests", "Requests", 9, True, lambda e: e.requests, True),
-    ("share", "Share", 6, True, lambda e: e.requests, True),
+    ("share", "Share", 7, True, lambda e: e.requests, True),
     ("errors", "Errors", 7, True, lambda e: e.errors, True),
-    ("error_rate", "Err %", 6, True, lambda e: _rate(e.errors, e.requests), True),
-    ("throttled", "429s", 6, True, lambda e: e.throttled, True),
+    ("error_rate", "Err %", 7, True, lambda e: _rate(e.errors, e.requests), True),
+    ("throttled", fmt.THROTTLED, 6, True, lambda e: e.throttled, True),
     ("latency", "Avg ms", 7, True, lambda e: e.avg_latency_ms, True),
-    ("every", "Every", 7, True, lambda e: call_interval_s(e) or math.inf, False),
+    ("every", "Every", 11, True, lambda e: call_interval_s(e) or math.inf, False),
 )
 COLUMN_KEYS = tuple(c[0] for c in COLUMNS)
 RIGHT = {c[0] for c in COLUMNS if c[3]}
@@ -74,12 +74,8 @@ SORT_CYCLE = (
     "method",
     "flag",
 )
-SORT_NAMES = {
-    "flag": "hints",
-    "error_rate": "error rate",
-    "throttled": "429s",
-    "every": "call spacing",
-}
+# "sorted by …" and the palette name a column by its header; the flag column has none.
+SORT_NAMES = {key: label.lower() for key, label in LABELS.items()} | {"flag": "hints"}
 SEVERITY_MARK = {"high": "[b red]●[/]", "medium": "[yellow]●[/]", "low": "[blue]●[/]"}
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "blue"}
 # A change in any of these columns can move a row when sorting by the key column.
@@ -137,12 +133,12 @@ def format_endpoint(
         e.method,
         fit_path(e.path, path_width),
         f"{e.requests:,}",
-        f"{_rate(e.requests, total_requests) * 100:.1f}%",
+        fmt.percent(_rate(e.requests, total_requests)),
         f"{e.errors:,}",
-        f"{_rate(e.errors, e.requests) * 100:.1f}%",
+        fmt.percent(_rate(e.errors, e.requests)),
         f"{e.throttled:,}",
         f"{e.avg_latency_ms:,.0f}",
-        "—" if interval is None else human_interval(interval),
+        "—" if interval is None else fmt.duration(interval),
     )
 
 
@@ -462,7 +458,7 @@ class EndpointsScreen(DashScreen):
         if day is not None:  # drilled down from a day on the metrics screen
             loading = "" if self.report and self.report.date == day else "  [$warning]loading…[/]"
             self.query_one("#timeframes", Static).update(
-                f"Day: [b reverse] {day:%a %b %d} [/] (from the metrics screen)"
+                f"Day: [b reverse] {fmt.day(day, weekday=True)} [/] (from the metrics screen)"
                 f"   [dim]t: back to timeframes[/]{loading}"
             )
             return
@@ -490,16 +486,17 @@ class EndpointsScreen(DashScreen):
         if self.filter_text:
             head = (
                 f"[b]{len(shown)} of {count}[/] endpoints matching “{escape(self.filter_text)}” · "
-                f"{requests:,} requests ({_rate(requests, total) * 100:.1f}% of all)"
+                f"{requests:,} requests ({fmt.percent(_rate(requests, total))} of all)"
             )
         elif count:
             head = f"[b]Total[/] {count} endpoints · {requests:,} requests"
         else:
             head = "No data-API calls in this timeframe"
         direction = "▼" if self.sort_reverse else "▲"
-        name = SORT_NAMES.get(self.sort_column, LABELS[self.sort_column].lower())
+        name = SORT_NAMES[self.sort_column]
         tail = (
-            f" · errors {errors:,} ({_rate(errors, requests) * 100:.1f}%) · 429s {throttled:,}"
+            f" · errors {errors:,} ({fmt.percent(_rate(errors, requests))})"
+            f" · {fmt.THROTTLED} {throttled:,}"
             f" · avg {latency:,.0f} ms"
             if requests
             else ""
@@ -547,7 +544,7 @@ class EndpointsScreen(DashScreen):
                 partial(self.set_timeframe, tf),
             )
         for column in SORT_CYCLE:
-            name = SORT_NAMES.get(column, LABELS[column].lower())
+            name = SORT_NAMES[column]
             yield SystemCommand(
                 f"Endpoints: sort by {name}", "Sort the table (s cycles, S reverses)",
                 partial(self.sort_by, column),

@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from ht_dash.api.models import LiveUsage, Plan, SecondCounts, StreamUsage, Subscription
 from ht_dash.feeds.registry import LIVE, PACING, SUBSCRIPTION
-from ht_dash.insights.format import duration, plan_price
+from ht_dash.insights.format import THROTTLED, duration, percent, plan_price, time_of_day, when
 from ht_dash.insights.live import gauge_level, live_peak, project_quota, rate_fraction
 from ht_dash.insights.pacing import pacing_summary
 from ht_dash.meter import DEFAULT_STREAM_URL
@@ -166,13 +166,13 @@ class LimitsScreen(DashScreen):
         else:
             self.query_one("#quota-gauge", Gauge).show(
                 projection.fraction,
-                f"{sub.tokens_used:,} / {plan.quota:,} · {projection.fraction * 100:.0f} %",
+                f"{sub.tokens_used:,} / {plan.quota:,} · {percent(projection.fraction, 0)}",
                 level,
                 label="Tokens today" if plan.quota_period == "day" else "Tokens used",
             )
         self.query_one("#quota-reset", Static).update(
             f"Resets in [b]{duration(projection.resets_in)}[/] "
-            f"[dim]({sub.resets_at:%b} {sub.resets_at.day}, {sub.resets_at:%H:%M} UTC)[/]"
+            f"[dim]({when(sub.resets_at)})[/]"
         )
         line = self.query_one("#quota-projection", Static)
         if origin is not None and origin.kind == "plan":
@@ -199,7 +199,7 @@ class LimitsScreen(DashScreen):
             level = gauge_level(fraction)
             gauge.show(
                 fraction,
-                f"{live.requests_per_minute:,} / {live.limit_per_minute:,} · {fraction * 100:.0f} %"
+                f"{live.requests_per_minute:,} / {live.limit_per_minute:,} · {percent(fraction, 0)}"
                 + LEVEL_WORDS[level],
                 level,
                 label="Requests/min",
@@ -209,7 +209,7 @@ class LimitsScreen(DashScreen):
             used = sub.quota_fraction
             gauge.show(
                 used,
-                f"{sub.tokens_used:,} / {sub.plan.quota:,} · {used * 100:.0f} %",
+                f"{sub.tokens_used:,} / {sub.plan.quota:,} · {percent(used, 0)}",
                 gauge_level(used),
                 label="Daily quota" if sub.plan.quota_period == "day" else "Quota",
             )
@@ -229,7 +229,7 @@ class LimitsScreen(DashScreen):
         window = round(len(live.series) * live.interval_seconds / 60)
         peak_text = f"peak {peak.per_minute:,.0f}/min"
         if peak.at is not None:
-            peak_text += f" at {peak.at:%H:%M}"
+            peak_text += f" at {time_of_day(peak.at)}"
         if live.limit_per_minute:
             peak_text += f" · limit {live.limit_per_minute:,}"
         cursor = self._cursor_index(live)
@@ -241,7 +241,7 @@ class LimitsScreen(DashScreen):
         throttled = live.throttled_in_window
         set_text(
             self.query_one("#live-throttled", Static),
-            f"Throttled (429) in the last {window} min: "
+            f"{THROTTLED} in the last {window} min: "
             + (f"[b $error]{throttled:,}[/]" if throttled else "[b]0[/]"),
         )
         origin = self.app.feeds.origin_of(self.app.feeds.state(LIVE))
@@ -289,8 +289,8 @@ class LimitsScreen(DashScreen):
         refused = f"[b $error]{bucket.throttled:,}[/]" if bucket.throttled else "0"
         set_text(
             line,
-            f"[b]{bucket.at:%H:%M:%S}–{end:%H:%M:%S}[/]  {rate:,.0f} req/min{over} · "
-            f"{refused} 429s",
+            f"[b]{bucket.at:%H:%M:%S}–{time_of_day(end, seconds=True)}[/]  "
+            f"{rate:,.0f} req/min{over} · {refused} {THROTTLED}",
         )
 
     def _set_cursor(self, index: int) -> None:

@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from ht_dash.api.models import DailyMetric, Metrics
 from ht_dash.feeds.registry import METRICS, USAGE
+from ht_dash.insights import format as spelling
 from ht_dash.insights.metrics import (
     PERIODS,
     find_incident,
@@ -118,7 +119,8 @@ class MetricsScreen(DashScreen):
         note.set_class(incident is not None, "-incident")
         if incident is not None:
             note.update(
-                f"⚠ Incident {incident.date:%a %b %d}: {incident.errors:,} errors, "
+                f"⚠ Incident {spelling.day(incident.date, weekday=True)}: "
+                f"{incident.errors:,} errors, "
                 f"{incident.rate_limited:,} 429s ({incident.factor:.0f}× a usual day) — ▓ bars"
             )
         elif not daily:
@@ -130,7 +132,9 @@ class MetricsScreen(DashScreen):
         for name, chart_id, _, fmt, zero_based in CHARTS:
             values = series(daily, name)
             top = peak(daily, name)
-            notes = [] if top is None else [f"max {fmt(top.value)} {top.date:%b %d}"]
+            notes = []
+            if top is not None:
+                notes.append(f"max {fmt(top.value)} {spelling.day_label(top.date)}")
             average = period_average(daily, name)
             if average is not None:  # the same figure as the card above
                 notes.append(f"avg {fmt(average)}")
@@ -155,7 +159,7 @@ class MetricsScreen(DashScreen):
             return
         d = self.daily[self.day_cursor]
         line.update(
-            f"[b]{d.date:%a %b %d}[/]  {format_count(d.requests)} requests · "
+            f"[b]{spelling.day(d.date, weekday=True)}[/]  {format_count(d.requests)} requests · "
             f"{format_ms(d.avg_latency_ms)} · {format_count(d.errors)} errors · "
             f"{format_count(d.rate_limited)} 429s   [dim]Enter: endpoints that day[/]"
         )

@@ -28,7 +28,7 @@ from ht_dash.api.service import TOKEN_CHECK_COST, WEB_DASHBOARD
 from ht_dash.api.jwt import token_claims, token_times
 from ht_dash.auth.storage import Where
 from ht_dash.feeds.registry import PROFILE, TOKEN
-from ht_dash.insights.format import when
+from ht_dash.insights.format import day, when
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.panel import DataPanel
 
@@ -105,7 +105,7 @@ class TokenScreen(DashScreen):
                 f"[dim]Name[/]          {escape(data.name)}\n"
                 f"[dim]Email[/]         {escape(data.email)}{org}\n"
                 f"[dim]Account id[/]    {escape(data.id)}\n"
-                f"[dim]Since[/]         {data.created_at:%Y-%m-%d}"
+                f"[dim]Since[/]         {day(data.created_at)}"
             )
 
     def render_local(self) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from ht_dash.api.errors import NotAvailable, QuotaExhausted, RateLimited
 from ht_dash.feeds.scheduler import FeedState
-from ht_dash.insights.format import ago
+from ht_dash.insights.format import ago, duration, when
 
 
 def describe_problem(state: FeedState, now: datetime) -> str | None:
@@ -15,15 +15,13 @@ def describe_problem(state: FeedState, now: datetime) -> str | None:
         return None
     retry = state.retry_in_s(now)
     if isinstance(error, RateLimited):
-        return f"rate-limited, retrying in {retry:.0f} s" if retry is not None else "rate-limited"
+        return f"rate-limited, retrying in {duration(retry)}" if retry is not None else "rate-limited"
     if isinstance(error, QuotaExhausted):
-        when = (
-            f"resets at {error.resets_at:%b %d %H:%M} UTC" if error.resets_at else "until the reset"
-        )
-        return f"usage quota spent — {when}"
+        reset = f"resets at {when(error.resets_at)}" if error.resets_at else "until the reset"
+        return f"usage quota spent — {reset}"
     text = error.message
     if retry is not None:
-        text += f", retrying in {retry:.0f} s"
+        text += f", retrying in {duration(retry)}"
     return text
 
 
@@ -39,7 +37,7 @@ def freshness(state: FeedState, now: datetime) -> tuple[str, str]:
     age = state.age_s(now)
     if isinstance(state.error, NotAvailable) and age is None:  # nothing here can answer: a state
         retry = state.retry_in_s(now)
-        again = f"looking again in {retry:.0f} s, r now" if retry is not None else "r looks again"
+        again = f"looking again in {duration(retry)}, r now" if retry is not None else "r looks again"
         return f"not available here · {again}", "paused"
     problem = describe_problem(state, now)
     held = state.held_s(now)
@@ -47,7 +45,7 @@ def freshness(state: FeedState, now: datetime) -> tuple[str, str]:
         if problem:
             return f"⚠ {problem}", "error"
         if held is not None:
-            return f"rate-limited, asking in {held:.0f} s", "stale"
+            return f"rate-limited, asking in {duration(held)}", "stale"
         return ("paused" if state.paused else "loading…"), "loading"
     parts = [f"updated {ago(age)}"]
     level = "ok"
@@ -64,7 +62,7 @@ def freshness(state: FeedState, now: datetime) -> tuple[str, str]:
         parts.append(f"⚠ {problem}")
         level = "error"
     elif held is not None:
-        parts.append(f"rate-limited, asking again in {held:.0f} s")
+        parts.append(f"rate-limited, asking again in {duration(held)}")
         level = "stale" if level == "ok" else level
     elif state.loading:
         parts.append("refreshing…")

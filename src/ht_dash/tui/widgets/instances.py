@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ht_dash.api.models import InstanceRate
+from ht_dash.insights.format import THROTTLED, percent
 from ht_dash.insights.live import gauge_level
 from ht_dash.sanitize import terminal_safe
 from ht_dash.tui.widgets.gauge import bar_cells
@@ -34,8 +35,8 @@ def host_line(share: InstanceRate, limit: int | None, total: int, window: int) -
         (f"{share.requests_per_minute:>7,}/min ", ""),
         (filled, gauge_level(fraction) if limit else "none"),
         ("░" * (BAR_WIDTH - filled_len), "empty"),
-        (f" {fraction * 100:3.0f} %", ""),
-        (f" · 429s in {window} min: ", "muted"),
+        (f" {percent(fraction, 0):>5}", ""),
+        (f" · {THROTTLED} in {window} min: ", "muted"),
         (f"{throttled:,}", "bad" if throttled else ""),
     ]
 
