@@ -137,8 +137,9 @@ class HtDashApp(notices.PlainNotifications, App[int]):
         await super().on_event(event)
 
     def _once_started(self, callback: Callable[..., None]) -> Callable[..., None]:
-        """A callback of the feeds, held until the app has started: a screen pushed while
-        Textual still builds the first one would break the build (a 401 can come that soon)."""
+        """A callback of the feeds, held until the app has started: the feeds run while Textual
+        still builds the first screen, and what a callback opens (the login screen on a 401)
+        waits until then, as when the feeds started later."""
 
         def call(*args: Any) -> None:
             if self._held is None:
