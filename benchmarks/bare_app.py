@@ -52,6 +52,7 @@ class PaintApp(App[None]):
             self.out,
             painted_at=time.time(),
             rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            cpu_s=time.process_time(),
         )
         self.exit()
 

@@ -25,7 +25,7 @@ from harness import BENCH_DIR, PYTHON, ProbeError, checked, child_env, run_child
 BARE = str(BENCH_DIR / "bare_app.py")
 PROBE = str(BENCH_DIR / "app_probe.py")
 HT_DASH = str(Path(PYTHON).parent / "ht-dash")
-GROUPS = ("launch", "cpu", "endpoints", "history", "cli", "requests", "meter")
+GROUPS = ("launch", "cpu", "log", "endpoints", "history", "cli", "requests", "meter")
 
 
 @dataclass
@@ -180,6 +180,42 @@ class Bench:
         )
         note = (
             f"{shortened}{statistics.median(polls):g} live polls per window; "
+            f"the simulated server's {statistics.median(server):.0f} ms excluded"
+        )
+        self.add(
+            ratio_figure(
+                name,
+                "ms",
+                runs,
+                base_runs,
+                "bare app, 1 s timer updating a Sparkline + label",
+                2.0,
+                note,
+            )
+        )
+
+    def log(self) -> None:
+        name = f"screen 7, request log following at 1 s: CPU over {self.cpu_seconds:g} s"
+        base_runs, runs, polls, server = [], [], [], []
+        for _ in range(self.reps):
+            result, _ = self.tui(
+                [PYTHON, BARE, "timer", "--out", "{out}", "--seconds", str(self.cpu_seconds)],
+                "bare timer app",
+            )
+            base_runs.append(result["cpu_s"] * 1000)
+            try:
+                result, _ = self.tui(
+                    [PYTHON, PROBE, "log", "--out", "{out}", "--seconds", str(self.cpu_seconds)],
+                    "screen 7",
+                )
+            except ProbeError as exc:
+                self.unavailable([(name, "ms")], str(exc))
+                return
+            runs.append(result["cpu_s"] * 1000)
+            polls.append(result["polls"])
+            server.append(result["server_cpu_s"] * 1000)
+        note = (
+            f"{statistics.median(polls):g} polls per window, new rows on top each second; "
             f"the simulated server's {statistics.median(server):.0f} ms excluded"
         )
         self.add(

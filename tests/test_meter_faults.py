@@ -266,41 +266,44 @@ async def test_requests_waiting_for_an_upstream_slot_get_504_within_timeout(db_p
     timeout = 1.5
     with ScriptedUpstream(hang_on_hang_path) as up:
         async with running_meter(up.upstream, db_path, timeout=timeout, max_connections=4) as proxy:
-
-            async def timed() -> tuple[int, float]:
-                started = time.monotonic()
-                reply = await one_request(proxy.port, get("/api/external/hang"), timeout=20)
-                return reply.status, time.monotonic() - started
-
-            results = await asyncio.gather(*(timed() for _ in range(16)))  # four times the slots
+            replies = await asyncio.gather(  # four times the slots
+                *(one_request(proxy.port, get("/api/external/hang"), timeout=20) for _ in range(16))
+            )
             await still_serving(proxy)
-    assert [status for status, _ in results] == [504] * 16
-    assert max(elapsed for _, elapsed in results) < timeout + MARGIN_S
+    assert [reply.status for reply in replies] == [504] * 16
     assert records(db_path)[:16] == [("GET", "/hang", 504, "timeout")] * 16
+    # The wait for a slot counts in the timeout: no request waited for others to time out
+    # first (a second wave would take two timeouts). The meter's own latencies, not the client's
+    # clock: connecting 16 clients on a loaded machine is not what is measured.
+    latencies = [row[0] for row in records(db_path, "latency_ms")[:16]]
+    assert max(latencies) < 2 * timeout * 1000, latencies
 
 
 # ---- 3. header and idle timeouts, connection and buffer caps --------------------------------
 
 
 async def test_headers_sent_a_byte_at_a_time_are_cut_off_after_the_header_timeout(db_path):
-    header_timeout = 1.0
+    header_timeout, byte_every = 1.0, 0.2
+    most = int(2 * header_timeout / byte_every)  # bytes out before the cut, even on a slow day
     with ScriptedUpstream() as up:
         async with running_meter(up.upstream, db_path, header_timeout=header_timeout) as proxy:
             reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
             answer = asyncio.create_task(reader.read())
-            started = time.monotonic()
             trickle = get() + b"X-Slow: " + b"a" * 200
-            for byte in trickle:
-                if answer.done() or time.monotonic() - started > 10:
+            sent = 0
+            for byte in trickle[: 2 * most]:  # a timeout that each byte resets never comes
+                if answer.done():
                     break
                 with contextlib.suppress(ConnectionError):
                     writer.write(bytes([byte]))
-                await asyncio.sleep(0.2)
+                sent += 1
+                await asyncio.sleep(byte_every)
             raw = await asyncio.wait_for(answer, 10)
-            elapsed = time.monotonic() - started
             writer.close()
             await still_serving(proxy)
-    assert elapsed < header_timeout + MARGIN_S
+    # Cut off mid-trickle: about header_timeout / byte_every bytes went out (a loaded machine
+    # sends fewer, never more), not the whole head; no wall-clock figure to miss.
+    assert sent <= most, sent
     reply = parse_reply(raw)
     assert (reply.status, reply.reason) == (408, "Request Timeout")
     assert reply.json()["error"] == "request_timeout"
@@ -639,7 +642,7 @@ async def test_the_meters_own_answers_have_reason_phrases_and_clean_messages(db_
     with ScriptedUpstream() as up:
         down = type(up.upstream)("http", "127.0.0.1", port, "")
         async with running_meter(down, db_path) as proxy:
-            unreachable = parse_reply(await exchange(proxy.port, get()))
+            unreachable = await one_request(proxy.port, get())  # kept alive: no wait for a close
             garbled = parse_reply(
                 await exchange(proxy.port, b"GET /x?apiKey=SECRETSECRET HTTP/1.1 junk\r\n\r\n")
             )

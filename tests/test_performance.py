@@ -8,6 +8,7 @@ import importlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.ui_harness import wait_until
 from tests.virtual_time import VirtualTime
 
 from ht_dash import cli
@@ -144,3 +145,51 @@ async def test_an_age_text_repaints_only_the_panels_bottom_border_and_an_unchang
         gauge = app.screen.query_one("#quota-gauge", Gauge)
         gauge.refresh = lambda *a, **k: (_ for _ in ()).throw(AssertionError("repainted"))
         gauge.show(gauge.fraction, gauge.figures, gauge.level, label=gauge.label)
+
+
+async def test_a_401_while_the_first_screen_is_built_still_opens_the_login_screen():
+    """The feeds start before Textual builds the first screen (its data comes with its first
+    paint), so a rejected token can be known before the app has started: the login screen
+    still comes, over the token screen, and the app goes on."""
+    from ht_dash.tui.screens.login import LoginScreen
+    from ht_dash.tui.screens.token import TokenScreen
+
+    runtime = Runtime(settings=Settings(), demo=True, clock=FixedClock(AT), demo_seed=7)
+    runtime.demo_backend.set_fault("/account", 401)
+    app = make_app(runtime)  # live
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen))
+        assert [type(s) for s in app.screen_stack] == [TokenScreen, LoginScreen]
+        await pilot.press("escape")  # back to the dashboard without a new token
+        await pilot.pause()
+        assert isinstance(app.screen, TokenScreen) and app.is_running
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change():
+    """Textual's footer recomposes on every bindings update (a focus change, a refresh): ~15 ms
+    each, at start-up too. Ours only when the keys it shows differ."""
+    from textual.widgets._footer import FooterKey
+
+    from ht_dash.tui.widgets.footer import DashFooter
+
+    runtime = Runtime(settings=Settings(), demo=True, clock=FixedClock(AT), demo_seed=7)
+    app = make_app(runtime, live=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        footer = app.screen.query_one(DashFooter)
+        rebuilt: list[int] = []
+        recompose = footer.recompose
+
+        async def counted() -> None:
+            rebuilt.append(1)
+            await recompose()
+
+        footer.recompose = counted  # type: ignore[method-assign]
+        app.refresh_bindings()  # nothing changed
+        await pilot.pause()
+        assert rebuilt == []
+        await pilot.press("p")  # the key now says what it will do: resume
+        await pilot.pause()
+        assert rebuilt
+        labels = [key.description for key in app.screen.query_one(DashFooter).query(FooterKey)]
+        assert "Resume live" in labels and "Pause live" not in labels

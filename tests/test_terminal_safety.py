@@ -4,6 +4,7 @@ markup from a server reaches the terminal — CLI text, tables, errors, CSV, scr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -25,6 +26,7 @@ from faultserver import (
 from ht_dash import cli
 from ht_dash.api import contract
 from ht_dash.sanitize import spreadsheet_safe, terminal_safe
+from ui_harness import wait_until
 
 pytestmark = pytest.mark.fault
 
@@ -165,6 +167,7 @@ async def visit_screens(server: FaultServer) -> dict[str, str]:
     from ht_dash.config import Settings
     from ht_dash.runtime import Runtime
     from ht_dash.tui.app import make_app
+    from ht_dash.tui.screens.history_detail import HistoryDetailScreen
     from ht_dash.tui.widgets.panel import DataPanel
 
     runtime = Runtime(
@@ -172,18 +175,19 @@ async def visit_screens(server: FaultServer) -> dict[str, str]:
     )
     app = make_app(runtime, live=False)
     seen: dict[str, str] = {}
+    def loaded() -> bool:
+        panels = list(app.screen.query(DataPanel))
+        return bool(panels) and all(not p.has_class("-nodata") for p in panels)
+
     async with app.run_test(size=(160, 50)) as pilot:
         for key in ("1", "3", "5", "6"):
             await pilot.press(key)
-            for _ in range(100):
-                await pilot.pause(0.05)
-                panels = list(app.screen.query(DataPanel))
-                if panels and all(not p.has_class("-nodata") for p in panels):
-                    break
+            with contextlib.suppress(AssertionError):  # a panel may stay empty: look anyway
+                await wait_until(pilot, loaded, timeout=5)
             seen[key] = terminal_output(app)
         if app.screen.query("#history-table"):
             await pilot.press("enter")  # the detail of the first entry: the full description
-            await pilot.pause(0.2)
+            await wait_until(pilot, lambda: isinstance(app.screen, HistoryDetailScreen))
             seen["6-detail"] = terminal_output(app)
     return seen
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import gc
 import importlib
-from collections.abc import Awaitable, Iterable
-from functools import partial
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import Notify
@@ -24,15 +25,22 @@ from ht_dash.api.source import AccountSource
 from ht_dash.auth.state import TokenState
 from ht_dash.auth.storage import ResolvedToken, TokenLocation, resolve_token, store_for
 from ht_dash.feeds.engine import FeedEngine
-from ht_dash.feeds.registry import LIVE, PROFILE, SUBSCRIPTION
+from ht_dash.feeds.registry import LIVE, PROFILE, SUBSCRIPTION, FeedSpec
 from ht_dash.feeds.scheduler import FeedState
-from ht_dash.insights.live import AlertMonitor
 from ht_dash.runtime import Runtime
 from ht_dash.tui import notices, themes
 from ht_dash.tui.screens import SCREENS
 from ht_dash.tui.workers import ReportingWorkerManager, crash_report
 
+if TYPE_CHECKING:
+    from ht_dash.insights.live import AlertMonitor
+
 HOME_MODE = SCREENS[0][0]  # the Token screen: the first one, and where a login leads
+
+
+def home_screen_feeds() -> tuple[FeedSpec, ...]:
+    _, _, _, module, cls = SCREENS[0]
+    return getattr(importlib.import_module(module), cls).FEEDS
 
 
 def _screen_factory(module: str, cls: str):
@@ -72,6 +80,11 @@ class HtDashApp(notices.PlainNotifications, App[int]):
         token: Secret | None = None,
         resolved: ResolvedToken | None = None,
     ) -> None:
+        if token is not None or runtime.settings.source == "meter":
+            # The first screen is built with the app: switching to it from Textual's blank default
+            # screen cost a second resume, a second CSS pass and a second layout before the
+            # first paint. Without a token, the login screen goes over the blank one.
+            self.DEFAULT_MODE = HOME_MODE
         super().__init__()
         self._workers = ReportingWorkerManager(self)  # what no worker expected is shown, logged
         self.runtime = runtime
@@ -80,8 +93,8 @@ class HtDashApp(notices.PlainNotifications, App[int]):
         self.clock = runtime.clock
         self.live = live
         self._freshness_timer: Timer | None = None  # the 1 s tick that moves age texts on
+        self._held: list[Callable[[], None]] | None = []  # feed callbacks until the app started
         self.theme = themes.initial_theme(runtime.settings, self.available_themes)
-        self.alerts = AlertMonitor()
         self.key_problems: list[str] = []  # from config.toml's [keys], reported once at start
         if runtime.settings.keys:
             from ht_dash.tui.keymap import resolve
@@ -95,23 +108,56 @@ class HtDashApp(notices.PlainNotifications, App[int]):
             source,
             live=live,
             on_update=self._on_feed_update,
-            on_auth_failed=partial(notices.auth_failed, self),
+            on_auth_failed=self._once_started(partial(notices.auth_failed, self)),
             on_save_failed=partial(notices.offline_save_failed, self),
             spawn=self._spawn,
         )
+
+    @cached_property
+    def alerts(self) -> AlertMonitor:
+        """The 80 % / 100 % crossings seen so far (made with the first live figures)."""
+        from ht_dash.insights.live import AlertMonitor
+
+        return AlertMonitor()
 
     def _spawn(self, work: Awaitable[None]) -> None:
         self.run_worker(work, group="manual-poll", exit_on_error=False)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
-    def on_mount(self) -> None:
-        if self.live:
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Compose) and self.live:
+            # The feeds start before Textual builds the first screen: their answers come with
+            # its first paint.
             self.run_worker(
                 self.feeds.run(), name="scheduler", group="scheduler", exit_on_error=False
             )
+            if self.DEFAULT_MODE == HOME_MODE:
+                self.feeds.show(home_screen_feeds())
+        await super().on_event(event)
+
+    def _once_started(self, callback: Callable[..., None]) -> Callable[..., None]:
+        """A callback of the feeds, held until the app has started: the feeds run while Textual
+        still builds the first screen, and what a callback opens (the login screen on a 401)
+        waits until then, as when the feeds started later."""
+
+        def call(*args: Any) -> None:
+            if self._held is None:
+                callback(*args)
+            else:
+                self._held.append(partial(callback, *args))
+
+        return call
+
+    def on_mount(self) -> None:
+        if not gc.isenabled():  # paused by cli.main for the start-up: back after the first paint
+            self.call_after_refresh(gc.enable)
+        if self.live:
             self._freshness_timer = self.set_interval(1.0, self._tick, name="freshness")
         self._start()
+        held, self._held = self._held or [], None
+        for call in held:
+            call()
 
     def _start(self) -> None:
         """Say what resolving the token found; without a token, the login screen comes first."""
@@ -129,11 +175,7 @@ class HtDashApp(notices.PlainNotifications, App[int]):
         if problem is not None:
             text = f"{problem.message}. {problem.hint}"
             self.notify(text, title=problem.title, severity="error", timeout=15)
-        if self.live:  # ask now: the answers can be there when the first screen first paints
-            from ht_dash.tui.screens.token import TokenScreen
-
-            self.feeds.show(TokenScreen.FEEDS)
-        self.switch_mode(HOME_MODE)
+        self.switch_mode(HOME_MODE)  # already there unless the app started on the login screen
 
     def open_login(self, reason: str | None = None, *, first_run: bool = False) -> None:
         """Ask for a token on top of the current screen (Esc goes back; quits on a first run)."""

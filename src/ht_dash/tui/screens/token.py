@@ -25,12 +25,10 @@ from ht_dash.api.errors import (
 from ht_dash.api.models import Profile, TokenInfo
 from ht_dash.api.secret import Secret
 from ht_dash.api.service import TOKEN_CHECK_COST, WEB_DASHBOARD
-from ht_dash.auth.flows import regenerate
 from ht_dash.api.jwt import token_claims, token_times
 from ht_dash.auth.storage import Where
 from ht_dash.feeds.registry import PROFILE, TOKEN
 from ht_dash.insights.format import day, when
-from ht_dash.tui.clipboard import copy_and_report
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.panel import DataPanel
 
@@ -238,6 +236,8 @@ class TokenScreen(DashScreen):
         if token is None:
             self.notify("There is no token to copy", severity="warning")
             return
+        from ht_dash.tui.clipboard import copy_and_report  # on use: not needed to start
+
         self.run_worker(copy_and_report(self.app, token), group="token-copy", exit_on_error=False)
 
     # -- regenerate
@@ -276,6 +276,7 @@ class TokenScreen(DashScreen):
 
     @work(exclusive=True, group="token-regenerate", exit_on_error=False)
     async def regenerate_token(self) -> None:
+        from ht_dash.auth.flows import regenerate
         from ht_dash.tui.screens.new_token import NewTokenScreen
 
         app = self.app

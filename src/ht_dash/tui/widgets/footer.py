@@ -13,6 +13,7 @@ from __future__ import annotations
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
+from textual.screen import Screen
 from textual.widgets import Footer, Input
 from textual.widgets._footer import FooterKey
 
@@ -33,7 +34,35 @@ class DashFooter(Footer):
     DashFooter .footer-pinned FooterKey.-command-palette { dock: none; }
     """
 
+    _shown: tuple | None = None  # what the keys on view were made of
+
+    def _keys_depend_on(self) -> tuple:
+        """What the keys shown are made of: the bindings the footer shows, the width, typing."""
+        palette = self.app.COMMAND_PALETTE_BINDING
+        shown = [
+            (key, active.binding, active.enabled, active.tooltip)
+            for key, active in self.screen.active_bindings.items()
+            if active.binding.show or key == palette
+        ]
+        typing = isinstance(self.screen.focused, Input)
+        return typing, self.app.size.width, self.compact, self.show_command_palette, shown
+
+    def bindings_changed(self, screen: Screen) -> None:
+        if self.is_attached and screen is self.screen and self._keys_depend_on() == self._shown:
+            return  # the same keys: a recompose would only cost time (~15 ms)
+        super().bindings_changed(screen)
+
     def compose(self) -> ComposeResult:
+        self._shown = self._keys_depend_on() if self._bindings_ready else None
+        for key in self._compose_keys():
+            if isinstance(key, FooterKey):  # born with its look: no two restyles on mount
+                # bound to the footer's `compact`, but the palette key, which stays compact
+                compact = key.has_class("-command-palette") or self.compact
+                key.set_reactive(FooterKey.compact, compact)
+                key.set_class(compact, "-compact", update=False)
+            yield key
+
+    def _compose_keys(self) -> ComposeResult:
         if isinstance(self.screen.focused, Input):  # typing: ? and q are letters now
             yield from self._typing_keys()
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual.containers import Vertical
@@ -12,8 +13,10 @@ from textual.widgets import Static
 from ht_dash.api.errors import NotAvailable
 from ht_dash.feeds.scheduler import FeedState
 from ht_dash.insights.format import duration
-from ht_dash.sources.chain import Origin
 from ht_dash.tui.widgets.freshness import freshness
+
+if TYPE_CHECKING:
+    from ht_dash.sources.chain import Origin
 
 NOTE_IN_BORDER_MAX = 40  # a longer note belongs in the panel (screen 4 shows it there)
 STATE_CLASSES = frozenset({"-stale", "-error", "-paused", "-loading", "-nodata"})
