@@ -172,3 +172,21 @@ async def test_a_rejected_token_stops_polling_and_refresh_does_not_resend_it(dem
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         assert backend.requests_served == served
+
+
+@pytest.mark.parametrize("seed", [3, 7, 11])
+async def test_pacing_names_no_busiest_minute_other_than_the_peak_above_it(demo_app, seed):
+    # Screen 4 said 'peak 90/min at 14:53 UTC · limit 100' over the sparkline and 'busiest: 93/min'
+    # in the pacing panel under it for the same 15 minutes (per-second vs per-bucket counting).
+    import re
+
+    app = demo_app("surge", seed=seed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_limits(pilot)
+        await wait_until(pilot, lambda: app.feeds.state("pacing").data is not None)
+        axis = str(app.screen.query_one(".spark-axis", Static).render())
+        peak = re.search(r"peak ([\d,]+)/min", axis).group(1)
+        pacing = text(app, "pacing-advice")
+        figures = set(re.findall(r"([\d,]+)/min", pacing)) - {"100", peak}
+        figures -= set(re.findall(r"bucket of ([\d,]+)/min", pacing))
+        assert not figures, f"peak {peak}/min above, pacing says {pacing!r}"

@@ -175,3 +175,10 @@ def test_ht_dash_runs_summary_carries_the_advice():
     assert summary.as_json()["pacing"] == summary.pacing
     calm = summarise(records[:50], seconds=120, plan=plan_by_id("surge"), started=started)
     assert calm.pacing is None and calm.as_json()["pacing"] is None
+
+
+def test_summary_without_the_peak_leaves_the_figure_to_the_screen_that_shows_it():
+    assert pacing_summary(counts(QUIET), with_peak=False) == (
+        "No minute over 100/min in 15 min: the bot's pacing keeps under the limit."
+    )
+    assert "60" not in pacing_summary(counts(QUIET, limit=None), with_peak=False)

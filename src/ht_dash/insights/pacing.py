@@ -154,21 +154,26 @@ def pacing_text(advice: PacingAdvice) -> str:
     )
 
 
-def pacing_summary(counts: SecondCounts) -> str:
-    """What screen 4 and `ht-dash run` print: the advice, or how close the bot came."""
+def pacing_summary(counts: SecondCounts, *, with_peak: bool = True) -> str:
+    """What screen 4 and `ht-dash run` print: the advice, or how close the bot came.
+    `with_peak=False` where the peak req/min is already shown (screen 4's sparkline says
+    `live_peak`'s figure; per-second counting finds a busier minute than per-bucket counting)."""
     window = fmt.duration(len(counts.requests))
     if not counts.requests:
         return "No per-second counts yet."
     limit = counts.limit_per_minute
     peak = max(trailing_sums(counts.requests))
     if not limit:
+        if not with_peak:
+            return f"No per-minute limit on this plan: nothing to pace in {window}."
         return (
             f"No per-minute limit on this plan; the busiest minute in {window} had {peak} requests."
         )
     advice = pacing_advice(counts.requests, limit, counts.throttled)
     if advice is None:
+        busiest = f" (busiest: {peak}/min)" if with_peak else ""
         return (
-            f"No minute over {limit}/min in {window} (busiest: {peak}/min): "
+            f"No minute over {limit}/min in {window}{busiest}: "
             "the bot's pacing keeps under the limit."
         )
     return pacing_text(advice)
