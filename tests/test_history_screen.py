@@ -44,6 +44,8 @@ async def test_paging_to_the_end_loads_the_whole_history_and_stops(demo_app):
         screen = await open_history(pilot)
         total = len(app.runtime.demo_backend.history.visible(None, int(NOW.timestamp())))
         assert screen.table.row_count == 25  # the first page only
+        status = str(screen.query_one("#history-status").render())
+        assert "1 page loaded · more at the end" in status  # was '1 page(s)'
         for _ in range(10):
             await pilot.press("end")
             await settle(pilot, screen)

@@ -18,7 +18,7 @@ from ht_dash.feeds.scheduler import FeedState
 from ht_dash.insights import format as fmt
 from ht_dash.insights.chart_scale import chart_series
 from ht_dash.insights.hints import Hint, call_interval_s
-from ht_dash.insights.metrics import find_incident, format_count, period_average
+from ht_dash.insights.metrics import find_incident, peak, period_average
 from ht_dash.tui.screens.metrics import CHARTS
 from ht_dash.tui.typed_app import typed_app
 from ht_dash.tui.widgets.bar_chart import BarChart
@@ -131,8 +131,9 @@ class EndpointDetailScreen(ModalScreen[None]):
         for name, chart_id, _, spell, zero_based in CHARTS:
             values = chart_series(days, name)
             notes = []
-            if name == "requests":  # the row's figure, so the two can be checked against each other
-                notes.append(f"total {format_count(sum(values))}")
+            top = peak(days, name)
+            if name == "requests" and top is not None:  # as screen 2 (a total, fetched after the
+                notes.append(f"max {spell(top.value)}")  # row, could disagree with it)
             average = period_average(days, name)
             if average is not None and name != "requests":
                 notes.append(f"avg {spell(average)}")

@@ -417,7 +417,8 @@ class HistoryScreen(DashScreen):
             note = " (server repeated a page cursor; stopped)" if source.repeated_cursor else ""
             parts.append(f"all loaded{note}")
         elif source.started:
-            parts.append(f"{source.pages} page(s) loaded · more at the end")
+            pages = "1 page" if source.pages == 1 else f"{source.pages:,} pages"
+            parts.append(f"{pages} loaded · more at the end")
         if self._last_export:
             parts.append(self._last_export)
         self.query_one("#history-status", Static).update(" · ".join(parts))
