@@ -27,6 +27,7 @@ from ht_dash.insights.billing import (
 from ht_dash.insights.format import day, money
 from ht_dash.tui.screens.base import DashScreen
 from ht_dash.tui.widgets.bar_chart import BarChart
+from ht_dash.tui.widgets.field_text import FieldText
 from ht_dash.tui.widgets.panel import DataPanel
 
 # Daily history fetched for the advice: covers the previous month and the last 30 days.
@@ -72,7 +73,7 @@ class BillingScreen(DashScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="billing-scroll"):
-            yield DataPanel(Static(id="invoice-text"), title="Next invoice", id="invoice-panel")
+            yield DataPanel(FieldText(id="invoice-text"), title="Next invoice", id="invoice-panel")
             yield DataPanel(
                 Static(id="pace-text"),
                 Static(id="plans-table"),

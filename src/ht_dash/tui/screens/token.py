@@ -30,6 +30,7 @@ from ht_dash.auth.storage import Where
 from ht_dash.feeds.registry import PROFILE, TOKEN
 from ht_dash.insights.format import day, when
 from ht_dash.tui.screens.base import DashScreen
+from ht_dash.tui.widgets.field_text import FieldText
 from ht_dash.tui.widgets.panel import DataPanel
 
 
@@ -72,11 +73,11 @@ class TokenScreen(DashScreen):
                 card.border_title = "API token"
                 card.border_subtitle = "v reveal · c copy · g regenerate · L log out"
                 yield Static(id="token-value")
-                yield Static(id="token-details")
+                yield FieldText(id="token-details")
                 yield Static(id="token-warning")
             yield Static(id="token-revealed", markup=False)
-            yield DataPanel(Static(id="token-text"), title="Token activity", id="token-panel")
-            yield DataPanel(Static(id="profile-text"), title="Account", id="profile-panel")
+            yield DataPanel(FieldText(id="token-text"), title="Token activity", id="token-panel")
+            yield DataPanel(FieldText(id="profile-text"), title="Account", id="profile-panel")
 
     # ---- rendering ---------------------------------------------------------------------------
 
