@@ -320,10 +320,10 @@ def requests_per_screen(out: str, minutes: float) -> None:
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from ht_dash.tui.app import make_app
     from ht_dash.clock import FixedClock
     from ht_dash.config import Settings
     from ht_dash.runtime import Runtime
+    from ht_dash.tui.app import make_app
     from ht_dash.tui.screens import SCREENS
     from virtual_time import VirtualTime  # the scheduler tests' virtual clock
 

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from ht_dash.api.models import DailyMetric, LiveBucket, LiveUsage, Subscription
 from ht_dash.api.plans import plan_by_id
-from ht_dash.insights.format import duration
 from ht_dash.insights.billing import (
     Usage,
     add_months,
@@ -18,6 +17,7 @@ from ht_dash.insights.billing import (
     projected_usage,
     requests_between,
 )
+from ht_dash.insights.format import duration
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -59,7 +59,10 @@ def test_countdown_to_a_day_reads_like_the_quota_reset():
     today = now.date()
     # The invoice on Dec 7 and a reset at its 00:00 UTC are the same distance away.
     assert countdown(date(2026, 12, 7), now) == "in 11 d 2 h"
-    assert countdown(date(2026, 12, 7), now) == f"in {duration(datetime(2026, 12, 7, tzinfo=UTC) - now)}"
+    assert (
+        countdown(date(2026, 12, 7), now)
+        == f"in {duration(datetime(2026, 12, 7, tzinfo=UTC) - now)}"
+    )
     assert [countdown(today + timedelta(days=d), now) for d in (0, 1, -1, -3)] == [
         "today",
         "in 2 h",

@@ -9,7 +9,7 @@ from textual.widgets import Static
 from ht_dash.api.errors import ServerError
 from ht_dash.api.models import NextBilling, Subscription
 from ht_dash.insights import format as fmt
-from ui_harness import AT, wait_until
+from ui_harness import wait_until
 
 SIZE = (100, 30)
 

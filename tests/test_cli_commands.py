@@ -434,7 +434,10 @@ def test_status_table_shows_plan_quota_rate_and_throttling(scripted, capsys, mon
     ("argv", "expected"),
     [
         (["usage"], ["/segments/{id}/bias-history", "9,000", "4 min"]),
-        (["metrics", "--days", "3"], ["Avg req/day", "1,100", "0.10 %", "429s (total)", "Daily requests"]),
+        (
+            ["metrics", "--days", "3"],
+            ["Avg req/day", "1,100", "0.10 %", "429s (total)", "Daily requests"],
+        ),
         (["billing"], ["2026-12-01", "$179.00", "Visa •••• 4242"]),
         (["history"], ["-$5.00", "INV-0", "Entry 6"]),
     ],

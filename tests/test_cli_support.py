@@ -30,8 +30,8 @@ from ht_dash.api.models import (
     StreamUsage,
     Subscription,
 )
-from ht_dash.api.secret import Secret
 from ht_dash.api.plans import plan_by_id
+from ht_dash.api.secret import Secret
 
 NOW = datetime(2026, 11, 25, 14, 3, 0, tzinfo=UTC)
 TOKEN = "scripted-token-abcdef123456"

@@ -12,10 +12,10 @@ import pytest
 
 from ht_dash.api import contract
 from ht_dash.api.models import HISTORY_KINDS, TIMEFRAMES, HistoryEntry
+from ht_dash.api.plans import PLANS, plan_by_id
 from ht_dash.api.secret import mask
 from ht_dash.clock import FixedClock
 from ht_dash.demo import DemoBackend
-from ht_dash.api.plans import PLANS, plan_by_id
 
 NOW = datetime(2026, 11, 25, 14, 3, 7, tzinfo=UTC)  # a Wednesday afternoon
 BASE = "https://ht-api.coinmarketman.com/api/external"

@@ -16,11 +16,11 @@ from textual.widgets import Static
 
 from faultserver import FaultServer, Options, closed_port
 from ht_dash.api.secret import Secret
-from ht_dash.tui.app import make_app
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.paths import config_file
 from ht_dash.runtime import Runtime
+from ht_dash.tui.app import make_app
 from ht_dash.tui.widgets.panel import DataPanel
 from ui_harness import wait_until
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from ht_dash.api.models import EndpointUsage, EndpointUsageReport
 from ht_dash.insights.hints import (
     cadence_for,

@@ -25,8 +25,8 @@ from auth_harness import (
 )
 from ht_dash.auth import clipboard
 from ht_dash.auth.clipboard import NativeCopy
-from ht_dash.tui.screens.login import LoginScreen
 from ht_dash.tui.app import make_app
+from ht_dash.tui.screens.login import LoginScreen
 from ht_dash.tui.screens.token import TokenScreen
 from ui_harness import settled, wait_until
 

@@ -70,7 +70,9 @@ async def test_the_demo_incident_day_is_named_and_marked_in_every_chart(demo_app
         incident = find_incident(metrics.daily)
         assert incident is not None and incident.date == incident_day
         note = text(app.screen.query_one("#metrics-note", Static))
-        assert note.startswith(f"⚠ Incident {fmt.day(incident_day, weekday=True)}: {incident.errors:,} errors")
+        assert note.startswith(
+            f"⚠ Incident {fmt.day(incident_day, weekday=True)}: {incident.errors:,} errors"
+        )
         for chart in app.screen.query(BarChart):
             assert chart.mark == incident.index
         errors_chart = app.screen.query_one("#chart-errors", BarChart)
@@ -139,9 +141,7 @@ async def test_a_worse_change_is_bold_not_only_red(demo_app):
         assert not any(line.styles.text_style.bold for line in changes if line not in worse)
 
 
-async def test_with_no_color_worse_and_the_marked_day_are_the_brightest_text(
-    demo_app, monkeypatch
-):
+async def test_with_no_color_worse_and_the_marked_day_are_the_brightest_text(demo_app, monkeypatch):
     """NO_COLOR greys colours by lightness: the alert red became dark grey on near-black."""
     monkeypatch.setenv("NO_COLOR", "1")
     app = demo_app()

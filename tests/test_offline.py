@@ -14,14 +14,14 @@ from textual.widgets import Static
 
 from faultserver import SENTINEL_TOKEN, FaultServer, assert_token_absent
 from ht_dash.api.secret import Secret
-from ht_dash.feeds.registry import LIVE, METRICS, PROFILE, TOKEN
-from ht_dash.tui.app import make_app
-from ht_dash.feeds.cache import ResponseCache
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
+from ht_dash.feeds.cache import ResponseCache
 from ht_dash.feeds.offline import clear_offline_copies
+from ht_dash.feeds.registry import LIVE, METRICS, PROFILE, TOKEN
 from ht_dash.paths import cache_dir
 from ht_dash.runtime import Runtime
+from ht_dash.tui.app import make_app
 from ht_dash.tui.widgets.panel import DataPanel
 from ui_harness import wait_until
 from virtual_time import VirtualTime
@@ -101,7 +101,9 @@ async def test_the_dashboard_recovers_by_itself_when_the_network_returns():
             app.screen.tick()
             profile = panel(app, "profile-panel")
             subtitle = str(profile.border_subtitle)  # polled at the retry instant, 0-12 s ago
-            assert subtitle.startswith("from the API · updated ") and subtitle.endswith(" s ago"), subtitle
+            assert subtitle.startswith("from the API · updated ") and subtitle.endswith(" s ago"), (
+                subtitle
+            )
             assert "offline" not in subtitle and "⚠" not in subtitle
             assert not profile.has_class("-error") and not profile.has_class("-stale")
 
@@ -195,7 +197,9 @@ async def test_unwritable_cache_dir_warns_once_and_the_dashboard_works():
             app.feeds.offline.wait_saved()
             await until(pilot, lambda: len(app._notifications) > 0)
             assert "fault@example.test" in profile_text(app)
-            assert str(panel(app, "profile-panel").border_subtitle) == "from the API · updated 0 s ago"
+            assert (
+                str(panel(app, "profile-panel").border_subtitle) == "from the API · updated 0 s ago"
+            )
             notes = [n for n in app._notifications if n.title == "Offline copy not saved"]
             assert len(notes) == 1
             assert notes[0].message.startswith("cannot write the cache in ")

@@ -12,12 +12,12 @@ from tests.ui_harness import wait_until
 from tests.virtual_time import VirtualTime
 
 from ht_dash import cli
-from ht_dash.tui.app import make_app
-from ht_dash.tui.widgets.nav import context_line
 from ht_dash.clock import FixedClock
 from ht_dash.config import Settings
 from ht_dash.runtime import Runtime
+from ht_dash.tui.app import make_app
 from ht_dash.tui.widgets.freshness import freshness
+from ht_dash.tui.widgets.nav import context_line
 from ht_dash.tui.widgets.panel import DataPanel
 from ht_dash.tui.widgets.sparkline_panel import LIMIT_LINE, SparklinePanel
 

@@ -219,7 +219,6 @@ def test_login_where_the_api_offers_no_profile_checks_only_when_asked(
 def test_meter_plan_is_the_same_setting_as_plan_set(capsys, monkeypatch):
     from ht_dash.commands import meter
     from ht_dash.config import load_settings
-
     from ht_dash.meter.store import open_store
 
     assert meter._effective_plan(open_store(None), "surge") == "Surge"

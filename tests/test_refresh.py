@@ -17,7 +17,6 @@ from tests.virtual_time import VirtualTime
 from ht_dash.api.client import AccountClient
 from ht_dash.api.errors import AuthError, QuotaExhausted, ServerError
 from ht_dash.api.secret import Secret
-from ht_dash.insights.format import duration
 from ht_dash.feeds.scheduler import (
     BACKOFF_MAX_S,
     QUOTA_PROBE_S,
@@ -26,6 +25,7 @@ from ht_dash.feeds.scheduler import (
     Scheduler,
     backoff_delay,
 )
+from ht_dash.insights.format import duration
 from ht_dash.tui.widgets.freshness import describe_problem, freshness
 
 BASE_URL = "https://ht-api.example.test/api/external"

@@ -19,13 +19,13 @@ from auth_harness import (
 )
 from ht_dash.api.client import AccountClient
 from ht_dash.api.errors import AuthError
-from ht_dash.feeds.registry import PROFILE, TOKEN
-from ht_dash.tui.app import make_app
+from ht_dash.api.jwt import token_times
 from ht_dash.auth import clipboard
 from ht_dash.auth.clipboard import NativeCopy
-from ht_dash.api.jwt import token_times
 from ht_dash.auth.storage import Where
 from ht_dash.config import Settings
+from ht_dash.feeds.registry import PROFILE, TOKEN
+from ht_dash.tui.app import make_app
 from ht_dash.tui.clipboard import REVEAL_HINT
 from ht_dash.tui.screens.confirm import ConfirmScreen
 from ht_dash.tui.screens.login import LoginScreen

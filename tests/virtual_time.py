@@ -1,8 +1,8 @@
 """Virtual time for scheduler tests: a FixedClock that only moves when every task is waiting.
 
-`VirtualTime` is a `ht_dash.feeds.scheduler.Waiter`; scripted servers sleep on it too. `advance(s)` moves
-the clock to each pending deadline in turn, lets the woken tasks run, and stops at `now + s`, so
-a test of minutes of polling runs in milliseconds and always the same way.
+`VirtualTime` is a `ht_dash.feeds.scheduler.Waiter`; scripted servers sleep on it too.
+`advance(s)` moves the clock to each pending deadline in turn, lets the woken tasks run, and stops
+at `now + s`, so a test of minutes of polling runs in milliseconds and always the same way.
 """
 
 from __future__ import annotations

@@ -43,7 +43,9 @@ COMMAND_MODULES: tuple[str, ...] = (
 COMMAND_ALIASES: dict[str, str] = {"login": "auth", "logout": "auth", "token": "auth"}
 GLOBAL_FLAGS = frozenset({"--demo", "--debug"})
 # Each takes a value.
-GLOBAL_OPTIONS = frozenset({"--base-url", "--source", "--store", "--request-deadline", "--demo-seed"})
+GLOBAL_OPTIONS = frozenset(
+    {"--base-url", "--source", "--store", "--request-deadline", "--demo-seed"}
+)
 
 EPILOG = """\
 token (first found wins):
@@ -121,7 +123,8 @@ GLOBAL_ARGUMENTS: tuple[tuple[str, dict], ...] = (
                             "answer included (default: 20)"}),
     ("--store", {"metavar": "URL", "help": "the meter store --source meter reads: a "
                  "postgresql://user@host/db URL shared by several meters (password from PGPASSWORD "
-                 "or ~/.pgpass) or a SQLite file (default: meter_store, else the local meter's file)"}),
+                 "or ~/.pgpass) or a SQLite file (default: meter_store, else the local meter's "
+                 "file)"}),
     ("--debug", {"action": "store_true",
                  "help": "write a redacted debug log to the log directory"}),
 )  # fmt: skip

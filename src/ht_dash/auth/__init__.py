@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ht_dash.api.jwt import TokenTimes, decode_claims, token_times
     from ht_dash.auth.errors import (
         KeyringDropsWrites,
         KeyringFailure,
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
         TokenStoreError,
     )
     from ht_dash.auth.flows import LoginOutcome, RegenerateOutcome, regenerate, validate_and_store
-    from ht_dash.api.jwt import TokenTimes, decode_claims, token_times
     from ht_dash.auth.storage import (
         DEMO_LOCATION,
         KEYRING_SERVICE,

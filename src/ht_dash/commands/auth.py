@@ -25,12 +25,12 @@ from ht_dash.api.errors import (
     RateLimited,
     ServerError,
 )
+from ht_dash.api.jwt import token_claims, token_times
 from ht_dash.api.secret import Secret, token_text
 from ht_dash.api.service import TOKEN_CHECK, TOKEN_CHECK_COST, WEB_DASHBOARD
 from ht_dash.auth import clipboard
 from ht_dash.auth.errors import INSTALL_HINT, TokenStoreError
 from ht_dash.auth.flows import regenerate, validate_and_store
-from ht_dash.api.jwt import token_claims, token_times
 from ht_dash.auth.storage import (
     DemoTokenStore,
     ResolvedToken,
@@ -248,7 +248,8 @@ def cmd_login(args: argparse.Namespace, runtime: Runtime) -> int:
         if not (interactive and not from_stdin):
             return False
         note(
-            f"the API does not offer account details to tokens; checking it costs {TOKEN_CHECK_COST}"
+            "the API does not offer account details to tokens; "
+            f"checking it costs {TOKEN_CHECK_COST}"
         )
         return (ask("Check it now? [y/N]: ") or "").lower() in ("y", "yes")
 

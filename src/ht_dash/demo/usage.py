@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from ht_dash.api.contract import DAY_TIMEFRAME
 from ht_dash.api.models import (
     TIMEFRAMES,
     DailyMetric,
@@ -27,7 +28,6 @@ from ht_dash.api.models import (
     Plan,
     StreamUsage,
 )
-from ht_dash.api.contract import DAY_TIMEFRAME
 from ht_dash.demo.account import DemoAccount, midnight
 from ht_dash.demo.noise import normal, smooth, unit
 
@@ -341,7 +341,7 @@ class Traffic:
     def endpoint_usage(
         self, timeframe: str, now: datetime, day: date | None = None
     ) -> EndpointUsageReport:
-        """Per-endpoint usage in a timeframe up to now, or on one UTC `day` (up to now, if today)."""
+        """Per-endpoint usage in a timeframe up to now, or on one UTC `day` (to now, if today)."""
         if day is not None:
             start, end = midnight(day), min(now, midnight(day + timedelta(days=1)))
             timeframe, tf = DAY_TIMEFRAME, len(TIMEFRAMES) + day.toordinal()

@@ -4,8 +4,8 @@ Which feeds keep a copy, how it is encoded and keyed is declared in `feeds.regis
 `variant`). `OfflineCopies.attach(scheduler, params_of)` wraps the feeds' fetches: a successful
 answer is saved (in a background thread: a slow or full disk never holds a poll up) and, before
 the first poll, the saved copy is put in the feed's state with `from_cache=True` — the panel then
-says "offline copy · updated 3 h ago" until a fresh answer replaces it. The scheduler keeps polling as usual, so
-the dashboard recovers by itself when the network returns.
+says "offline copy · updated 3 h ago" until a fresh answer replaces it. The scheduler keeps
+polling as usual, so the dashboard recovers by itself when the network returns.
 
 Live usage is not kept (a two-second figure is worthless an hour later); the demo and the local
 meter keep nothing (they are never offline). Keys carry the feed's parameter ("usage:7d"), the

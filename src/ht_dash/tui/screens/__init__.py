@@ -1,4 +1,5 @@
-"""One module per screen. `SCREENS` lists the dashboard screens: the web dashboard's six in its order, then the request log."""
+"""One module per screen. `SCREENS` lists the dashboard screens: the web dashboard's six in its
+order, then the request log."""
 
 from __future__ import annotations
 

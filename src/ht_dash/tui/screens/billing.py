@@ -164,7 +164,9 @@ class BillingScreen(DashScreen):
                 "[b $text-error]⚠ Payment past due[/] — update the payment method to keep the plan."
             )
         elif status == "canceled" and bill.invoice_date is not None:
-            lines.append("[b $text-warning]Subscription canceled[/] — this invoice is the last one.")
+            lines.append(
+                "[b $text-warning]Subscription canceled[/] — this invoice is the last one."
+            )
         self.query_one("#invoice-text", Static).update("\n".join(lines))
 
     def _render_pace(self) -> None:
@@ -179,7 +181,9 @@ class BillingScreen(DashScreen):
             bullets.add_row("•", Text(line))  # advice quotes plan names: plain text
         self.query_one("#pace-text", Static).update(bullets)
         # the theme's text colours (readable on light themes and under NO_COLOR), not ANSI red
-        colours = {k: self.app.theme_variables[f"text-{k}"] for k in ("success", "warning", "error")}
+        colours = {
+            k: self.app.theme_variables[f"text-{k}"] for k in ("success", "warning", "error")
+        }
         self.query_one("#plans-table", Static).update(_plans_table(advice, sub.plan, colours))
         note = self.query_one("#pace-note", Static)
         note.set_class(self._history_state == "failed", "-error")

@@ -264,7 +264,7 @@ class HistoryScreen(DashScreen):
             try:
                 limit = BULK_PAGE_SIZE if everything else PAGE_SIZE
                 page = await self.app.feeds.request(  # through the gate: 401 opens the login
-                    lambda source: source.history(
+                    lambda source, request=request, limit=limit: source.history(
                         kind=request.kind, cursor=request.cursor, limit=limit
                     )
                 )

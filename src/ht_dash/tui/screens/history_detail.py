@@ -77,7 +77,9 @@ class HistoryDetailScreen(ModalScreen[None]):
 
         e = self.entry
         what = f"{kind_label(e.kind)} {e.reference or e.id}"
-        self.run_worker(open_web_dashboard(self.app, what), group="history-web", exit_on_error=False)
+        self.run_worker(
+            open_web_dashboard(self.app, what), group="history-web", exit_on_error=False
+        )
 
 
 class ExportPathScreen(ModalScreen[Path | None]):

@@ -145,7 +145,8 @@ class LimitsScreen(DashScreen):
             if isinstance(live, LiveUsage):
                 self._render_live(live)  # the Free plan's gauge shows the daily quota
         elif kind == PACING.name and isinstance(data, SecondCounts):
-            set_text(self.query_one("#pacing-advice", Static), escape(pacing_summary(data, with_peak=False)))
+            advice = pacing_summary(data, with_peak=False)  # the sparkline states the peak
+            set_text(self.query_one("#pacing-advice", Static), escape(advice))
         elif kind == LIVE.name and isinstance(data, LiveUsage):
             self._render_live(data)
 

@@ -22,10 +22,10 @@ from ht_dash.api.errors import (
     RateLimited,
     ServerError,
 )
+from ht_dash.api.jwt import token_claims, token_times
 from ht_dash.api.models import Profile, TokenInfo
 from ht_dash.api.secret import Secret
 from ht_dash.api.service import TOKEN_CHECK_COST, WEB_DASHBOARD
-from ht_dash.api.jwt import token_claims, token_times
 from ht_dash.auth.storage import Where
 from ht_dash.feeds.registry import PROFILE, TOKEN
 from ht_dash.insights.format import day, when

@@ -15,7 +15,9 @@ def describe_problem(state: FeedState, now: datetime) -> str | None:
         return None
     retry = state.retry_in_s(now)
     if isinstance(error, RateLimited):
-        return f"rate-limited, retrying in {duration(retry)}" if retry is not None else "rate-limited"
+        return (
+            f"rate-limited, retrying in {duration(retry)}" if retry is not None else "rate-limited"
+        )
     if isinstance(error, QuotaExhausted):
         reset = f"resets at {when(error.resets_at)}" if error.resets_at else "until the reset"
         return f"usage quota spent — {reset}"
@@ -37,7 +39,9 @@ def freshness(state: FeedState, now: datetime) -> tuple[str, str]:
     age = state.age_s(now)
     if isinstance(state.error, NotAvailable) and age is None:  # nothing here can answer: a state
         retry = state.retry_in_s(now)
-        again = f"looking again in {duration(retry)}, r now" if retry is not None else "r looks again"
+        again = (
+            f"looking again in {duration(retry)}, r now" if retry is not None else "r looks again"
+        )
         return f"not available here · {again}", "paused"
     problem = describe_problem(state, now)
     held = state.held_s(now)
