@@ -154,48 +154,28 @@ class Bench:
         self.add(ratio_figure(names[1][0], "MiB", rss, bare_rss, "bare Textual app: peak RSS", 1.5))
 
     def cpu(self) -> None:
-        name = f"screen 4, live refresh 1 s: CPU over {self.cpu_seconds:g} s"
-        base_runs, runs, polls, server = [], [], [], []
-        for _ in range(self.reps):
-            result, _ = self.tui(
-                [PYTHON, BARE, "timer", "--out", "{out}", "--seconds", str(self.cpu_seconds)],
-                "bare timer app",
-            )
-            base_runs.append(result["cpu_s"] * 1000)
-            try:
-                result, _ = self.tui(
-                    [PYTHON, PROBE, "limits", "--out", "{out}", "--seconds", str(self.cpu_seconds)],
-                    "screen 4",
-                )
-            except ProbeError as exc:
-                self.unavailable([(name, "ms")], str(exc))
-                return
-            runs.append(result["cpu_s"] * 1000)
-            polls.append(result["polls"])
-            server.append(result["server_cpu_s"] * 1000)
         shortened = (
             ""
             if self.cpu_seconds >= 30
             else f"window shortened from 30 s to {self.cpu_seconds:g} s (same for both); "
         )
-        note = (
-            f"{shortened}{statistics.median(polls):g} live polls per window; "
-            f"the simulated server's {statistics.median(server):.0f} ms excluded"
-        )
-        self.add(
-            ratio_figure(
-                name,
-                "ms",
-                runs,
-                base_runs,
-                "bare app, 1 s timer updating a Sparkline + label",
-                2.0,
-                note,
-            )
+        self._screen_cpu(
+            f"screen 4, live refresh 1 s: CPU over {self.cpu_seconds:g} s",
+            "limits",
+            "screen 4",
+            f"{shortened}{{polls}} live polls per window",
         )
 
     def log(self) -> None:
-        name = f"screen 7, request log following at 1 s: CPU over {self.cpu_seconds:g} s"
+        self._screen_cpu(
+            f"screen 7, request log following at 1 s: CPU over {self.cpu_seconds:g} s",
+            "log",
+            "screen 7",
+            "{polls} polls per window, new rows on top each second",
+        )
+
+    def _screen_cpu(self, name: str, probe: str, label: str, note: str) -> None:
+        """A screen's CPU over the window against the bare timer app's, each run in turn."""
         base_runs, runs, polls, server = [], [], [], []
         for _ in range(self.reps):
             result, _ = self.tui(
@@ -205,8 +185,8 @@ class Bench:
             base_runs.append(result["cpu_s"] * 1000)
             try:
                 result, _ = self.tui(
-                    [PYTHON, PROBE, "log", "--out", "{out}", "--seconds", str(self.cpu_seconds)],
-                    "screen 7",
+                    [PYTHON, PROBE, probe, "--out", "{out}", "--seconds", str(self.cpu_seconds)],
+                    label,
                 )
             except ProbeError as exc:
                 self.unavailable([(name, "ms")], str(exc))
@@ -215,7 +195,7 @@ class Bench:
             polls.append(result["polls"])
             server.append(result["server_cpu_s"] * 1000)
         note = (
-            f"{statistics.median(polls):g} polls per window, new rows on top each second; "
+            f"{note.format(polls=f'{statistics.median(polls):g}')}; "
             f"the simulated server's {statistics.median(server):.0f} ms excluded"
         )
         self.add(
