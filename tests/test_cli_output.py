@@ -146,6 +146,16 @@ def test_every_global_option_is_accepted_after_every_command(argv):
     assert str(args.request_deadline) == "5" and store == "sqlite:///m.db"
 
 
+@pytest.mark.parametrize("path", [["status"], ["token", "show"], ["meter"], ["plan", "set"]])
+def test_version_is_accepted_after_a_command_too(capsys, path):
+    from ht_dash import __version__
+    from ht_dash.cli import build_parser
+
+    with pytest.raises(SystemExit) as stop:  # was 'unrecognized arguments: --version', exit 2
+        build_parser().parse_args([*path, "--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"ht-dash {__version__}"
+
+
 # ---- a stable demo account ----------------------------------------------------------------------
 
 

@@ -106,6 +106,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         taken = frozenset(command._option_string_actions)
         group = command.add_argument_group("global options (also accepted before the command)")
         add_global_options(group, default=argparse.SUPPRESS, taken=taken)
+        if "--version" not in taken:
+            group.add_argument("--version", action="version", version=f"ht-dash {__version__}")
     return parser
 
 
