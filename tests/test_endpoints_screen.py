@@ -206,3 +206,23 @@ async def test_usage_the_api_does_not_offer_shows_as_a_state_and_r_asks_again(de
         assert len(asked) == 1
         await pilot.press("r")
         await wait_until(pilot, lambda: len(asked) == 2)
+
+
+async def test_hint_severities_differ_in_shape_not_only_colour(demo_app, monkeypatch):
+    # Under NO_COLOR every row's mark was the same '●' whatever the hint's severity.
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = demo_app(at=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_endpoints(pilot)
+        table = screen.table
+        flag = list(table.columns).index("flag")
+        marks = {}
+        for row in range(table.row_count):
+            key = table.coordinate_to_cell_key((row, 0)).row_key.value
+            cell = table.get_cell_at((row, flag))
+            marks[key] = cell.plain if hasattr(cell, "plain") else str(cell)
+        severities = {h.key: h.severity for h in reversed(screen.hints)}  # the first hint wins
+        shapes = {severity: marks[key] for key, severity in severities.items()}
+        assert len(set(severities.values())) > 1, "the demo has hints of more than one severity"
+        assert len(set(shapes.values())) == len(shapes)  # one shape per severity
+        assert all(marks[key] == "" for key in marks if key not in severities)

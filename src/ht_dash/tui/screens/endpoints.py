@@ -77,7 +77,8 @@ SORT_CYCLE = (
 )
 # "sorted by …" and the palette name a column by its header; the flag column has none.
 SORT_NAMES = {key: label.lower() for key, label in LABELS.items()} | {"flag": "hints"}
-SEVERITY_MARK = {"high": "[b red]●[/]", "medium": "[yellow]●[/]", "low": "[blue]●[/]"}
+# A shape per severity, so NO_COLOR and colour-blind eyes tell them apart too.
+SEVERITY_GLYPH = {"high": "●", "medium": "◐", "low": "○"}
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "blue"}
 # A change in any of these columns can move a row when sorting by the key column.
 SORT_DEPENDS = {
@@ -170,7 +171,7 @@ def _cell(column: str, text: str, row_key: str) -> str | Text:
     if column == "path":
         return PathCell(text, row_key)
     if column == "flag":
-        return Text("●", style=SEVERITY_STYLE[text]) if text else ""
+        return Text(SEVERITY_GLYPH[text], style=SEVERITY_STYLE[text]) if text else ""
     if column in RIGHT:
         return Text(text, justify="right")
     return Text(text)  # a str cell would be read as markup, and method/path are server text
@@ -528,14 +529,17 @@ class EndpointsScreen(DashScreen):
         for hint in hints[:HINTS_SHOWN]:
             if blocks:
                 blocks.append(Text())
-            head = Text.from_markup(SEVERITY_MARK.get(hint.severity, "●"))
+            head = Text(
+                SEVERITY_GLYPH.get(hint.severity, "●"), style=SEVERITY_STYLE.get(hint.severity, "")
+            )
             head.append(f" {hint.path}", style="bold")
             head.append(f"  {hint.title}", style="dim")
             blocks.append(head)
             blocks.append(Padding(Text(hint.advice), (0, 0, 0, 2)))
         if len(hints) > HINTS_SHOWN:
             more = len(hints) - HINTS_SHOWN
-            blocks += [Text(), Text(f"… and {more:,} more, marked ● in the table", style="dim")]
+            legend = f"… and {more:,} more, marked in the table (● high ◐ medium ○ low)"
+            blocks += [Text(), Text(legend, style="dim")]
         text.update(Group(*blocks))
 
     def palette_commands(self) -> Iterable[SystemCommand]:
